@@ -1,0 +1,122 @@
+"""Losses of both papers and the centre-update rules of the metric losses.
+
+Conventions: `embeddings` (B, D), integer `labels` (B,), `centers` (K, D). Every function is pure. The
+class centres are not network parameters: the train step differentiates the objective with respect
+to the network only and moves the centres with `update_centers(centers, delta, alpha)`, where `delta`
+is the paper's own rule (`center_delta`, `island_delta` or `dda_delta`), exactly as the original
+papers train them (Wen et al. 2016, eq. 4; Cai et al. 2018, eq. 6; Farzaneh & Qi 2020).
+"""
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
+  """Mean softmax cross-entropy over the batch (L_s of paper 000 eq. 7)."""
+  return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+
+
+def center_loss(embeddings: jax.Array, labels: jax.Array, centers: jax.Array) -> jax.Array:
+  """Center loss (Wen et al. 2016), batch mean of 0.5 * ||x_i - c_{y_i}||^2 (L_C of paper 000 eq. 5)."""
+  return 0.5 * jnp.mean(jnp.sum((embeddings - centers[labels]) ** 2, axis=-1))
+
+
+def center_cosine_term(centers: jax.Array) -> jax.Array:
+  """Island term L_{I-COS} (paper 000 eq. 6): sum over ordered pairs j != k of cos(c_j, c_k) + 1."""
+  # A zero centre (e.g. zero-initialised) has cosine 0 with every other and a finite gradient.
+  norms = jnp.sqrt(jnp.maximum(jnp.sum(centers * centers, axis=-1), 1e-12))
+  unit = centers / norms[:, None]
+  cosine = unit @ unit.T
+  off_diagonal = 1.0 - jnp.eye(centers.shape[0], dtype=centers.dtype)
+  return jnp.sum((cosine + 1.0) * off_diagonal)
+
+
+def island_loss(embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
+                lambda1: float) -> jax.Array:
+  """Island loss (Cai et al. 2018; paper 000 eq. 5): L_I = L_C + lambda1 * L_{I-COS}."""
+  return center_loss(embeddings, labels, centers) + lambda1 * center_cosine_term(centers)
+
+
+def distance_softmax_term(embeddings: jax.Array, labels: jax.Array, centers: jax.Array) -> jax.Array:
+  """DDA's discriminant term: cross-entropy of a softmax over negative squared centre distances.
+
+  0.5 * mean_i -log( exp(-||x_i - c_{y_i}||^2) / sum_k exp(-||x_i - c_k||^2) ). It pulls x_i to its
+  own centre relative to all others, so it pushes the centres of different classes apart whatever the
+  class frequencies (Farzaneh & Qi, CVPRW 2020). The authors' code further divides this batch mean by
+  the batch size; ferjax keeps it a per-example mean so gamma does not depend on the batch size
+  (their gamma at batch B equals ferjax's gamma * B).
+  """
+  distances = jnp.sum((embeddings[:, None, :] - centers[None, :, :]) ** 2, axis=-1)
+  return 0.5 * softmax_cross_entropy(-distances, labels)
+
+
+def dda_loss(embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
+             gamma: float) -> jax.Array:
+  """DDA loss term of paper 002 ("DDU" in its text): gamma times the distance-softmax term."""
+  return gamma * distance_softmax_term(embeddings, labels, centers)
+
+
+def contextual_objective(logits: jax.Array, embeddings: jax.Array, labels: jax.Array,
+                         centers: jax.Array, lam: float = 0.005,
+                         lambda1: float = 7.0) -> tuple[jax.Array, dict[str, Any]]:
+  """Paper 000's joint loss L = L_s + lambda * L_I (eq. 7), lambda = 0.005, lambda1 = 7 (section 3.3).
+
+  Returns the total and its parts for logging.
+  """
+  softmax = softmax_cross_entropy(logits, labels)
+  island = island_loss(embeddings, labels, centers, lambda1)
+  return softmax + lam * island, {"softmax": softmax, "island": island}
+
+
+def multiscale_objective(logits: jax.Array, embeddings: jax.Array, labels: jax.Array,
+                         centers: jax.Array, lam: float = 0.01,
+                         gamma: float = 4.0) -> tuple[jax.Array, dict[str, Any]]:
+  """Paper 002's softmax + center + DDA loss: L = L_s + lambda * L_C + gamma * L_D.
+
+  The defaults are the DDA authors' published usage (lambda 0.01, gamma 4); paper 002 gives none.
+  """
+  softmax = softmax_cross_entropy(logits, labels)
+  center = center_loss(embeddings, labels, centers)
+  dda = dda_loss(embeddings, labels, centers, gamma)
+  return softmax + lam * center + dda, {"softmax": softmax, "center": center, "dda": dda}
+
+
+def center_delta(embeddings: jax.Array, labels: jax.Array, centers: jax.Array) -> jax.Array:
+  """Wen et al. (2016) eq. 4: delta c_j = sum_i [y_i = j] (c_j - x_i) / (1 + sum_i [y_i = j]).
+
+  Classes absent from the batch get zero. Embeddings are treated as constants.
+  """
+  embeddings = jax.lax.stop_gradient(embeddings)
+  one_hot = jax.nn.one_hot(labels, centers.shape[0], dtype=centers.dtype)
+  counts = jnp.sum(one_hot, axis=0)
+  pulled = counts[:, None] * centers - one_hot.T @ embeddings
+  return pulled / (1.0 + counts[:, None])
+
+
+def island_delta(embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
+                 lambda1: float) -> jax.Array:
+  """Cai et al. (2018) centre update: the center-loss delta plus lambda1 / (K - 1) times
+  sum_{k != j} d cos(c_j, c_k) / d c_j = c_k / (|c_k||c_j|) - (c_k . c_j) c_j / (|c_k||c_j|^3).
+
+  The ordered-pair sum of eq. 6 counts each pair twice, so that sum is half its gradient.
+  """
+  num_classes = centers.shape[0]
+  pair_gradient = 0.5 * jax.grad(center_cosine_term)(centers)
+  return center_delta(embeddings, labels, centers) + lambda1 / (num_classes - 1) * pair_gradient
+
+
+def dda_delta(embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
+              gamma: float) -> jax.Array:
+  """DDA centre update (Farzaneh & Qi 2020, as in their code): the center-loss delta of Wen et al.
+  plus the gradient of the gamma-weighted distance-softmax term with respect to the centres."""
+  embeddings = jax.lax.stop_gradient(embeddings)
+  dda_gradient = jax.grad(dda_loss, argnums=2)(embeddings, labels, centers, gamma)
+  return center_delta(embeddings, labels, centers) + dda_gradient
+
+
+def update_centers(centers: jax.Array, delta: jax.Array, alpha: float) -> jax.Array:
+  """c_j <- c_j - alpha * delta c_j (Wen et al. 2016, eq. 4's step with the centre rate alpha)."""
+  return centers - alpha * delta

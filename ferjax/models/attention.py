@@ -1,0 +1,104 @@
+"""Attention modules: stochastic pooling and GCCA (paper 000), SE and spatial attention (paper 002).
+
+Every module returns `(output, maps)` where `maps` is a dict of the weights it applied, so the networks
+can expose them in `aux` for inspection.
+"""
+
+from typing import Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+def stochastic_pool(x: jax.Array, rng: Optional[jax.Array] = None) -> jax.Array:
+  """Global stochastic pooling over H, W per channel (Zeiler & Fergus, ICLR 2013).
+
+  Activations are made non-negative (ReLU) and read as a multinomial over positions, p_i = a_i / sum(a).
+  With `rng` one activation per (example, channel) is sampled with probability p_i (training); without
+  it the expectation sum(a_i * p_i) = sum(a^2) / sum(a) is returned (inference). An all-zero channel gives
+  0 and a zero gradient, never NaN.
+
+  Args:
+    x: (B, H, W, C) feature maps.
+    rng: PRNG key for sampling, or None for the expectation.
+
+  Returns:
+    (B, C) pooled descriptors.
+  """
+  batch, height, width, channels = x.shape
+  a = nn.relu(x).reshape(batch, height * width, channels)
+  if rng is None:
+    total = jnp.sum(a, axis=1)
+    positive = total > 0
+    return jnp.where(positive, jnp.sum(a * a, axis=1) / jnp.where(positive, total, 1.0), 0.0)
+  cdf = jnp.cumsum(a, axis=1)
+  total = cdf[:, -1]
+  threshold = jax.random.uniform(rng, total.shape, a.dtype) * total
+  # The first position whose cumulative mass exceeds the threshold; zero-mass positions are never picked.
+  index = jnp.sum(cdf <= threshold[:, None, :], axis=1)
+  index = jnp.minimum(index, height * width - 1)
+  sampled = jnp.take_along_axis(a, index[:, None, :], axis=1)[:, 0, :]
+  return jnp.where(total > 0, sampled, 0.0)
+
+
+class GCCA(nn.Module):
+  """Group-convolutional channel attention (paper 000, section 2.3, eq. 1-2).
+
+  Three channel descriptors (average, max and stochastic pooling) are grouped per channel into a
+  (avg_c, max_c, rdm_c) triple and fused by a 1x1 group convolution with C groups (G in eq. 1), then
+  ReLU, a 1x1 conv to C/16, ReLU, a 1x1 conv back to C and a sigmoid give M_c(F) (eq. 1). The output
+  is F' = M_c(F) * F + F (eq. 2), the residual keeping the response from being weakened. Stochastic
+  pooling samples (rng stream "stochastic") when `train=True` and uses its expectation otherwise.
+  """
+
+  reduction: int = 16
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> tuple[jax.Array, dict]:
+    batch, channels = x.shape[0], x.shape[-1]
+    rng = self.make_rng("stochastic") if train else None
+    descriptors = jnp.stack(
+        [jnp.mean(x, axis=(1, 2)), jnp.max(x, axis=(1, 2)), stochastic_pool(x, rng)], axis=-1)
+    grouped = descriptors.reshape(batch, 1, 1, 3 * channels)  # channel-major: avg_c, max_c, rdm_c
+    fused = nn.relu(nn.Conv(channels, (1, 1), feature_group_count=channels, name="group_conv")(grouped))
+    hidden = nn.relu(nn.Conv(max(1, channels // self.reduction), (1, 1), name="squeeze")(fused))
+    weights = nn.sigmoid(nn.Conv(channels, (1, 1), name="excite")(hidden))
+    return x * weights + x, {"channel_weights": weights[:, 0, 0, :]}
+
+
+class SEAttention(nn.Module):
+  """Squeeze-and-excitation channel attention (paper 002, section 2.9; Hu et al. 2018).
+
+  Global average pooling, FC to C/r, ReLU, FC to C, sigmoid, and the input rescaled per channel.
+  """
+
+  reduction: int = 16
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> tuple[jax.Array, dict]:
+    del train
+    channels = x.shape[-1]
+    squeezed = jnp.mean(x, axis=(1, 2))
+    hidden = nn.relu(nn.Dense(max(1, channels // self.reduction), name="squeeze")(squeezed))
+    weights = nn.sigmoid(nn.Dense(channels, name="excite")(hidden))
+    return x * weights[:, None, None, :], {"channel_weights": weights}
+
+
+class SpatialAttention(nn.Module):
+  """CBAM-style spatial attention (paper 002, section 2.10; Woo et al. 2018).
+
+  Channel-wise mean and max maps are concatenated (in that order), a 7x7 conv reduces them to one map,
+  a sigmoid gives M_s(F) (H x W x 1), and the input is multiplied by it (Hadamard product).
+  """
+
+  kernel: int = 7
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> tuple[jax.Array, dict]:
+    del train
+    pooled = jnp.concatenate(
+        [jnp.mean(x, axis=-1, keepdims=True), jnp.max(x, axis=-1, keepdims=True)], axis=-1)
+    weights = nn.sigmoid(
+        nn.Conv(1, (self.kernel, self.kernel), padding="SAME", name="conv")(pooled))
+    return x * weights, {"spatial_map": weights}

@@ -1,0 +1,117 @@
+"""Paper 000's framework: VGG16 + GCCA + multi-feature fusion + partial decoder + reverse attention.
+
+Chen & Chen, "A Framework for Facial Expression Recognition Combining Contextual Information and
+Attention Mechanism" (JIPS 2024). The six rows of Table 1 are flags of one class:
+
+  m1  plain VGG16, global average pool of C5, dense             (all flags off)
+  m2  + fusion                                                   fusion
+  m3  + GCCA in every block                                      fusion, gcca
+  m4  + partial decoder                                          fusion, gcca, pd
+  m5  + reverse attention                                        fusion, gcca, pd, ra
+  m6  + joint (island) loss                                      same network as m5; the loss is the
+                                                                 training config's, see ferjax.losses
+
+The paper does not fully specify how PD and RA feed the classifier. ferjax's reading:
+  * fusion: block 2's features pass a single-kernel 3x3 conv giving an edge map E (section 2.1); the
+    edge-enhanced C2' = C2 * sigmoid(E) + C2 (the GCCA residual form) is pooled. Blocks 3-5 get lateral
+    outputs L_i (1x1 conv + ReLU to a common width, 64 x width). The embedding is the concatenation of
+    the global average pools of C2' and of every L_i weighted by its stage map (below).
+  * pd: the partial decoder turns (L3, L4, L5) into the global map S_g (section 2.4); without RA each
+    L_i is weighted by sigmoid(S_g) resized to its resolution.
+  * ra: stages 5, 4, 3 refine the map top-down from S_g (section 2.5, eq. 3-4): S_i = S_{i+1} +
+    conv(L_i * (1 - sigmoid(S_{i+1}))), and each L_i is weighted by sigmoid(S_i).
+  So the embedding has the same width for m2..m6, and every map receives gradient through it.
+  PD needs the lateral outputs that fusion creates, and RA starts from PD's map: `pd` requires
+  `fusion`, `ra` requires `pd`.
+The embedding (before dropout) is what the island loss acts on (eq. 5-7).
+"""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+
+from ferjax.models.attention import GCCA
+from ferjax.models.decoder import PartialDecoder, ReverseAttention
+from ferjax.models.layers import ConvUnit, global_average_pool, resize, scaled
+from ferjax.models.vgg import VGG16
+
+LATERAL_FEATURES = 64
+
+
+class ContextualNet(nn.Module):
+  """Paper 000's network. Call: `(logits, aux) = model.apply(variables, x, train=...)`.
+
+  aux holds "embedding" (B, D) always; "channel_weights" (5 x (B, C_i)) with gcca; "edge_map" with
+  fusion; "global_map" (S_g) with pd; "reverse_attention" (A_5, A_4, A_3) and "stage_maps"
+  (S_5, S_4, S_3) with ra. Randomness when training: "stochastic" (GCCA) and "dropout".
+  """
+
+  num_classes: int = 7
+  fusion: bool = False
+  gcca: bool = False
+  pd: bool = False
+  ra: bool = False
+  width: float = 1.0
+  dropout: float = 0.0
+  batch_norm: bool = False
+
+  def __post_init__(self):
+    if self.pd and not self.fusion:
+      raise ValueError("contextual: pd=True requires fusion=True (the partial decoder aggregates the "
+                       "lateral outputs of blocks 3-5 that multi-feature fusion creates)")
+    if self.ra and not self.pd:
+      raise ValueError("contextual: ra=True requires pd=True (reverse attention starts from the "
+                       "partial decoder's global map)")
+    super().__post_init__()
+
+  @nn.compact
+  def __call__(self, x: jax.Array, train: bool = False) -> tuple[jax.Array, dict[str, Any]]:
+    backbone = VGG16(self.width, self.batch_norm, GCCA if self.gcca else None, name="backbone")
+    features, block_maps = backbone(x, train)
+    aux: dict[str, Any] = {}
+    if self.gcca:
+      aux["channel_weights"] = tuple(m["channel_weights"] for m in block_maps)
+    if self.fusion:
+      embedding = self._fuse(features, aux, train)
+    else:
+      embedding = global_average_pool(features[-1])
+    aux["embedding"] = embedding
+    hidden = nn.Dropout(self.dropout, deterministic=not train)(embedding)
+    logits = nn.Dense(self.num_classes, kernel_init=nn.initializers.normal(0.01), name="head")(hidden)
+    return logits, aux
+
+  def _fuse(self, features, aux: dict[str, Any], train: bool) -> jax.Array:
+    """Multi-feature fusion head: edge-enhanced C2 plus the map-weighted laterals of blocks 3-5."""
+    c2, c3, c4, c5 = features[1:]
+    edge = nn.Conv(1, (3, 3), padding="SAME", name="edge_conv")(c2)
+    aux["edge_map"] = edge
+    pooled = [global_average_pool(c2 * nn.sigmoid(edge) + c2)]
+    k = scaled(LATERAL_FEATURES, self.width)
+    laterals = [ConvUnit(k, 1, self.batch_norm, name=f"lateral{i}")(c, train)
+                for i, c in zip((3, 4, 5), (c3, c4, c5))]
+    maps = self._stage_maps(laterals, aux, train)
+    for lateral, stage_map in zip(laterals, maps):
+      weighted = lateral if stage_map is None else lateral * nn.sigmoid(stage_map)
+      pooled.append(global_average_pool(weighted))
+    return jax.numpy.concatenate(pooled, axis=-1)
+
+  def _stage_maps(self, laterals, aux: dict[str, Any], train: bool) -> list:
+    """Per-lateral spatial maps (L3, L4, L5 order): none, PD's global map, or RA-refined maps."""
+    if not self.pd:
+      return [None] * 3
+    k = scaled(LATERAL_FEATURES, self.width)
+    global_map = PartialDecoder(k, self.batch_norm, name="partial_decoder")(*laterals, train)
+    aux["global_map"] = global_map
+    if not self.ra:
+      return [resize(global_map, lateral.shape[1:3]) for lateral in laterals]
+    stage_maps, reverse = [], []
+    deeper = global_map
+    for i, lateral in zip((5, 4, 3), laterals[::-1]):
+      deeper, weights = ReverseAttention(k, self.batch_norm, name=f"reverse_attention{i}")(
+          lateral, deeper, train)
+      stage_maps.append(deeper)
+      reverse.append(weights)
+    aux["stage_maps"] = tuple(stage_maps)
+    aux["reverse_attention"] = tuple(reverse)
+    return stage_maps[::-1]

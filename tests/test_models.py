@@ -1,0 +1,111 @@
+"""Shapes, parameter counts, input checks and JAX transformations of every network variant."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ferjax.models import get_model
+from ferjax.models.vgg import VGG16
+from tests.conftest import TINY, VARIANTS
+
+RNGS = {"stochastic": jax.random.key(1), "dropout": jax.random.key(2)}
+
+
+def build(variant: str, **overrides):
+  name, flags = VARIANTS[variant]
+  return get_model(name, **(dict(flags, width=TINY) | overrides))
+
+
+def init(model, x):
+  return model.init(jax.random.key(0), x)
+
+
+def test_vgg16_parameter_count_matches_published_backbone():
+  shapes = jax.eval_shape(lambda: VGG16().init(jax.random.key(0), jnp.zeros((1, 48, 48, 1))))
+  assert sum(p.size for p in jax.tree.leaves(shapes)) == 14_713_536
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_shapes_at_48px_grayscale(variant):
+  model = build(variant, num_classes=6)
+  x = jnp.zeros((3, 48, 48, 1))
+  logits, aux = jax.eval_shape(lambda: model.apply(init(model, x), x))
+  assert logits.shape == (3, 6)
+  assert aux["embedding"].ndim == 2 and aux["embedding"].shape[0] == 3
+  name, flags = VARIANTS[variant]
+  expected = {"embedding"}
+  expected |= {"channel_weights"} if flags.get("gcca") or flags.get("channel_attention") else set()
+  expected |= {"edge_map"} if flags.get("fusion") else set()
+  expected |= {"global_map"} if flags.get("pd") else set()
+  expected |= {"reverse_attention", "stage_maps"} if flags.get("ra") else set()
+  expected |= {"spatial_maps"} if flags.get("spatial_attention") else set()
+  assert set(aux) == expected
+
+
+@pytest.mark.parametrize("variant", ["contextual-m5", "multiscale-MCSA"])
+def test_shapes_at_224px_rgb(variant):
+  model = build(variant)
+  x = jnp.zeros((2, 224, 224, 3))
+  logits, aux = jax.eval_shape(lambda: model.apply(init(model, x), x))
+  assert logits.shape == (2, 7)
+  maps = aux.get("stage_maps", aux.get("spatial_maps"))
+  assert {m.shape[1] for m in maps} >= {14, 56}
+
+
+@pytest.mark.parametrize("shape, message", [((1, 50, 48, 1), "multiples of 16"),
+                                            ((1, 48, 48, 2), "input channels"),
+                                            ((48, 48, 1), "shape")])
+def test_bad_input_raises_value_error_saying_what_is_allowed(shape, message):
+  model = build("contextual-m5")
+  with pytest.raises(ValueError, match=message):
+    init(model, jnp.zeros(shape))
+
+
+def test_bad_model_names_and_options_raise():
+  with pytest.raises(ValueError, match="choose one of"):
+    get_model("resnet")
+  with pytest.raises(ValueError, match="unknown option"):
+    get_model("contextual", attention=True)
+  with pytest.raises(ValueError, match="requires fusion"):
+    get_model("contextual", pd=True)
+  with pytest.raises(ValueError, match="requires pd"):
+    get_model("contextual", fusion=True, ra=True)
+
+
+@pytest.mark.parametrize("variant, stream", [("contextual-m3", "stochastic"),
+                                             ("contextual-m5", "stochastic"),
+                                             ("contextual-m1", "dropout"),
+                                             ("multiscale-MCSA", "dropout")])
+def test_training_randomness_comes_from_named_streams(variant, stream, ckplus_images):
+  model = build(variant, dropout=0.5)
+  x = jnp.asarray(ckplus_images[0][:4])
+  variables = jax.jit(model.init)(jax.random.key(0), x)
+  apply = jax.jit(lambda rngs: model.apply(variables, x, train=True, rngs=rngs)[0])
+  same = apply(RNGS), apply(dict(RNGS))
+  np.testing.assert_array_equal(same[0], same[1])
+  other = apply(RNGS | {stream: jax.random.key(99)})
+  assert not np.allclose(other, same[0])
+  # Evaluation is deterministic and needs no rng at all.
+  evaluate = jax.jit(lambda: model.apply(variables, x)[0])
+  np.testing.assert_array_equal(evaluate(), evaluate())
+
+
+def test_gcca_training_needs_the_stochastic_stream():
+  model = build("contextual-m3")
+  x = jnp.zeros((1, 48, 48, 1))
+  variables = jax.eval_shape(lambda: init(model, x))
+  with pytest.raises(Exception, match="stochastic"):
+    jax.eval_shape(lambda v: model.apply(v, x, train=True, rngs={"dropout": jax.random.key(0)}),
+                   variables)
+
+
+def test_batch_norm_variant_updates_running_statistics():
+  model = build("contextual-m5", batch_norm=True)
+  x = jax.random.uniform(jax.random.key(3), (2, 48, 48, 1))
+  variables = jax.jit(model.init)(jax.random.key(0), x)
+  apply = jax.jit(lambda v: model.apply(v, x, train=True, rngs=RNGS, mutable=["batch_stats"]))
+  _, updated = apply(variables)
+  before = jax.tree.leaves(variables["batch_stats"])
+  after = jax.tree.leaves(updated["batch_stats"])
+  assert any(not np.allclose(a, b) for a, b in zip(before, after))

@@ -16,6 +16,7 @@ import os
 import ml_collections
 
 from configs import common
+from ferjax.models import variants
 
 CLASSES = ("anger", "disgust", "fear", "happy", "sadness", "surprise")
 
@@ -34,7 +35,7 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.model = ml_collections.ConfigDict()
   config.model.name = "contextual"
   config.model.options = ml_collections.ConfigDict(
-      dict(common.choose(common.CONTEXTUAL_VARIANTS, args.variant, "Table 1 row"),
+      dict(common.choose(variants.CONTEXTUAL_VARIANTS, args.variant, "Table 1 row"),
            num_classes=len(CLASSES), width=args.width, dropout=0.001, batch_norm=False))
-  config.loss = common.CONTEXTUAL_LOSS[args.variant]
+  config.loss = variants.CONTEXTUAL_LOSS[args.variant]
   return config

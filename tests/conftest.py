@@ -1,33 +1,27 @@
-"""Shared fixtures: real CK+ images from ../shared/data and the model variants of both papers."""
+"""Shared fixtures: real CK+ images from ../shared/data, the tiny test width, repository paths."""
 
 import pathlib
+import zipfile
 
 import numpy as np
 import pytest
 
-from configs import common
+from configs.cka import CLASSES
 from ferjax import inspect_model
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO.parent / "shared" / "data"
 CKPLUS_ARCHIVE = DATA_DIR / "CK+48.zip"
-CKPLUS_CLASSES = ("anger", "disgust", "fear", "happy", "sadness", "surprise")
 
-# Every network variant of both papers, at the tiny width tests use.
-VARIANTS = {f"contextual-{row}": ("contextual", flags)
-            for row, flags in common.CONTEXTUAL_VARIANTS.items() if row != "m6"}
-VARIANTS |= {f"multiscale-{name}": ("multiscale", flags)
-             for name, flags in common.MULTISCALE_VARIANTS.items()}
 TINY = 0.125
 
 
 def ckplus_batch(per_class: int) -> tuple[np.ndarray, np.ndarray]:
   """`per_class` real CK+48 images of each of the 6 classes, as (N, 48, 48, 1) float32 and labels."""
-  import zipfile
   with zipfile.ZipFile(CKPLUS_ARCHIVE) as archive:
     names = sorted(archive.namelist())
   images, labels = [], []
-  for label, cls in enumerate(CKPLUS_CLASSES):
+  for label, cls in enumerate(CLASSES):
     members = [n for n in names if n.startswith(f"CK+48/{cls}/") and n.endswith(".png")]
     # Frames from different sequences: every third file skips a sequence's near-duplicates.
     for member in members[::3][:per_class]:

@@ -7,13 +7,14 @@ import pytest
 
 from ferjax.models import get_model
 from ferjax.models.vgg import VGG16
-from tests.conftest import TINY, VARIANTS
+from ferjax.models.variants import NETWORKS
+from tests.conftest import TINY
 
 RNGS = {"stochastic": jax.random.key(1), "dropout": jax.random.key(2)}
 
 
 def build(variant: str, **overrides):
-  name, flags = VARIANTS[variant]
+  name, flags = NETWORKS[variant]
   return get_model(name, **(dict(flags, width=TINY) | overrides))
 
 
@@ -26,14 +27,14 @@ def test_vgg16_parameter_count_matches_published_backbone():
   assert sum(p.size for p in jax.tree.leaves(shapes)) == 14_713_536
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", NETWORKS)
 def test_shapes_at_48px_grayscale(variant):
   model = build(variant, num_classes=6)
   x = jnp.zeros((3, 48, 48, 1))
   logits, aux = jax.eval_shape(lambda: model.apply(init(model, x), x))
   assert logits.shape == (3, 6)
   assert aux["embedding"].ndim == 2 and aux["embedding"].shape[0] == 3
-  name, flags = VARIANTS[variant]
+  name, flags = NETWORKS[variant]
   expected = {"embedding"}
   expected |= {"channel_weights"} if flags.get("gcca") or flags.get("channel_attention") else set()
   expected |= {"edge_map"} if flags.get("fusion") else set()
@@ -109,3 +110,8 @@ def test_batch_norm_variant_updates_running_statistics():
   before = jax.tree.leaves(variables["batch_stats"])
   after = jax.tree.leaves(updated["batch_stats"])
   assert any(not np.allclose(a, b) for a, b in zip(before, after))
+
+
+def test_summary_counts_backbone_plus_head_for_table1_m1():
+  from ferjax.models.summary import count_parameters
+  assert count_parameters("contextual", num_classes=7) == 14_713_536 + 512 * 7 + 7

@@ -12,7 +12,8 @@ import pytest
 
 from ferjax import losses
 from ferjax.models import get_model
-from tests.conftest import TINY, VARIANTS
+from ferjax.models.variants import NETWORKS
+from tests.conftest import TINY
 
 STEPS = 50
 CENTER_RATE = 0.5
@@ -26,9 +27,9 @@ OBJECTIVES = {
                functools.partial(losses.island_delta, lambda1=7.0)),
     "dda": (losses.multiscale_objective, functools.partial(losses.dda_delta, gamma=4.0)),
 }
-CASES = [(variant, "softmax") for variant in VARIANTS if variant.startswith("contextual")]
+CASES = [(variant, "softmax") for variant in NETWORKS if variant.startswith("contextual")]
 CASES += [("contextual-m5", "island")]  # Table 1's m6: m5's network with the joint loss.
-CASES += [(variant, "dda") for variant in VARIANTS if variant.startswith("multiscale")]
+CASES += [(variant, "dda") for variant in NETWORKS if variant.startswith("multiscale")]
 
 
 def make_train_step(model, objective, delta_rule, optimizer, x, labels):
@@ -52,7 +53,7 @@ def make_train_step(model, objective, delta_rule, optimizer, x, labels):
 
 @pytest.mark.parametrize("variant, objective", CASES, ids=[f"{v}-{o}" for v, o in CASES])
 def test_trains_to_falling_loss_on_real_ckplus(variant, objective, ckplus_images):
-  name, flags = VARIANTS[variant]
+  name, flags = NETWORKS[variant]
   model = get_model(name, **flags, width=TINY, num_classes=6)
   x, labels = map(jnp.asarray, ckplus_images)
   x = (x - x.mean()) / x.std()
@@ -78,9 +79,9 @@ def test_trains_to_falling_loss_on_real_ckplus(variant, objective, ckplus_images
   assert np.mean(history[-5:]) < history[0], np.round(history, 2)
 
 
-@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("variant", NETWORKS)
 def test_vmap_over_models_axis_and_grad_trace(variant):
-  name, flags = VARIANTS[variant]
+  name, flags = NETWORKS[variant]
   model = get_model(name, **flags, width=TINY)
   x = jnp.zeros((2, 48, 48, 1))
   keys = jax.random.split(jax.random.key(0), 4)
@@ -96,7 +97,7 @@ def test_vmap_over_models_axis_and_grad_trace(variant):
 
 @pytest.mark.parametrize("variant", ["contextual-m5", "multiscale-MCSA"])
 def test_vmapped_models_match_models_run_one_by_one(variant, ckplus_images):
-  name, flags = VARIANTS[variant]
+  name, flags = NETWORKS[variant]
   model = get_model(name, **flags, width=TINY, num_classes=6)
   x = jnp.asarray(ckplus_images[0][:4])
   keys = jax.random.split(jax.random.key(0), 3)

@@ -72,7 +72,7 @@ def run(config: ml_collections.ConfigDict, member: Optional[str] = None) -> dict
   options = ", ".join(f"{k}={v}" for k, v in config.model.options.items())
   print(f"model: {config.model.name}({options}), {num_params:,} parameters, untrained weights")
   print(f"image: {member} from {path}, input {tuple(x.shape)}")
-  print(f"aux: " + ", ".join(f"{k} {jax.tree.map(lambda a: tuple(a.shape), v)}"
+  print("aux: " + ", ".join(f"{k} {jax.tree.map(lambda a: tuple(a.shape), v)}"
                              for k, v in sorted(aux.items())))
   print(f"init + forward on {jax.devices()[0].platform}: {seconds:.1f} s")
   print("class probabilities:")

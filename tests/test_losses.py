@@ -1,7 +1,5 @@
 """The losses and centre rules against hand-computed values and the papers' closed forms."""
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

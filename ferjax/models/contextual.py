@@ -30,6 +30,7 @@ from typing import Any
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from ferjax.models.attention import GCCA
 from ferjax.models.decoder import PartialDecoder, ReverseAttention
@@ -94,7 +95,7 @@ class ContextualNet(nn.Module):
     for lateral, stage_map in zip(laterals, maps):
       weighted = lateral if stage_map is None else lateral * nn.sigmoid(stage_map)
       pooled.append(global_average_pool(weighted))
-    return jax.numpy.concatenate(pooled, axis=-1)
+    return jnp.concatenate(pooled, axis=-1)
 
   def _stage_maps(self, laterals, aux: dict[str, Any], train: bool) -> list:
     """Per-lateral spatial maps (L3, L4, L5 order): none, PD's global map, or RA-refined maps."""

@@ -1,0 +1,92 @@
+"""PyTorch mirror of `ferjax.models.contextual.ContextualNet`, paper 000's framework (Chen & Chen,
+JIPS 2024): VGG16 + GCCA + multi-feature fusion + partial decoder + reverse attention.
+
+Table 1's rows are flags: m1 none; m2 fusion; m3 + gcca; m4 + pd; m5 + ra; m6 = m5's network. The
+fusion head follows ferjax's reading (see the ferjax module): the edge-enhanced C2' = C2 * sigmoid(E)
++ C2 and the lateral outputs L3..L5 weighted by sigmoid of their stage map are pooled and concatenated
+into the embedding on which the island loss acts (eq. 5-7).
+"""
+
+from typing import Any, Optional
+
+import torch
+from torch import nn
+
+from third_party.torch_reference.attention import GCCA
+from third_party.torch_reference.decoder import PartialDecoder, ReverseAttention
+from third_party.torch_reference.layers import ConvUnit, global_average_pool, resize, same_conv, scaled
+from third_party.torch_reference.vgg import VGG16
+
+LATERAL_FEATURES = 64
+
+
+class ContextualNet(nn.Module):
+  """Paper 000's network; `forward(x)` (NCHW) returns `(logits, aux)` with ferjax's aux keys.
+
+  aux: "embedding" (B, D); "channel_weights" (5 x (B, C_i)) with gcca; "edge_map" (B, 1, H2, W2) with
+  fusion; "global_map" with pd; "reverse_attention" (A_5, A_4, A_3) and "stage_maps" (S_5, S_4, S_3)
+  with ra. `in_channels` (1 or 3) is the only option flax does not need.
+  """
+
+  def __init__(self, num_classes: int = 7, fusion: bool = False, gcca: bool = False, pd: bool = False,
+               ra: bool = False, width: float = 1.0, dropout: float = 0.0, batch_norm: bool = False,
+               in_channels: int = 3):
+    super().__init__()
+    if pd and not fusion:
+      raise ValueError("contextual: pd=True requires fusion=True")
+    if ra and not pd:
+      raise ValueError("contextual: ra=True requires pd=True")
+    self.fusion, self.gcca, self.pd, self.ra = fusion, gcca, pd, ra
+    self.backbone = VGG16(in_channels, width, batch_norm, GCCA if gcca else None)
+    c2, c3, c4, c5 = self.backbone.block_channels[1:]
+    k = scaled(LATERAL_FEATURES, width)
+    if fusion:
+      self.edge_conv = same_conv(c2, 1, 3)
+      for i, channels in zip((3, 4, 5), (c3, c4, c5)):
+        self.add_module(f"lateral{i}", ConvUnit(channels, k, 1, batch_norm))
+    if pd:
+      self.partial_decoder = PartialDecoder(k, batch_norm)
+    if ra:
+      for i in (5, 4, 3):
+        self.add_module(f"reverse_attention{i}", ReverseAttention(k, batch_norm))
+    self.dropout = nn.Dropout(dropout)
+    self.head = nn.Linear(c2 + 3 * k if fusion else c5, num_classes)
+
+  def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
+    features, block_maps = self.backbone(x)
+    aux: dict[str, Any] = {}
+    if self.gcca:
+      aux["channel_weights"] = tuple(m["channel_weights"] for m in block_maps)
+    embedding = self._fuse(features, aux) if self.fusion else global_average_pool(features[-1])
+    aux["embedding"] = embedding
+    return self.head(self.dropout(embedding)), aux
+
+  def _fuse(self, features, aux: dict[str, Any]) -> torch.Tensor:
+    """Multi-feature fusion head: edge-enhanced C2 plus the map-weighted laterals of blocks 3-5."""
+    c2, c3, c4, c5 = features[1:]
+    edge = self.edge_conv(c2)
+    aux["edge_map"] = edge
+    pooled = [global_average_pool(c2 * torch.sigmoid(edge) + c2)]
+    laterals = [getattr(self, f"lateral{i}")(c) for i, c in zip((3, 4, 5), (c3, c4, c5))]
+    for lateral, stage_map in zip(laterals, self._stage_maps(laterals, aux)):
+      weighted = lateral if stage_map is None else lateral * torch.sigmoid(stage_map)
+      pooled.append(global_average_pool(weighted))
+    return torch.cat(pooled, dim=-1)
+
+  def _stage_maps(self, laterals, aux: dict[str, Any]) -> list[Optional[torch.Tensor]]:
+    """Per-lateral spatial maps (L3, L4, L5 order): none, PD's global map, or RA-refined maps."""
+    if not self.pd:
+      return [None] * 3
+    global_map = self.partial_decoder(*laterals)
+    aux["global_map"] = global_map
+    if not self.ra:
+      return [resize(global_map, lateral.shape[2:]) for lateral in laterals]
+    stage_maps, reverse = [], []
+    deeper = global_map
+    for i, lateral in zip((5, 4, 3), laterals[::-1]):
+      deeper, weights = getattr(self, f"reverse_attention{i}")(lateral, deeper)
+      stage_maps.append(deeper)
+      reverse.append(weights)
+    aux["stage_maps"] = tuple(stage_maps)
+    aux["reverse_attention"] = tuple(reverse)
+    return stage_maps[::-1]

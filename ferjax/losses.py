@@ -59,6 +59,14 @@ def dda_loss(embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
   return gamma * distance_softmax_term(embeddings, labels, centers)
 
 
+def softmax_objective(logits: jax.Array, embeddings: jax.Array, labels: jax.Array,
+                      centers: jax.Array) -> tuple[jax.Array, dict[str, Any]]:
+  """Softmax loss alone (Table 1's m1-m5), with the joint objectives' signature and return value."""
+  del embeddings, centers
+  softmax = softmax_cross_entropy(logits, labels)
+  return softmax, {"softmax": softmax}
+
+
 def contextual_objective(logits: jax.Array, embeddings: jax.Array, labels: jax.Array,
                          centers: jax.Array, lam: float = 0.005,
                          lambda1: float = 7.0) -> tuple[jax.Array, dict[str, Any]]:
@@ -73,10 +81,11 @@ def contextual_objective(logits: jax.Array, embeddings: jax.Array, labels: jax.A
 
 def multiscale_objective(logits: jax.Array, embeddings: jax.Array, labels: jax.Array,
                          centers: jax.Array, lam: float = 0.01,
-                         gamma: float = 4.0) -> tuple[jax.Array, dict[str, Any]]:
+                         gamma: float = 0.125) -> tuple[jax.Array, dict[str, Any]]:
   """Paper 002's softmax + center + DDA loss: L = L_s + lambda * L_C + gamma * L_D.
 
-  The defaults are the DDA authors' published usage (lambda 0.01, gamma 4); paper 002 gives none.
+  Paper 002 gives no weights; the defaults are the DDA authors' published usage (lambda 0.01,
+  gamma 4 at batch 32, which is gamma 4 / 32 = 0.125 in ferjax's per-example normalisation).
   """
   softmax = softmax_cross_entropy(logits, labels)
   center = center_loss(embeddings, labels, centers)

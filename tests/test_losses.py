@@ -100,6 +100,8 @@ def test_dda_delta_adds_the_term_gradient_to_the_center_rule(batch):
 def test_objectives_combine_their_parts(batch):
   embeddings, labels, centers = batch
   logits = np.random.default_rng(1).normal(size=(8, 5)).astype(np.float32)
+  total, parts = losses.softmax_objective(logits, embeddings, labels, centers)
+  np.testing.assert_allclose(total, losses.softmax_cross_entropy(logits, labels), rtol=1e-6)
   total, parts = losses.contextual_objective(logits, embeddings, labels, centers, 0.005, 7.0)
   np.testing.assert_allclose(total, parts["softmax"] + 0.005 * parts["island"], rtol=1e-6)
   total, parts = losses.multiscale_objective(logits, embeddings, labels, centers, 0.01, 4.0)

@@ -65,7 +65,7 @@ def contextual_objective(logits: torch.Tensor, embeddings: torch.Tensor, labels:
 
 def multiscale_objective(logits: torch.Tensor, embeddings: torch.Tensor, labels: torch.Tensor,
                          centers: torch.Tensor, lam: float = 0.01,
-                         gamma: float = 4.0) -> tuple[torch.Tensor, dict[str, Any]]:
+                         gamma: float = 0.125) -> tuple[torch.Tensor, dict[str, Any]]:
   """Paper 002's softmax + center + DDA loss: L = L_s + lambda * L_C + gamma * L_D."""
   softmax = softmax_cross_entropy(logits, labels)
   center = center_loss(embeddings, labels, centers)

@@ -16,9 +16,7 @@ such a flip would need a gap below ~1e-15.
 
 import copy
 import functools
-import io
 import math
-import zipfile
 from typing import Any, Callable
 
 import flax.linen as fnn
@@ -27,7 +25,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import ferjax.losses as jlosses
 from ferjax.models import attention as jattention
@@ -45,7 +42,6 @@ from third_party.torch_reference import layers as tlayers
 from third_party.torch_reference import losses as tlosses
 from third_party.torch_reference import model_options as torch_model_options
 from third_party.torch_reference import vgg as tvgg
-from tests.conftest import CKPLUS_ARCHIVE
 
 WIDTH = 0.25
 TOLERANCE = 1e-4
@@ -117,12 +113,9 @@ def load(torch_module: torch.nn.Module, variables: dict) -> torch.nn.Module:
 
 
 @pytest.fixture(scope="module")
-def faces() -> np.ndarray:
-  """Eight 48x48 grayscale CK+ faces in [0, 1], one frame of every 40th sequence (sorted by class)."""
-  with zipfile.ZipFile(CKPLUS_ARCHIVE) as z:
-    names = sorted(n for n in z.namelist() if n.endswith(".png"))[::3][::40][:8]
-    images = [Image.open(io.BytesIO(z.read(n))).convert("L") for n in names]
-  return np.stack([np.asarray(image, np.float32) / 255.0 for image in images])
+def faces(ckplus_images) -> np.ndarray:
+  """Twelve 48x48 grayscale CK+ faces in [0, 1], two per class (the shared conftest batch)."""
+  return ckplus_images[0][..., 0]
 
 
 def batch(faces: np.ndarray, channels: int, offset: int = 0) -> jax.Array:

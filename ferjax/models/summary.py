@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from ferjax.models import get_model
 from ferjax.models.variants import NETWORKS
 
+
 def count_parameters(name: str, **options) -> int:
   """Number of trainable parameters of `get_model(name, **options)` for 48x48x1 inputs."""
   model = get_model(name, **options)

@@ -1,0 +1,1 @@
+"""Datasets (TFDS builders), split manifests, input sources and on-device augmentation."""

@@ -1,0 +1,126 @@
+"""Read-only access to a dataset as the user downloaded it (a zip or the same tree unpacked), and the
+form builders store images in.
+
+Builders never extract anything: members are read straight from the zip (or folder), and every error
+names the archive and member so that a user can find the bad file.
+"""
+
+import io
+import os
+import pathlib
+import zipfile
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow_datasets as tfds
+from PIL import Image
+
+IMAGE_SIZE = 48
+
+
+class ArchiveError(ValueError):
+  """A dataset archive is missing, unreadable or laid out differently from what a builder expects."""
+
+
+class Archive:
+  """A zip file or folder, opened once; `members()` are '/'-separated paths relative to its root.
+
+  Use as a context manager: a zip stays open between reads, since reopening it parses the whole
+  central directory (35,887 entries for FER2013) each time.
+  """
+
+  def __init__(self, path: os.PathLike):
+    self.path = pathlib.Path(path)
+    self._zip = None
+    if not self.path.is_dir():
+      try:
+        self._zip = zipfile.ZipFile(self.path)
+      except (OSError, zipfile.BadZipFile) as error:
+        raise ArchiveError(f"{self.path} is not a readable zip file: {error}") from None
+
+  def __enter__(self) -> "Archive":
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    if self._zip is not None:
+      self._zip.close()
+
+  def members(self) -> list[str]:
+    """Every file in the archive, sorted, with directory entries left out."""
+    if self._zip is None:
+      return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
+    return sorted(name for name in self._zip.namelist() if not name.endswith("/"))
+
+  def read(self, member: str) -> bytes:
+    """The bytes of one member."""
+    try:
+      if self._zip is None:
+        return (self.path / member).read_bytes()
+      return self._zip.read(member)
+    except (OSError, KeyError, zipfile.BadZipFile) as error:
+      raise ArchiveError(f"cannot read {self.where(member)}: {error}") from None
+
+  def image(self, member: str, shape: Sequence[int] = (48, 48)) -> np.ndarray:
+    """One member decoded as a grayscale (H, W) uint8 image of the expected `shape`."""
+    return decode_image(self.read(member), self.where(member), shape)
+
+  def where(self, member: str) -> str:
+    """How error messages name a member: '<folder>/<member>' or '<zip>:<member>'."""
+    return f"{self.path}{'/' if self._zip is None else ':'}{member}"
+
+
+def decode_image(data: bytes, where: str, shape: Sequence[int] = (48, 48)) -> np.ndarray:
+  """PNG/JPEG bytes -> (H, W) uint8 grayscale, or ArchiveError naming `where`."""
+  try:
+    with Image.open(io.BytesIO(data)) as image:
+      pixels = np.asarray(image.convert("L"))
+  except (OSError, ValueError, Image.DecompressionBombError) as error:
+    raise ArchiveError(f"cannot decode image {where}: {error}") from None
+  if pixels.shape != tuple(shape):
+    raise ArchiveError(f"image {where} is {pixels.shape[1]}x{pixels.shape[0]} pixels; expected "
+                       f"{shape[1]}x{shape[0]}")
+  return pixels
+
+
+def find(manual_dir: os.PathLike, names: Sequence[str], accepted: str, source: str) -> pathlib.Path:
+  """The first of `names` present in `manual_dir`, or FileNotFoundError saying what to put there.
+
+  Args:
+    manual_dir: the folder the user keeps downloads in.
+    names: file or folder names to look for, in order of preference.
+    accepted: the forms accepted, in words, for the error message.
+    source: where users get the data, for the error message.
+  """
+  manual_dir = pathlib.Path(manual_dir).expanduser()
+  for name in names:
+    if (manual_dir / name).exists():
+      return manual_dir / name
+  raise FileNotFoundError(
+      f"no dataset found in {manual_dir} (looked for {', '.join(names)}). Accepted: {accepted}. "
+      f"{source} Put it in that folder or pass --manual_dir (FERJAX_MANUAL_DIR for the main job).")
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+  """(H, W) uint8 -> PNG bytes, the stored form (lossless, decodable without TensorFlow)."""
+  buffer = io.BytesIO()
+  Image.fromarray(pixels, mode="L").save(buffer, format="PNG")
+  return buffer.getvalue()
+
+
+def image_feature() -> tfds.features.Image:
+  """How builders store images: 48x48x1 PNG, which TFDS decodes with PIL or OpenCV, not TensorFlow."""
+  return tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 1), encoding_format="png")
+
+
+def strip_root(members: list[str], expected_tops: set[str]) -> tuple[str, list[str]]:
+  """Drops one enclosing folder (as in 'fer2013/train/...') if the expected folders sit below it."""
+  tops = {m.split("/", 1)[0] for m in members}
+  if tops <= expected_tops or len(tops) != 1:
+    return "", members
+  root = tops.pop() + "/"
+  return root, [m[len(root):] for m in members]
+
+
+def is_ignorable(member: str) -> bool:
+  """Files that archivers add (macOS resource forks, dotfiles) and no builder should read."""
+  return member.startswith("__MACOSX/") or any(p.startswith(".") for p in member.split("/"))

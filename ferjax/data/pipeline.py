@@ -1,0 +1,123 @@
+"""The grain source: batches streamed from prepared ArrayRecord files, decoded in worker processes.
+
+Each process loads only the rows of every global batch that live on its devices (grain's
+`ShardByJaxProcess` says which process this is), and `jax.make_array_from_process_local_data` joins
+them into one global array laid out on the data axis. Which example fills which row comes from
+`order.Order`, a pure function of the step, so batches are the same for any number of processes or
+workers, and the same as those of the device source (`device.py`) for the same seed.
+
+Training batches: a fresh permutation per epoch, last partial batch dropped. Evaluation batches: every
+example exactly once, in stored order, the last batch padded and `mask` marking the real rows.
+"""
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import grain
+import jax
+import numpy as np
+import tensorflow_datasets as tfds
+from jax.sharding import Mesh
+
+from ferjax import mesh as mesh_lib
+from ferjax.data import order as order_lib
+
+Batch = dict[str, np.ndarray]
+FEATURES = ("image", "label")
+# Training streams are indexed up to this step; at 1,000 steps/s that is 35 years.
+_ENDLESS_STEPS = 2**40
+
+
+@dataclasses.dataclass(frozen=True)
+class LoadBatch:
+  """Reads one process-local batch: picklable, so grain can run it in a worker process."""
+
+  records: Sequence[dict[str, Any]]
+  indices: np.ndarray
+  order: order_lib.Order
+  rows: np.ndarray
+  train: bool
+
+  def __call__(self, number: int) -> Batch:
+    if self.train:
+      positions, mask = self.order.train(number, self.rows), np.ones(len(self.rows), bool)
+    else:
+      positions, mask = self.order.eval(number, self.rows)
+    record_ids = self.indices[positions]
+    examples = self.records.__getitems__(record_ids.tolist())
+    batch = {key: np.stack([np.asarray(e[key]) for e in examples]) for key in FEATURES}
+    batch["label"] = batch["label"].astype(np.int32)
+    return {**batch, "index": record_ids.astype(np.int32), "mask": mask}
+
+
+class Batches:
+  """An iterator of global batches (dicts of jax.Array) whose position can be saved and restored."""
+
+  def __init__(self, dataset: grain.IterDataset, mesh: Mesh, batch_size: int, length: int):
+    self._iterator = dataset.__iter__()
+    self._sharding = mesh_lib.batch_sharding(mesh)
+    self._batch_size = batch_size
+    self._length = length
+
+  def __iter__(self) -> Iterator[dict[str, jax.Array]]:
+    return self
+
+  def __len__(self) -> int:
+    return self._length
+
+  def __next__(self) -> dict[str, jax.Array]:
+    local = next(self._iterator)
+    return {key: jax.make_array_from_process_local_data(
+        self._sharding, value, (self._batch_size, *value.shape[1:])) for key, value in local.items()}
+
+  def get_state(self) -> dict[str, Any]:
+    """Grain's iterator state: store it with the checkpoint to resume mid-epoch."""
+    return self._iterator.get_state()
+
+  def set_state(self, state: dict[str, Any]) -> None:
+    self._iterator.set_state(state)
+
+
+@dataclasses.dataclass(frozen=True)
+class GrainSource:
+  """Batches of `records` (a random-access TFDS data source), or of its subset `indices`."""
+
+  records: Sequence[dict[str, Any]]
+  mesh: Mesh
+  batch_size: int
+  seed: int = 0
+  num_workers: int = 0
+  indices: np.ndarray | None = None
+
+  @classmethod
+  def from_builder(cls, builder: tfds.core.DatasetBuilder, split: str, mesh: Mesh, batch_size: int,
+                   **kwargs) -> "GrainSource":
+    return cls(builder.as_data_source(split), mesh, batch_size, **kwargs)
+
+  @property
+  def order(self) -> order_lib.Order:
+    return order_lib.Order(len(self._indices()), self.batch_size, self.seed)
+
+  def train_batches(self, num_steps: int = _ENDLESS_STEPS) -> Batches:
+    """Training batches 0, 1, ..., num_steps - 1."""
+    self.order.steps_per_epoch  # noqa: B018 -- fails early if the batch exceeds the data.
+    return self._batches(num_steps, train=True)
+
+  def eval_batches(self) -> Batches:
+    """One pass over every example, padded to whole batches, with a `mask`."""
+    return self._batches(self.order.num_eval_batches, train=False)
+
+  def _indices(self) -> np.ndarray:
+    return np.arange(len(self.records)) if self.indices is None else np.asarray(self.indices)
+
+  def _batches(self, num_batches: int, train: bool) -> Batches:
+    shard = grain.sharding.ShardByJaxProcess()
+    rows = mesh_lib.process_rows(self.mesh, self.batch_size)
+    if jax.process_index() != shard.shard_index:
+      raise RuntimeError("grain and JAX disagree on this process's index")
+    load = LoadBatch(self.records, self._indices(), self.order, rows, train)
+    dataset = grain.MapDataset.range(num_batches).map(load).to_iter_dataset()
+    if self.num_workers:
+      dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.num_workers))
+    return Batches(dataset, self.mesh, self.batch_size, num_batches)

@@ -27,7 +27,6 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
   config.dataset = "ckplus"
   config.classes = CLASSES
   config.manual_dir = os.environ.get("FERJAX_MANUAL_DIR", "../shared/data")
-  config.archive = "CK+48.zip"
   config.image_size = args.image_size  # native 48 px; the paper resizes to 224 (section 3.1).
   config.channels = 1
   config.seed = 0

@@ -5,50 +5,23 @@ archive is readable and that the full model runs forward on a real face. The wei
 initialisation, so the probabilities are those of an untrained network.
 """
 
-import io
 import os
 import time
-import zipfile
-from typing import Optional
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-from PIL import Image
 
+from ferjax.data import archive, ckplus
 from ferjax.models import get_model
 
-CKPLUS_SOURCE = ("CK+48.zip is the widely used face-cropped CK+ distribution "
-                 "(CK+48/<class>/S<subject>_<sequence>_<frame>.png, e.g. from Kaggle's 'CK+48' dataset)")
-
-
-def archive_path(config: ml_collections.ConfigDict) -> str:
-  """The dataset archive the config names, or FileNotFoundError saying where to put it."""
-  path = os.path.join(config.manual_dir, config.archive)
-  if not os.path.exists(path):
-    raise FileNotFoundError(
-        f"dataset archive not found: {path}. Put {config.archive} in {config.manual_dir!r} or point "
-        f"FERJAX_MANUAL_DIR at the folder holding it. {CKPLUS_SOURCE}.")
-  return path
-
-
-def read_archive_image(path: str, member: Optional[str] = None) -> tuple[str, np.ndarray]:
-  """Reads one PNG/JPEG from a zip (the first image if `member` is None) as a (H, W) uint8 array."""
-  with zipfile.ZipFile(path) as archive:
-    names = [n for n in archive.namelist() if n.lower().endswith((".png", ".jpg", ".jpeg"))]
-    if not names:
-      raise ValueError(f"{path} holds no .png/.jpg images")
-    member = member or names[0]
-    try:
-      data = archive.read(member)
-    except KeyError:
-      raise ValueError(f"{path} has no member {member!r}") from None
-  try:
-    image = Image.open(io.BytesIO(data)).convert("L")
-  except OSError as error:
-    raise ValueError(f"cannot decode {member!r} in {path}: {error}") from None
-  return member, np.asarray(image)
+def read_archive_image(path: os.PathLike, member: str | None = None) -> tuple[str, np.ndarray]:
+  """One image of a CK+48 archive (the first if `member` is None) as (member, (H, W) uint8)."""
+  with archive.Archive(path) as source:
+    if member is None:
+      member = next(m for m in source.members() if m.lower().endswith(".png"))
+    return member, source.image(member)
 
 
 def to_model_input(image: np.ndarray, size: int) -> jax.Array:
@@ -57,9 +30,9 @@ def to_model_input(image: np.ndarray, size: int) -> jax.Array:
   return jax.image.resize(x, (1, size, size, 1), "bilinear")
 
 
-def run(config: ml_collections.ConfigDict, member: Optional[str] = None) -> dict[str, float]:
+def run(config: ml_collections.ConfigDict, member: str | None = None) -> dict[str, float]:
   """Builds the model of `config`, runs it on one archive image and prints the class probabilities."""
-  path = archive_path(config)
+  path = ckplus.Ckplus.locate(config.manual_dir)
   member, image = read_archive_image(path, member)
   x = to_model_input(image, config.image_size)
   model = get_model(config.model.name, **config.model.options)

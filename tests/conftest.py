@@ -1,13 +1,14 @@
-"""Shared fixtures: real CK+ images from ../shared/data, the tiny test width, repository paths."""
+"""Shared fixtures: real data from ../shared/data (raw images and prepared datasets), the tiny test
+width, repository paths."""
 
+import hashlib
 import pathlib
-import zipfile
 
 import numpy as np
 import pytest
 
 from configs.cka import CLASSES
-from ferjax import inspect_model
+from ferjax.data import archive, datasets
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO.parent / "shared" / "data"
@@ -18,15 +19,15 @@ TINY = 0.125
 
 def ckplus_batch(per_class: int) -> tuple[np.ndarray, np.ndarray]:
   """`per_class` real CK+48 images of each of the 6 classes, as (N, 48, 48, 1) float32 and labels."""
-  with zipfile.ZipFile(CKPLUS_ARCHIVE) as archive:
-    names = sorted(archive.namelist())
   images, labels = [], []
-  for label, cls in enumerate(CLASSES):
-    members = [n for n in names if n.startswith(f"CK+48/{cls}/") and n.endswith(".png")]
-    # Frames from different sequences: every third file skips a sequence's near-duplicates.
-    for member in members[::3][:per_class]:
-      images.append(inspect_model.read_archive_image(str(CKPLUS_ARCHIVE), member)[1])
-      labels.append(label)
+  with archive.Archive(CKPLUS_ARCHIVE) as source:
+    names = source.members()
+    for label, cls in enumerate(CLASSES):
+      members = [n for n in names if n.startswith(f"CK+48/{cls}/")]
+      # Frames from different sequences: every third file skips a sequence's near-duplicates.
+      for member in members[::3][:per_class]:
+        images.append(source.image(member))
+        labels.append(label)
   x = np.stack(images).astype(np.float32)[..., None] / 255.0
   return x, np.asarray(labels, np.int32)
 
@@ -34,3 +35,25 @@ def ckplus_batch(per_class: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="session")
 def ckplus_images() -> tuple[np.ndarray, np.ndarray]:
   return ckplus_batch(per_class=2)
+
+
+@pytest.fixture(scope="session")
+def tfds_dir(request) -> pathlib.Path:
+  """Where the session's prepared datasets live: pytest's cache, keyed by the builders' source code,
+  so full datasets are built once and rebuilt only when a builder changes."""
+  sources = sorted((REPO / "ferjax" / "data").glob("*.py"))
+  digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources
+                                   if p.stem in ("archive", "fer2013", "ckplus"))).hexdigest()[:12]
+  return pathlib.Path(request.config.cache.mkdir(f"ferjax_tfds_{digest}"))
+
+
+@pytest.fixture(scope="session")
+def fer2013_data(tfds_dir):
+  """The full FER2013 dataset prepared from ../shared/data/fer2013.zip."""
+  return datasets.prepare("fer2013", DATA_DIR, tfds_dir)
+
+
+@pytest.fixture(scope="session")
+def ckplus_data(tfds_dir):
+  """Both CK+48 configs prepared from ../shared/data/CK+48.zip: {'6class': builder, '7class': builder}."""
+  return {config: datasets.prepare(f"ckplus/{config}", DATA_DIR, tfds_dir) for config in ("6class", "7class")}

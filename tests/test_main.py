@@ -30,7 +30,7 @@ def test_missing_archive_says_where_to_put_it(tmp_path):
   config.manual_dir = str(tmp_path)
   with pytest.raises(FileNotFoundError, match="FERJAX_MANUAL_DIR") as error:
     inspect_model.run(config)
-  assert str(tmp_path / "CK+48.zip") in str(error.value)
+  assert str(tmp_path) in str(error.value) and "CK+48.zip" in str(error.value)
 
 
 def test_missing_member_and_corrupt_image_name_the_file(tmp_path):
@@ -40,7 +40,7 @@ def test_missing_member_and_corrupt_image_name_the_file(tmp_path):
     zf.writestr("CK+48/happy/bad.png", b"not a png")
   with pytest.raises(ValueError, match="bad.png"):
     inspect_model.read_archive_image(str(archive))
-  with pytest.raises(ValueError, match="no member 'nope.png'"):
+  with pytest.raises(ValueError, match="broken.zip:nope.png"):
     inspect_model.read_archive_image(str(archive), "nope.png")
 
 

@@ -1,0 +1,211 @@
+"""Datasets built from the real archives in ../shared/data, their fold manifests, and bad input."""
+
+import csv
+import io
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import DATA_DIR, REPO
+from PIL import Image
+
+from ferjax.data import archive, datasets, fer2013, splits
+
+FER2013_TRAIN_COUNTS = {"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215, "sad": 4830,
+                        "surprise": 3171, "neutral": 4965}
+CKPLUS_COUNTS = {"anger": 135, "contempt": 54, "disgust": 177, "fear": 75, "happy": 207, "sadness": 84,
+                 "surprise": 249}
+
+
+def image_bytes(value: int, suffix: str = ".png", size: int = 48) -> bytes:
+  buffer = io.BytesIO()
+  Image.fromarray(np.full((size, size), value, np.uint8)).save(buffer, format="PNG" if suffix == ".png"
+                                                                else "JPEG")
+  return buffer.getvalue()
+
+
+def write_zip(path, members: dict[str, bytes]) -> None:
+  with zipfile.ZipFile(path, "w") as handle:
+    for name, data in members.items():
+      handle.writestr(name, data)
+
+
+def test_fer2013_splits_labels_and_counts(fer2013_data):
+  assert fer2013_data.info.features["label"].names == [
+      "angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+  assert {s: fer2013_data.info.splits[s].num_examples for s in fer2013_data.info.splits} == {
+      "train": 28709, "public_test": 3589, "private_test": 3589}
+  assert datasets.class_counts(fer2013_data, "train") == FER2013_TRAIN_COUNTS
+  example = fer2013_data.as_data_source("public_test")[0]
+  assert example["image"].shape == (48, 48, 1) and example["image"].dtype == np.uint8
+  assert example["id"].decode().startswith("PublicTest_")
+
+
+def test_ckplus_images_subjects_sequences_and_configs(ckplus_data):
+  everything = datasets.read_split(ckplus_data["7class"], "train")
+  assert len(everything["label"]) == 981
+  assert len(np.unique(everything["subject"])) == 118
+  assert len(np.unique(everything["subject"] * 1000 + everything["sequence"])) == 327
+  assert datasets.class_counts(ckplus_data["7class"], "train") == CKPLUS_COUNTS
+  six = datasets.read_split(ckplus_data["6class"], "train")
+  assert len(six["label"]) == 927
+  assert ckplus_data["6class"].info.features["label"].names == [c for c in CKPLUS_COUNTS if c != "contempt"]
+  assert six["image"].shape == (927, 48, 48, 1) and six["image"].dtype == np.uint8
+
+
+def test_prepared_images_are_the_archive_pixels(ckplus_data):
+  examples = datasets.read_split(ckplus_data["7class"], "train")
+  with archive.Archive(DATA_DIR / "CK+48.zip") as source:
+    for i in (0, 500, 980):
+      example_id = examples["id"][i].decode()
+      name = list(CKPLUS_COUNTS)[examples["label"][i]]
+      np.testing.assert_array_equal(examples["image"][i, ..., 0],
+                                    source.image(f"CK+48/{name}/{example_id}.png"))
+
+
+@pytest.mark.parametrize("config", ["6class", "7class"])
+def test_subject_folds_keep_subjects_apart_and_spread_classes(ckplus_data, config):
+  examples = datasets.read_split(ckplus_data[config], "train")
+  folds = splits.subject_folds(examples["subject"], examples["label"])
+  assert folds.shape == examples["label"].shape and set(folds) == set(range(10))
+  assert len(splits.leaked_subjects(examples["subject"], folds)) == 0
+  for subject in np.unique(examples["subject"]):
+    assert len(np.unique(folds[examples["subject"] == subject])) == 1
+  per_fold = np.stack([np.bincount(examples["label"][folds == f], minlength=examples["label"].max() + 1)
+                       for f in range(10)])
+  totals = per_fold.sum(0)
+  # As even as whole subjects allow: each class within 2 sequences (6 images) of its fair share.
+  assert np.all(np.abs(per_fold - totals / 10) <= 6), per_fold
+  np.testing.assert_array_equal(folds, splits.subject_folds(examples["subject"], examples["label"]))
+  train, test = splits.fold_indices(folds, 3)
+  assert len(np.intersect1d(train, test)) == 0 and len(train) + len(test) == len(folds)
+
+
+def test_leaky_per_class_folds_are_balanced_and_leak(ckplus_data):
+  examples = datasets.read_split(ckplus_data["6class"], "train")
+  folds = splits.ckplus_folds("leaky_per_class", examples["subject"], examples["label"],
+                              examples["id"].astype(str))
+  per_fold = np.stack([np.bincount(examples["label"][folds == f]) for f in range(10)])
+  assert np.all(per_fold.max(0) - per_fold.min(0) <= 1)
+  assert len(splits.leaked_subjects(examples["subject"], folds)) > 50
+  manifest = splits.manifest(folds, examples["id"].astype(str), examples["subject"], examples["label"])
+  assert sum(len(f["ids"]) for f in manifest["folds"]) == 927 and manifest["leaked_subjects"]
+  with pytest.raises(ValueError, match="unknown CK\\+ fold scheme 'random'"):
+    splits.ckplus_folds("random", examples["subject"], examples["label"], examples["id"])
+
+
+def test_kaggle_csv_gives_the_pixels_and_labels_of_the_image_folders(tmp_path):
+  """A fer2013.csv written from archive images (Kaggle label order) builds to the same examples."""
+  folder_labels = {"angry": 0, "disgust": 1, "fear": 2, "happy": 3, "sad": 4, "surprise": 5, "neutral": 6}
+  rows, expected = [], []
+  with archive.Archive(DATA_DIR / "fer2013.zip") as source:
+    members = source.members()
+    for usage, count in (("Training", 120), ("PublicTest", 60), ("PrivateTest", 60)):
+      chosen = [m for m in members if f"/{usage}_" in m][::97][:count]
+      for member in chosen:
+        pixels = source.image(member)
+        label = folder_labels[member.split("/")[1]]
+        rows.append({"emotion": label, "pixels": " ".join(map(str, pixels.ravel())), "Usage": usage})
+        expected.append((fer2013.SPLITS[usage], pixels, label))
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  with open(manual / "fer2013.csv", "w", newline="") as handle:
+    writer = csv.DictWriter(handle, ["emotion", "pixels", "Usage"])
+    writer.writeheader()
+    writer.writerows(rows)
+  builder = datasets.prepare("fer2013", manual, tmp_path / "tfds")
+  built = {split: datasets.read_split(builder, split) for split in fer2013.SPLITS.values()}
+  for row, (split, pixels, label) in enumerate(expected):
+    where = list(built[split]["id"]).index(f"row{row}".encode())
+    np.testing.assert_array_equal(built[split]["image"][where, ..., 0], pixels)
+    assert built[split]["label"][where] == label
+  assert sum(len(b["label"]) for b in built.values()) == len(expected)
+
+
+def test_unpacked_folder_builds_like_the_zip(tmp_path):
+  with archive.Archive(DATA_DIR / "CK+48.zip") as source:
+    members = [m for m in source.members() if "/S005_" in m or "/S010_" in m]
+    for member in members:
+      (tmp_path / "manual" / member).parent.mkdir(parents=True, exist_ok=True)
+      (tmp_path / "manual" / member).write_bytes(source.read(member))
+  builder = datasets.prepare("ckplus/7class", tmp_path / "manual", tmp_path / "tfds")
+  examples = datasets.read_split(builder, "train")
+  assert len(examples["label"]) == len(members) and set(examples["subject"]) == {5, 10}
+
+
+def test_prepare_command_builds_once_then_reuses(tmp_path):
+  command = [sys.executable, "-m", "ferjax.data.prepare", "--dataset=ckplus", f"--manual_dir={DATA_DIR}",
+             f"--data_dir={tmp_path}"]
+  first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert first.returncode == 0, first.stderr
+  assert "ckplus/7class" in first.stdout and "ckplus/6class" in first.stdout
+  assert "contempt" in first.stdout and "981" in first.stdout and "927" in first.stdout
+  assert first.stdout.count("built in") == 2
+  second = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert second.returncode == 0 and second.stdout.count("reused") == 2
+
+
+def test_missing_archive_names_the_folder_forms_and_source(tmp_path):
+  with pytest.raises(FileNotFoundError) as error:
+    datasets.prepare("fer2013", tmp_path, tmp_path / "tfds")
+  message = str(error.value)
+  assert str(tmp_path) in message and "fer2013.csv" in message and "fer2013.zip" in message
+  assert "Kaggle" in message
+  with pytest.raises(FileNotFoundError, match="CK\\+48.zip"):
+    datasets.prepare("ckplus/6class", tmp_path, tmp_path / "tfds")
+
+
+def test_corrupt_image_names_the_file_and_leaves_nothing_half_built(tmp_path):
+  manual = tmp_path / "manual"
+  manual.mkdir()
+  write_zip(manual / "fer2013.zip", {
+      "train/happy/Training_1.jpg": image_bytes(10, ".jpg"),
+      "test/happy/PublicTest_2.jpg": image_bytes(20, ".jpg"),
+      "test/sad/PrivateTest_3.jpg": b"\xff\xd8 truncated jpeg",
+  })
+  with pytest.raises(ValueError, match="PrivateTest_3.jpg"):
+    datasets.prepare("fer2013", manual, tmp_path / "tfds")
+  assert not datasets.get_builder("fer2013", tmp_path / "tfds").is_prepared()
+  assert not (tmp_path / "tfds" / "fer2013" / "1.0.0").exists()
+
+
+@pytest.mark.parametrize("members, message", [
+    ({"train/joy/Training_1.jpg": image_bytes(1, ".jpg")}, "unknown class folder .*train/joy"),
+    ({"train/happy/notes.txt": b"hi"}, "unexpected file .*train/happy/notes.txt"),
+    ({"test/happy/Training_1.jpg": image_bytes(1, ".jpg")}, "a Training image under test/"),
+    ({"train/happy/Training_1.jpg": image_bytes(1, ".jpg", size=64)}, "Training_1.jpg is 64x64 pixels"),
+])
+def test_bad_image_folder_layout_names_the_place(tmp_path, members, message):
+  write_zip(tmp_path / "fer2013.zip", members)
+  with pytest.raises(ValueError, match=message):
+    datasets.prepare("fer2013", tmp_path, tmp_path / "tfds")
+
+
+@pytest.mark.parametrize("row, message", [
+    ("3,1 2 3,Training", "row 0: 3 pixel values; expected 2304"),
+    (f"3,{' '.join(['7'] * 2304)},Validation", "row 0: unknown Usage 'Validation'"),
+    (f"9,{' '.join(['7'] * 2304)},Training", "row 0: emotion 9 is not in 0..6"),
+    (f"2,{' '.join(['300'] * 2304)},Training", "row 0: pixel values outside 0..255"),
+])
+def test_bad_csv_rows_name_the_row(tmp_path, row, message):
+  (tmp_path / "fer2013.csv").write_text("emotion,pixels,Usage\n" + row + "\n")
+  with pytest.raises(ValueError, match=message):
+    datasets.prepare("fer2013", tmp_path, tmp_path / "tfds")
+
+
+def test_ckplus_bad_layout_names_the_file(tmp_path):
+  write_zip(tmp_path / "CK+48.zip", {"CK+48/happy/frame1.png": image_bytes(3)})
+  with pytest.raises(ValueError, match="unexpected file .*CK\\+48/happy/frame1.png"):
+    datasets.prepare("ckplus/7class", tmp_path, tmp_path / "tfds")
+  write_zip(tmp_path / "CK+48.zip", {"CK+48/smile/S001_001_00000001.png": image_bytes(3)})
+  with pytest.raises(ValueError, match="unknown class folder .*CK\\+48/smile"):
+    datasets.prepare("ckplus/7class", tmp_path, tmp_path / "tfds")
+
+
+def test_unknown_dataset_or_config_is_rejected():
+  with pytest.raises(ValueError, match="unknown dataset 'affectnet'"):
+    datasets.get_builder("affectnet")
+  with pytest.raises(ValueError, match="unknown config '5class' of ckplus"):
+    datasets.get_builder("ckplus/5class")

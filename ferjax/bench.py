@@ -11,6 +11,7 @@ worker start-up) are not timed; the clock stops when the last augmented batch is
 
 import functools
 import json
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 
@@ -43,6 +44,13 @@ def time_batches(batches: Iterator, consume: Callable, steps: int, warmup: int) 
   return time.perf_counter() - start
 
 
+def describe_devices() -> str:
+  """'1 x NVIDIA H100 80GB HBM3', or for the CPU backend the host's core count."""
+  kind = jax.devices()[0].device_kind
+  cores = f" ({os.cpu_count()} cores)" if jax.devices()[0].platform == "cpu" else ""
+  return f"{jax.device_count()} x {kind}{cores}"
+
+
 def input_throughput(dataset: str, batch_size: int, steps: int, warmup: int, size: int,
                      workers: Sequence[int]) -> list[dict]:
   """images/s of each source on the training split, with the training augmentation applied."""
@@ -72,7 +80,7 @@ def input_throughput(dataset: str, batch_size: int, steps: int, warmup: int, siz
   for result in results:
     result.update(dataset=dataset, batch_size=batch_size, steps=steps, size=size,
                   images_per_s=steps * batch_size / result["seconds"],
-                  device=f"{jax.device_count()} x {jax.devices()[0].device_kind}")
+                  device=describe_devices())
   return results
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from ferjax.data import archive, ckplus
 from ferjax.models import get_model
 
+
 def read_archive_image(path: os.PathLike, member: str | None = None) -> tuple[str, np.ndarray]:
   """One image of a CK+48 archive (the first if `member` is None) as (member, (H, W) uint8)."""
   with archive.Archive(path) as source:

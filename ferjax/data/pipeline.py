@@ -27,6 +27,10 @@ Batch = dict[str, np.ndarray]
 FEATURES = ("image", "label")
 # Training streams are indexed up to this step; at 1,000 steps/s that is 35 years.
 _ENDLESS_STEPS = 2**40
+# Grain's default read-ahead (16 threads, 500 elements) is sized for one example per element; here an
+# element is a whole batch, and 16 threads per worker process only fight over the cores (measured on
+# 2 cores: 2 workers went from 2,900 to 11,600 images/s with these settings).
+_READ_OPTIONS = grain.ReadOptions(num_threads=2, prefetch_buffer_size=4)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +121,7 @@ class GrainSource:
     if jax.process_index() != shard.shard_index:
       raise RuntimeError("grain and JAX disagree on this process's index")
     load = LoadBatch(self.records, self._indices(), self.order, rows, train)
-    dataset = grain.MapDataset.range(num_batches).map(load).to_iter_dataset()
+    dataset = grain.MapDataset.range(num_batches).map(load).to_iter_dataset(_READ_OPTIONS)
     if self.num_workers:
       dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.num_workers))
     return Batches(dataset, self.mesh, self.batch_size, num_batches)

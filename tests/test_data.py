@@ -8,6 +8,7 @@ import zipfile
 
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 from conftest import DATA_DIR, REPO
 from PIL import Image
 
@@ -209,3 +210,8 @@ def test_unknown_dataset_or_config_is_rejected():
     datasets.get_builder("affectnet")
   with pytest.raises(ValueError, match="unknown config '5class' of ckplus"):
     datasets.get_builder("ckplus/5class")
+
+
+def test_builders_are_registered_with_tfds_by_name(fer2013_data, ckplus_data, tfds_dir):
+  assert tfds.builder("ckplus/6class", data_dir=tfds_dir).info.splits["train"].num_examples == 927
+  assert len(tfds.data_source("fer2013", split="private_test", data_dir=tfds_dir)) == 3589

@@ -1,6 +1,8 @@
 """The grain and device sources: same batches for the same seed, epochs, evaluation coverage, resume."""
 
+import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -151,3 +153,49 @@ def test_sharding_over_eight_devices_covers_every_evaluation_example_once(ckplus
   assert result.returncode == 0, result.stderr[-3000:]
   grain_line, device_line = result.stdout.strip().splitlines()
   assert grain_line.split(" ", 1)[1] == device_line.split(" ", 1)[1]
+
+
+TWO_PROCESSES = """
+import sys
+import numpy as np
+import jax
+from absl import flags
+process_id, port, data_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+jax.distributed.initialize(f"localhost:{port}", num_processes=2, process_id=process_id)
+from jax.experimental import multihost_utils
+from ferjax import mesh as mesh_lib
+from ferjax.data import datasets, device, pipeline
+flags.FLAGS.mark_as_parsed()
+mesh = mesh_lib.make_mesh()
+assert jax.process_count() == 2 and jax.device_count() == 4
+assert mesh_lib.process_rows(mesh, 24).tolist() == list(range(12 * process_id, 12 * process_id + 12))
+builder = datasets.get_builder("ckplus/7class", data_dir)
+for source in (pipeline.GrainSource.from_builder(builder, "train", mesh, 24, seed=4),
+               device.DeviceSource.from_builder(builder, "train", mesh, 24, seed=4)):
+  train = multihost_utils.process_allgather(next(iter(source.train_batches()))["index"], tiled=True)
+  evaluated = [multihost_utils.process_allgather({k: b[k] for k in ("index", "mask")}, tiled=True)
+               for b in source.eval_batches()]
+  covered = np.concatenate([np.asarray(b["index"])[np.asarray(b["mask"])] for b in evaluated])
+  assert np.array_equal(covered, np.arange(981)), type(source).__name__
+  print(type(source).__name__, np.asarray(train).tolist())
+"""
+
+
+def test_two_processes_load_their_own_rows_of_the_same_global_batches(ckplus_data, tfds_dir, mesh):
+  with socket.socket() as probe:
+    probe.bind(("localhost", 0))
+    port = probe.getsockname()[1]
+  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
+  processes = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES, str(i), str(port), str(tfds_dir)],
+                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for i in range(2)]
+  outputs = [p.communicate(timeout=300) for p in processes]
+  for process, (_, stderr) in zip(processes, outputs):
+    assert process.returncode == 0, stderr[-3000:]
+  expected = next(iter(device.DeviceSource.from_builder(
+      ckplus_data["7class"], "train", mesh, 24, seed=4).train_batches()))["index"]
+  for stdout, _ in outputs:
+    lines = [line.split(" ", 1) for line in stdout.splitlines() if line.startswith(("GrainSource ", "DeviceSource "))]
+    assert [name for name, _ in lines] == ["GrainSource", "DeviceSource"], stdout
+    for _, indices in lines:
+      assert json.loads(indices) == np.asarray(expected).tolist()

@@ -100,6 +100,20 @@ def find(manual_dir: os.PathLike, names: Sequence[str], accepted: str, source: s
       f"{source} Put it in that folder or pass --manual_dir (FERJAX_MANUAL_DIR for the main job).")
 
 
+class FromArchive:
+  """Mixin for builders that read a user's download: its possible names, the forms accepted in words,
+  and where users get it, which `locate` turns into a FileNotFoundError that says what to put where."""
+
+  ARCHIVE_NAMES: tuple[str, ...] = ()
+  ACCEPTED = ""
+  SOURCE = ""
+
+  @classmethod
+  def locate(cls, manual_dir: os.PathLike) -> pathlib.Path:
+    """The archive in `manual_dir` to build from, or FileNotFoundError saying what to put there."""
+    return find(manual_dir, cls.ARCHIVE_NAMES, cls.ACCEPTED, cls.SOURCE)
+
+
 def encode_png(pixels: np.ndarray) -> bytes:
   """(H, W) uint8 -> PNG bytes, the stored form (lossless, decodable without TensorFlow)."""
   buffer = io.BytesIO()

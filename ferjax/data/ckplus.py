@@ -8,8 +8,6 @@ subject-independent folds from the subject feature stored with every image.
 """
 
 import dataclasses
-import os
-import pathlib
 import re
 from collections.abc import Iterator
 
@@ -53,9 +51,12 @@ def parse_members(source: archive.Archive) -> list[tuple[str, str, int, int, int
   return rows
 
 
-class Ckplus(tfds.core.GeneratorBasedBuilder):
+class Ckplus(archive.FromArchive, tfds.core.GeneratorBasedBuilder):
   """CK+48 images with label, subject, sequence and frame, for subject-independent folds."""
 
+  ARCHIVE_NAMES = NAMES
+  ACCEPTED = ACCEPTED
+  SOURCE = SOURCE
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "CK+48, configs 7class and 6class (contempt dropped), one split."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = f"Place {ACCEPTED} in manual_dir. {SOURCE}"
@@ -65,11 +66,6 @@ class Ckplus(tfds.core.GeneratorBasedBuilder):
                    description="Contempt dropped, as in paper 000 (Chen & Chen, 2024)."),
   ]
   DEFAULT_CONFIG_NAME = "6class"
-
-  @classmethod
-  def locate(cls, manual_dir: os.PathLike) -> pathlib.Path:
-    """The archive in `manual_dir` to build from, or FileNotFoundError saying what to put there."""
-    return archive.find(manual_dir, NAMES, ACCEPTED, SOURCE)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(

@@ -10,7 +10,6 @@ Training -> train, PublicTest -> public_test (model selection), PrivateTest -> p
 
 import csv
 import functools
-import os
 import pathlib
 import re
 from collections.abc import Callable, Iterator
@@ -94,17 +93,15 @@ def csv_examples(path: pathlib.Path) -> dict[str, list[tuple[str, np.ndarray, in
   return by_split
 
 
-class Fer2013(tfds.core.GeneratorBasedBuilder):
+class Fer2013(archive.FromArchive, tfds.core.GeneratorBasedBuilder):
   """FER2013 as 48x48x1 PNG images, Kaggle labels and the original file id (or CSV row)."""
 
+  ARCHIVE_NAMES = NAMES
+  ACCEPTED = ACCEPTED
+  SOURCE = SOURCE
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "Image-folder zip or Kaggle CSV; splits train, public_test, private_test."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = f"Place one of: {ACCEPTED} in manual_dir. {SOURCE}"
-
-  @classmethod
-  def locate(cls, manual_dir: os.PathLike) -> pathlib.Path:
-    """The archive in `manual_dir` to build from, or FileNotFoundError saying what to put there."""
-    return archive.find(manual_dir, NAMES, ACCEPTED, SOURCE)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(

@@ -1,10 +1,15 @@
-"""Shared config pieces: the argument parser (the variant tables live in ferjax.models.variants).
+"""Shared config pieces: the argument parser, the settings every run shares, and each paper's model
+and loss (the variant tables live in ferjax.models.variants).
 
 A config file's `get_config(arg)` receives the text after ':' in `--config=configs/x.py:arg`, e.g.
 `m6,fold=3`. `parse_arg` turns it into a ConfigDict of typed values; a bare word sets `variant`.
 """
 
+import os
+
 import ml_collections
+
+from ferjax.models import variants
 
 
 def _typed(text: str):
@@ -21,12 +26,13 @@ def _typed(text: str):
 
 
 def parse_arg(arg: str, **defaults) -> ml_collections.ConfigDict:
-  """Parses 'word,key=value,...' over `defaults`; a bare word sets 'variant'; unknown keys raise."""
-  parsed = ml_collections.ConfigDict(defaults)
+  """Parses 'word,key=value,...' over `defaults`; a bare word turns on a boolean switch or else sets
+  'variant'; unknown keys raise."""
+  parsed = ml_collections.ConfigDict(defaults, type_safe=False)
   for item in filter(None, (part.strip() for part in (arg or "").split(","))):
     key, sep, value = item.partition("=")
-    if not sep:
-      key, value = "variant", item
+    if not sep:  # A bare word is a switch ('quick') or the variant ('m3').
+      key, value = (item, "true") if isinstance(defaults.get(item), bool) else ("variant", item)
     if key not in defaults:
       raise ValueError(f"unknown config argument {key!r} in {arg!r}; allowed: {sorted(defaults)}")
     parsed[key] = _typed(value)
@@ -38,3 +44,86 @@ def choose(table: dict, name: str, what: str) -> dict:
   if name not in table:
     raise ValueError(f"unknown {what} {name!r}; choose one of {list(table)}")
   return table[name]
+
+
+NUM_CLASSES = {"fer2013": 7, "ckplus/6class": 6, "ckplus/7class": 7}
+# Pixel mean and std of each training set (uint8 / 255), for input normalisation.
+PIXEL_STATS = {"fer2013": (0.508, 0.206), "ckplus/6class": (0.512, 0.293), "ckplus/7class": (0.512, 0.293)}
+# Paper 000 (section 3.1) and paper 002 (section 2.3) both flip and rotate by +-10 degrees at 5-degree
+# steps; ferjax draws one of those views per step (see ferjax.data.augment.augment_batch).
+PAPER_AUGMENTATION = dict(flip=True, rotation="discrete", max_degrees=10.0, crop_scale=(), erase_prob=0.0,
+                          tta=False)
+
+
+def base_config(dataset: str, args: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Everything but the model and loss: data, input, optimisation, runs, logging.
+
+  `args` supplies: width, size, epochs, runs, seed, fold, source, quick.
+  """
+  config = ml_collections.ConfigDict()
+  config.dataset = dataset
+  config.data_dir = os.environ.get("FERJAX_DATA_DIR", "~/tensorflow_datasets")
+  config.manual_dir = os.environ.get("FERJAX_MANUAL_DIR", "../shared/data")
+  # CK+ has no official split: 10 subject-independent folds (ferjax.data.splits); fold=-1 runs all 10.
+  config.folds = ml_collections.ConfigDict(dict(scheme="subject", num_folds=10, fold=args.fold))
+  config.data = ml_collections.ConfigDict(dict(source=args.source, num_workers=0))
+  mean, std = PIXEL_STATS[dataset]
+  # Native 48 px by default; the papers resize to 224 px (size=224).
+  config.input = ml_collections.ConfigDict(dict(size=args.size, mean=mean, std=std, **PAPER_AUGMENTATION))
+  config.batch_size = 32                       # both papers.
+  config.eval_batch_size = 256
+  config.num_epochs = args.epochs
+  config.optimizer = ml_collections.ConfigDict(dict(
+      learning_rate=0.01,                      # paper 002; paper 000 gives none and uses the same.
+      momentum=0.9,                            # both papers (SGD).
+      nesterov=False,
+      weight_decay=5e-4))                      # neither paper says; the usual VGG value.
+  config.schedule = ml_collections.ConfigDict(dict(name="plateau", factor=0.5, patience=3, decay=0.9))
+  config.num_runs = args.runs                  # papers: N = 10 runs, Acc = mean, Sta = population std.
+  config.first_run = 0                         # runs first_run.. of the seed: N runs split over jobs.
+  config.seed = args.seed
+  config.log_every_steps = 20
+  config.checkpoint_keep = 2
+  return config
+
+
+def parse_common(arg: str, **model_defaults) -> ml_collections.ConfigDict:
+  """parse_arg with the switches every config file takes; `quick` shrinks a run for a smoke test."""
+  args = parse_arg(arg, width=1.0, size=48, epochs=0, runs=1, seed=0, fold=0, source="device",
+                   quick=False, **model_defaults)
+  if args.fold == "all":
+    args.fold = -1
+  if args.quick:
+    args.width = min(args.width, 0.25)
+    args.epochs = args.epochs or 6
+  return args
+
+
+def paper000(dataset: str, arg: str, epochs: int) -> ml_collections.ConfigDict:
+  """Paper 000's framework (Chen & Chen 2024) on `dataset`; the arg's variant is a Table 1 row."""
+  args = parse_common(arg, variant="m6")
+  args.epochs = args.epochs or epochs
+  config = base_config(dataset, args)
+  config.model = ml_collections.ConfigDict(dict(name="contextual", options=dict(
+      choose(variants.CONTEXTUAL_VARIANTS, args.variant, "Table 1 row"),
+      num_classes=NUM_CLASSES[dataset], width=args.width, dropout=0.001, batch_norm=False)))
+  # Joint loss L = L_s + 0.005 (L_C + 7 L_cos) for m6 (eq. 7, section 3.3), softmax for m1..m5.
+  config.loss = ml_collections.ConfigDict(dict(
+      name=variants.CONTEXTUAL_LOSS[args.variant], lam=0.005, lambda1=7.0, gamma=0.0, center_rate=0.5))
+  config.schedule.name = "plateau"             # halve the rate after 3 epochs without improvement.
+  return config
+
+
+def paper002(dataset: str, arg: str, epochs: int) -> ml_collections.ConfigDict:
+  """Paper 002's multiscale VGG16 on `dataset`; the arg's variant is M, MCA, MSA or MCSA."""
+  args = parse_common(arg, variant="MCSA")
+  args.epochs = args.epochs or epochs
+  config = base_config(dataset, args)
+  config.model = ml_collections.ConfigDict(dict(name="multiscale", options=dict(
+      choose(variants.MULTISCALE_VARIANTS, args.variant, "paper 002 variant"),
+      num_classes=NUM_CLASSES[dataset], width=args.width, dropout=0.0, batch_norm=False)))
+  # Softmax + center + DDA; weights of the DDA authors (see ferjax.losses.multiscale_objective).
+  config.loss = ml_collections.ConfigDict(dict(name="dda", lam=0.01, lambda1=0.0, gamma=0.125,
+                                               center_rate=0.5))
+  config.schedule.name = "exponential"         # lr 0.01 x 0.9 per epoch (section 2.3).
+  return config

@@ -1,26 +1,48 @@
-"""ferjax's entry point: `python -m ferjax.main --config=configs/cka.py[:arg]`.
+"""ferjax's entry point: train and evaluate a config, or evaluate a finished workdir.
 
-Until training lands (issue 4) it runs the configured network forward on a real image of the
-dataset archive and prints the class probabilities (see `ferjax.inspect_model`).
+  python -m ferjax.main --config=configs/cka.py:quick --workdir=workdirs/cka_quick
+  python -m ferjax.main --config=configs/cka.py:quick --workdir=workdirs/cka_quick --mode=evaluate
+
+Config fields can be overridden with --config.<key>=<value>; an unknown key fails before any work.
+Data locations come from the config, whose defaults read FERJAX_DATA_DIR and FERJAX_MANUAL_DIR.
 """
 
-from absl import app
-from absl import flags
+import os
+import sys
+
+import jax
+from absl import app, flags, logging
 from ml_collections import config_flags
 
-from ferjax import inspect_model
+from ferjax import train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/cka.py:m6.",
                                           lock_config=True)
-_IMAGE = flags.DEFINE_string("image", None, "Archive member to run on (default: the first image).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints, metrics and results go; rerunning "
+                               "on the same workdir resumes.")
+_MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate"], "train (and evaluate), or only "
+                          "evaluate the workdir's newest checkpoint.")
+_SPLIT = flags.DEFINE_string("split", None, "With --mode=evaluate: the split to evaluate (default: the "
+                             "config's test split).")
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  inspect_model.run(_CONFIG.value, _IMAGE.value)
+  logging.set_verbosity(logging.ERROR)  # TFDS and Orbax warn about routine things.
+  if not jax.config.jax_compilation_cache_dir:  # Reruns and resumes skip compilation.
+    jax.config.update("jax_compilation_cache_dir", os.path.expanduser("~/.cache/ferjax/xla"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+  try:
+    if _MODE.value == "train":
+      train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    else:
+      train.evaluate_workdir(_CONFIG.value, _WORKDIR.value, _SPLIT.value)
+  except (ValueError, FileNotFoundError, PermissionError, train.TrainingError) as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(1)
 
 
 if __name__ == "__main__":
-  flags.mark_flags_as_required(["config"])
+  flags.mark_flags_as_required(["config", "workdir"])
   app.run(main)

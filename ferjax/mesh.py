@@ -17,6 +17,11 @@ def batch_sharding(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
 
 
+def run_batch_sharding(mesh: Mesh) -> NamedSharding:
+  """Training batches (runs, batch, ...): every run's batch split over the data axis."""
+  return NamedSharding(mesh, PartitionSpec(None, DATA_AXIS))
+
+
 def replicated(mesh: Mesh) -> NamedSharding:
   """A full copy on every device."""
   return NamedSharding(mesh, PartitionSpec())

@@ -4,17 +4,22 @@ width, repository paths."""
 import hashlib
 import pathlib
 
+import jax
 import numpy as np
 import pytest
 
-from configs.cka import CLASSES
 from ferjax.data import archive, datasets
+from ferjax.data.ckplus import PAPER_CLASSES as CLASSES
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DATA_DIR = REPO.parent / "shared" / "data"
 CKPLUS_ARCHIVE = DATA_DIR / "CK+48.zip"
 
 TINY = 0.125
+
+# Compiled programs persist between tests and runs: repeated trainings of one config compile once.
+jax.config.update("jax_compilation_cache_dir", str(REPO / ".pytest_cache" / "jax"))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 def ckplus_batch(per_class: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,47 +1,28 @@
-"""The README's main job: the configured model runs on a real CK+ image; bad input fails clearly."""
+"""The main job: configs load for every file and switch, training runs end to end on real CK+ folds,
+runs are independent, a stopped run resumes exactly, and bad input fails with one clear line."""
 
+import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from conftest import DATA_DIR, REPO
 
-from configs import cka
-from ferjax import inspect_model
-from tests.conftest import DATA_DIR, REPO
+from configs import ck_msa, cka, fer2013, fer2013_msa
+from ferjax import train
 
-
-def tiny_config(arg: str = "m6,width=0.125"):
-  config = cka.get_config(arg)
-  config.manual_dir = str(DATA_DIR)
-  return config
-
-
-def test_full_model_prints_probabilities_of_a_real_ckplus_image(capsys):
-  probabilities = inspect_model.run(tiny_config(), "CK+48/happy/S010_006_00000013.png")
-  assert list(probabilities) == list(cka.CLASSES)
-  np.testing.assert_allclose(sum(probabilities.values()), 1.0, rtol=1e-5)
-  printed = capsys.readouterr().out
-  assert "S010_006_00000013.png" in printed and "global_map" in printed and "happy" in printed
+CONFIG_ARGS = [(cka, a) for a in ("", "m1", "m2", "m3", "m4", "m5", "m6", "m3,fold=all,runs=10", "quick",
+                                  "size=224", "source=grain")]
+CONFIG_ARGS += [(fer2013, a) for a in ("", "m1", "m6,runs=3")]
+CONFIG_ARGS += [(module, a) for module in (fer2013_msa, ck_msa) for a in ("", "M", "MCA", "MSA", "MCSA")]
 
 
-def test_missing_archive_says_where_to_put_it(tmp_path):
-  config = tiny_config()
-  config.manual_dir = str(tmp_path)
-  with pytest.raises(FileNotFoundError, match="FERJAX_MANUAL_DIR") as error:
-    inspect_model.run(config)
-  assert str(tmp_path) in str(error.value) and "CK+48.zip" in str(error.value)
-
-
-def test_missing_member_and_corrupt_image_name_the_file(tmp_path):
-  import zipfile
-  archive = tmp_path / "broken.zip"
-  with zipfile.ZipFile(archive, "w") as zf:
-    zf.writestr("CK+48/happy/bad.png", b"not a png")
-  with pytest.raises(ValueError, match="bad.png"):
-    inspect_model.read_archive_image(str(archive))
-  with pytest.raises(ValueError, match="broken.zip:nope.png"):
-    inspect_model.read_archive_image(str(archive), "nope.png")
+@pytest.mark.parametrize("module, arg", CONFIG_ARGS, ids=[f"{m.__name__}:{a}" for m, a in CONFIG_ARGS])
+def test_every_config_and_switch_loads_and_passes_the_checks(module, arg):
+  config = module.get_config(arg)
+  train.check_config(config)
+  assert config.model.options.num_classes == (7 if config.dataset == "fer2013" else 6)
 
 
 def test_config_rejects_unknown_rows_and_arguments():
@@ -49,18 +30,66 @@ def test_config_rejects_unknown_rows_and_arguments():
     cka.get_config("m9")
   with pytest.raises(ValueError, match="unknown config argument 'depth'"):
     cka.get_config("m6,depth=3")
+  with pytest.raises(ValueError, match="paper 002 variant 'XYZ'"):
+    ck_msa.get_config("XYZ")
+  config = cka.get_config("")
+  config.loss.name = "focal"
+  with pytest.raises(ValueError, match="config.loss.name = 'focal'"):
+    train.check_config(config)
 
 
-def test_main_module_runs_from_the_command_line():
-  result = subprocess.run(
-      [sys.executable, "-m", "ferjax.main", "--config=configs/cka.py:m2,width=0.125"],
-      cwd=REPO, capture_output=True, text=True, env={"FERJAX_MANUAL_DIR": str(DATA_DIR),
-                                                      "PATH": "/usr/bin:/bin"}, timeout=300)
-  assert result.returncode == 0, result.stderr
-  assert "class probabilities:" in result.stdout and "surprise" in result.stdout
+def tiny(arg: str, tfds_dir, **overrides):
+  config = cka.get_config(f"{arg},width=0.125")
+  config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
+  config.log_every_steps = 13
+  for key, value in overrides.items():
+    config[key] = value
+  return config
 
 
-def test_ci_runs_exactly_the_readme_test_command():
-  readme = (REPO / "README.md").read_text()
-  command = readme.split("<!-- test-command -->")[1].split("```")[1].strip().removeprefix("bash").strip()
-  assert command in (REPO / ".ci" / "run").read_text()
+def test_two_runs_in_one_program_match_separate_runs(ckplus_data, tfds_dir, tmp_path):
+  together = train.train_and_evaluate(tiny("m2,epochs=1,runs=2", tfds_dir), tmp_path / "together")
+  alone = train.train_and_evaluate(tiny("m2,epochs=1,runs=1", tfds_dir), tmp_path / "alone")
+  second = train.train_and_evaluate(tiny("m2,epochs=1,runs=1", tfds_dir, first_run=1), tmp_path / "second")
+  np.testing.assert_allclose(together["accuracy"], alone["accuracy"] + second["accuracy"], atol=1e-6)
+  logged = [json.loads(line) for line in (tmp_path / "together" / "metrics.jsonl").read_text().splitlines()]
+  assert len(logged[0]["loss"]) == 2 and logged[0]["loss"][0] != logged[0]["loss"][1]
+  results = json.loads((tmp_path / "together" / "results.json").read_text())
+  assert results["split"] == "fold 0" and len(results["confusion"]) == 2
+  assert np.sum(results["confusion"][0]) == 93  # fold 0 of the subject-independent folds.
+  assert (tmp_path / "together" / "confusion.png").stat().st_size > 1000
+
+
+def test_a_run_continued_from_its_checkpoint_matches_an_uninterrupted_one(ckplus_data, tfds_dir, tmp_path):
+  straight = train.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), tmp_path / "straight")
+  train.train_and_evaluate(tiny("m6,epochs=1", tfds_dir), tmp_path / "resumed")
+  resumed = train.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), tmp_path / "resumed")
+  assert resumed["accuracy"] == straight["accuracy"]
+  assert resumed["confusion"] == straight["confusion"]
+
+
+def run_main(*args: str) -> subprocess.CompletedProcess:
+  return subprocess.run([sys.executable, "-m", "ferjax.main", *args], cwd=REPO, capture_output=True,
+                        text=True, timeout=300)
+
+
+def test_unknown_config_key_fails_before_any_work(tmp_path):
+  result = run_main("--config=configs/cka.py:quick", f"--workdir={tmp_path / 'w'}", "--config.nonsense=3")
+  assert result.returncode != 0 and "nonsense" in result.stderr
+  assert not (tmp_path / "w").exists()
+
+
+def test_missing_dataset_names_the_prepare_command(tmp_path):
+  result = run_main("--config=configs/cka.py:quick", f"--workdir={tmp_path / 'w'}",
+                    f"--config.data_dir={tmp_path / 'tfds'}", f"--config.manual_dir={tmp_path}")
+  assert result.returncode == 1
+  assert "python -m ferjax.data.prepare --dataset=ckplus" in result.stderr
+  assert "Traceback" not in result.stderr
+  assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1
+
+
+def test_unwritable_workdir_is_one_line_error(tmp_path):
+  blocker = tmp_path / "file"
+  blocker.write_text("")
+  result = run_main("--config=configs/cka.py:quick", f"--workdir={blocker / 'w'}")
+  assert result.returncode == 1 and "not writable" in result.stderr

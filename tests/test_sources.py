@@ -61,24 +61,25 @@ def test_each_training_epoch_is_a_fresh_permutation_without_the_remainder():
 
 def test_grain_and_device_sources_give_the_same_batches_across_epochs(ckplus_data, mesh):
   builder = ckplus_data["6class"]
-  grain_source = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seed=7)
-  device_source = device.DeviceSource.from_builder(builder, "train", mesh, BATCH, seed=7)
+  grain_source = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seeds=(7, 8))
+  device_source = device.DeviceSource.from_builder(builder, "train", mesh, BATCH, seeds=(7, 8))
   assert grain_source.order.steps_per_epoch == 927 // BATCH == 14
   assert_same_batches(grain_source.train_batches(), device_source.train_batches(), count=16)
   batch = next(device_source.train_batches())
-  assert batch["image"].dtype == jnp.uint8 and batch["image"].shape == (BATCH, 48, 48, 1)
+  assert batch["image"].dtype == jnp.uint8 and batch["image"].shape == (2, BATCH, 48, 48, 1)
+  assert not np.array_equal(batch["index"][0], batch["index"][1])  # each run its own order
   assert batch["label"].dtype == jnp.int32 and bool(batch["mask"].all())
 
 
 def test_grain_worker_processes_give_the_same_batches(ckplus_data, mesh):
   builder = ckplus_data["6class"]
-  single = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seed=1)
-  workers = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seed=1, num_workers=2)
+  single = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seeds=(1,))
+  workers = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seeds=(1,), num_workers=2)
   assert_same_batches(single.train_batches(), workers.train_batches(), count=4)
 
 
 def test_grain_iterator_resumes_mid_epoch(ckplus_data, mesh):
-  source = pipeline.GrainSource.from_builder(ckplus_data["6class"], "train", mesh, BATCH, seed=2)
+  source = pipeline.GrainSource.from_builder(ckplus_data["6class"], "train", mesh, BATCH, seeds=(2,))
   batches = source.train_batches()
   for _ in range(5):
     next(batches)
@@ -109,7 +110,8 @@ def test_a_fold_subset_yields_only_its_examples(ckplus_data, mesh):
   grain_source = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, indices=train)
   device_source = device.DeviceSource.from_builder(builder, "train", mesh, BATCH, indices=train)
   assert_same_batches(grain_source.train_batches(), device_source.train_batches(), count=3)
-  seen = np.concatenate([np.asarray(b["index"]) for b, _ in zip(device_source.train_batches(), range(12))])
+  seen = np.concatenate([np.asarray(b["index"]).ravel()
+                         for b, _ in zip(device_source.train_batches(), range(12))])
   assert set(seen) <= set(train) and not set(seen) & set(test)
   evaluated = [as_numpy(b) for b in device.DeviceSource.from_builder(
       builder, "train", mesh, BATCH, indices=test).eval_batches()]
@@ -170,8 +172,8 @@ mesh = mesh_lib.make_mesh()
 assert jax.process_count() == 2 and jax.device_count() == 4
 assert mesh_lib.process_rows(mesh, 24).tolist() == list(range(12 * process_id, 12 * process_id + 12))
 builder = datasets.get_builder("ckplus/7class", data_dir)
-for source in (pipeline.GrainSource.from_builder(builder, "train", mesh, 24, seed=4),
-               device.DeviceSource.from_builder(builder, "train", mesh, 24, seed=4)):
+for source in (pipeline.GrainSource.from_builder(builder, "train", mesh, 24, seeds=(4,)),
+               device.DeviceSource.from_builder(builder, "train", mesh, 24, seeds=(4,))):
   train = multihost_utils.process_allgather(next(iter(source.train_batches()))["index"], tiled=True)
   evaluated = [multihost_utils.process_allgather({k: b[k] for k in ("index", "mask")}, tiled=True)
                for b in source.eval_batches()]
@@ -193,7 +195,7 @@ def test_two_processes_load_their_own_rows_of_the_same_global_batches(ckplus_dat
   for process, (_, stderr) in zip(processes, outputs):
     assert process.returncode == 0, stderr[-3000:]
   expected = next(iter(device.DeviceSource.from_builder(
-      ckplus_data["7class"], "train", mesh, 24, seed=4).train_batches()))["index"]
+      ckplus_data["7class"], "train", mesh, 24, seeds=(4,)).train_batches()))["index"]
   for stdout, _ in outputs:
     lines = [line.split(" ", 1) for line in stdout.splitlines() if line.startswith(("GrainSource ", "DeviceSource "))]
     assert [name for name, _ in lines] == ["GrainSource", "DeviceSource"], stdout

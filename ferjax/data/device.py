@@ -32,10 +32,12 @@ def _put_replicated(array: np.ndarray, mesh: Mesh) -> jax.Array:
 
 
 @functools.partial(jax.tree_util.register_dataclass, data_fields=["arrays"],
-                   meta_fields=["mesh", "batch_size", "seed"])
+                   meta_fields=["mesh", "batch_size", "seeds"])
 @dataclasses.dataclass(frozen=True)
 class DeviceSource:
   """Batches gathered on device from `arrays` (image, label, index), or from their subset `indices`.
+
+  Training batches are (runs, batch, ...), one independent order per seed in `seeds`.
 
   A pytree whose leaves are the arrays: pass the source into a jitted function as an argument (never
   close over it), so that the split is an input of the computation rather than a constant baked into it.
@@ -44,31 +46,35 @@ class DeviceSource:
   arrays: dict[str, jax.Array]
   mesh: Mesh
   batch_size: int
-  seed: int = 0
+  seeds: tuple[int, ...] = (0,)
 
   @classmethod
   def from_builder(cls, builder: tfds.core.DatasetBuilder, split: str, mesh: Mesh, batch_size: int,
-                   indices: np.ndarray | None = None, seed: int = 0) -> "DeviceSource":
+                   indices: np.ndarray | None = None, seeds: tuple[int, ...] = (0,)) -> "DeviceSource":
     """Decodes `split` (or its examples `indices`) and puts it on the devices of `mesh`."""
     examples = datasets.read_split(builder, split)
     indices = np.arange(len(examples["label"])) if indices is None else np.asarray(indices)
     host = {key: examples[key][indices] for key in FEATURES}
     host["label"] = host["label"].astype(np.int32)
     host["index"] = indices.astype(np.int32)
-    return cls({k: _put_replicated(v, mesh) for k, v in host.items()}, mesh, batch_size, seed)
+    return cls({k: _put_replicated(v, mesh) for k, v in host.items()}, mesh, batch_size, tuple(seeds))
 
   @property
   def order(self) -> order_lib.Order:
-    return order_lib.Order(int(self.arrays["label"].shape[0]), self.batch_size, self.seed)
+    """The first run's order (all runs share num_examples and batch_size)."""
+    return order_lib.Order(int(self.arrays["label"].shape[0]), self.batch_size, self.seeds[0])
 
   def train_batch(self, step: jax.Array) -> dict[str, jax.Array]:
-    """Training batch `step`; call it inside the jitted train step."""
-    positions = self.order.train(step, jnp.arange(self.batch_size), jnp)
-    return self._gather(positions, jnp.ones(self.batch_size, bool))
+    """Training batch `step`, (runs, batch, ...); call it inside the jitted train step."""
+    rows = jnp.arange(self.batch_size)
+    positions = jax.vmap(lambda seed: dataclasses.replace(self.order, seed=seed).train(step, rows, jnp))(
+        jnp.asarray(self.seeds, jnp.uint32))
+    return self._gather(positions, jnp.ones(positions.shape, bool), mesh_lib.run_batch_sharding(self.mesh))
 
   def eval_batch(self, number: jax.Array) -> dict[str, jax.Array]:
     """Evaluation batch `number`, padded past the end with `mask` marking the real rows."""
-    return self._gather(*self.order.eval(number, jnp.arange(self.batch_size), jnp))
+    positions, mask = self.order.eval(number, jnp.arange(self.batch_size), jnp)
+    return self._gather(positions, mask, mesh_lib.batch_sharding(self.mesh))
 
   def train_batches(self, num_steps: int | None = None, start: int = 0) -> Iterator[dict[str, jax.Array]]:
     """Training batches as an iterator, for code that does not fuse the gather into its step."""
@@ -84,8 +90,9 @@ class DeviceSource:
     for number in range(self.order.num_eval_batches):
       yield fetch(self, number)
 
-  def _gather(self, positions: jax.Array, mask: jax.Array) -> dict[str, jax.Array]:
+  def _gather(self, positions: jax.Array, mask: jax.Array,
+              sharding: jax.sharding.NamedSharding) -> dict[str, jax.Array]:
     mesh_lib.check_batch_size(self.batch_size, self.mesh)
     batch = {key: value[positions] for key, value in self.arrays.items()}
     batch["mask"] = mask
-    return jax.lax.with_sharding_constraint(batch, mesh_lib.batch_sharding(self.mesh))
+    return jax.lax.with_sharding_constraint(batch, sharding)

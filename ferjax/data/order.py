@@ -34,11 +34,13 @@ def _mix(x, xp: ModuleType):
   return x ^ (x >> xp.uint32(16))
 
 
-def _round_keys(seed: int, epoch, xp: ModuleType) -> list:
+def _round_keys(seed, epoch, xp: ModuleType) -> list:
   """One 32-bit key per Feistel round, from the seed and the (per-element) epoch."""
-  # At least 1-d: NumPy wraps uint32 arrays silently but warns on overflowing scalars.
+  # At least 1-d: NumPy wraps uint32 arrays silently but warns on overflowing scalars. A Python seed is
+  # reduced modulo 2^32 first; an array seed (one per run, under vmap) is cast.
+  seed = seed % 2**32 if isinstance(seed, int) else seed
   epoch_key = _mix(xp.atleast_1d(epoch).astype(xp.uint32) * xp.uint32(0x9E3779B9) + xp.uint32(1), xp)
-  seed_key = _mix(xp.atleast_1d(seed % 2**32).astype(xp.uint32), xp)
+  seed_key = _mix(xp.atleast_1d(xp.asarray(seed)).astype(xp.uint32), xp)
   return [_mix(seed_key ^ epoch_key ^ xp.uint32(r * 0x85EBCA6B % 2**32), xp) for r in range(_ROUNDS)]
 
 

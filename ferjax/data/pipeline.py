@@ -35,22 +35,28 @@ _READ_OPTIONS = grain.ReadOptions(num_threads=2, prefetch_buffer_size=4)
 
 @dataclasses.dataclass(frozen=True)
 class LoadBatch:
-  """Reads one process-local batch: picklable, so grain can run it in a worker process."""
+  """Reads one process-local batch: picklable, so grain can run it in a worker process.
+
+  Training batches hold one batch per seed (run): (runs, rows, ...). Evaluation batches are shared by
+  all runs: (rows, ...), with `mask` marking real examples.
+  """
 
   records: Sequence[dict[str, Any]]
   indices: np.ndarray
-  order: order_lib.Order
+  orders: tuple[order_lib.Order, ...]
   rows: np.ndarray
   train: bool
 
   def __call__(self, number: int) -> Batch:
     if self.train:
-      positions, mask = self.order.train(number, self.rows), np.ones(len(self.rows), bool)
+      positions = np.stack([o.train(number, self.rows) for o in self.orders])
+      mask = np.ones(positions.shape, bool)
     else:
-      positions, mask = self.order.eval(number, self.rows)
+      positions, mask = self.orders[0].eval(number, self.rows)
     record_ids = self.indices[positions]
-    examples = self.records.__getitems__(record_ids.tolist())
+    examples = self.records.__getitems__(record_ids.ravel().tolist())
     batch = {key: np.stack([np.asarray(e[key]) for e in examples]) for key in FEATURES}
+    batch = {key: value.reshape(*positions.shape, *value.shape[1:]) for key, value in batch.items()}
     batch["label"] = batch["label"].astype(np.int32)
     return {**batch, "index": record_ids.astype(np.int32), "mask": mask}
 
@@ -58,9 +64,11 @@ class LoadBatch:
 class Batches:
   """An iterator of global batches (dicts of jax.Array) whose position can be saved and restored."""
 
-  def __init__(self, dataset: grain.IterDataset, mesh: Mesh, batch_size: int, length: int):
+  def __init__(self, dataset: grain.IterDataset, sharding: jax.sharding.NamedSharding, batch_axis: int,
+               batch_size: int, length: int):
     self._iterator = dataset.__iter__()
-    self._sharding = mesh_lib.batch_sharding(mesh)
+    self._sharding = sharding
+    self._batch_axis = batch_axis
     self._batch_size = batch_size
     self._length = length
 
@@ -72,8 +80,13 @@ class Batches:
 
   def __next__(self) -> dict[str, jax.Array]:
     local = next(self._iterator)
-    return {key: jax.make_array_from_process_local_data(
-        self._sharding, value, (self._batch_size, *value.shape[1:])) for key, value in local.items()}
+    return {key: jax.make_array_from_process_local_data(self._sharding, value, self._global_shape(value))
+            for key, value in local.items()}
+
+  def _global_shape(self, local: np.ndarray) -> tuple[int, ...]:
+    shape = list(local.shape)
+    shape[self._batch_axis] = self._batch_size
+    return tuple(shape)
 
   def get_state(self) -> dict[str, Any]:
     """Grain's iterator state: store it with the checkpoint to resume mid-epoch."""
@@ -85,12 +98,15 @@ class Batches:
 
 @dataclasses.dataclass(frozen=True)
 class GrainSource:
-  """Batches of `records` (a random-access TFDS data source), or of its subset `indices`."""
+  """Batches of `records` (a random-access TFDS data source), or of its subset `indices`.
+
+  Training batches are (runs, batch, ...), one independent order per seed in `seeds`.
+  """
 
   records: Sequence[dict[str, Any]]
   mesh: Mesh
   batch_size: int
-  seed: int = 0
+  seeds: tuple[int, ...] = (0,)
   num_workers: int = 0
   indices: np.ndarray | None = None
 
@@ -100,11 +116,16 @@ class GrainSource:
     return cls(builder.as_data_source(split), mesh, batch_size, **kwargs)
 
   @property
+  def orders(self) -> tuple[order_lib.Order, ...]:
+    return tuple(order_lib.Order(len(self._indices()), self.batch_size, seed) for seed in self.seeds)
+
+  @property
   def order(self) -> order_lib.Order:
-    return order_lib.Order(len(self._indices()), self.batch_size, self.seed)
+    """The first run's order (all runs share num_examples and batch_size)."""
+    return self.orders[0]
 
   def train_batches(self, num_steps: int = _ENDLESS_STEPS) -> Batches:
-    """Training batches 0, 1, ..., num_steps - 1."""
+    """Training batches 0, 1, ..., num_steps - 1, each (runs, batch, ...)."""
     self.order.steps_per_epoch  # noqa: B018 -- fails early if the batch exceeds the data.
     return self._batches(num_steps, train=True)
 
@@ -120,8 +141,10 @@ class GrainSource:
     rows = mesh_lib.process_rows(self.mesh, self.batch_size)
     if jax.process_index() != shard.shard_index:
       raise RuntimeError("grain and JAX disagree on this process's index")
-    load = LoadBatch(self.records, self._indices(), self.order, rows, train)
+    load = LoadBatch(self.records, self._indices(), self.orders, rows, train)
     dataset = grain.MapDataset.range(num_batches).map(load).to_iter_dataset(_READ_OPTIONS)
     if self.num_workers:
       dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.num_workers))
-    return Batches(dataset, self.mesh, self.batch_size, num_batches)
+    if train:
+      return Batches(dataset, mesh_lib.run_batch_sharding(self.mesh), 1, self.batch_size, num_batches)
+    return Batches(dataset, mesh_lib.batch_sharding(self.mesh), 0, self.batch_size, num_batches)

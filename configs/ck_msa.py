@@ -1,0 +1,18 @@
+"""CK+ (6 classes) with paper 002's multiscale VGG16 (M, MCA, MSA, MCSA; default MCSA), subject-
+independent 10-fold cross-validation.
+
+  python -m ferjax.main --config=configs/ck_msa.py --workdir=workdirs/ck_msa
+  python -m ferjax.main --config=configs/ck_msa.py:MSA,fold=all,runs=10 --workdir=workdirs/ck_msa_all
+Switches: M|MCA|MSA|MCSA, width=, size=, epochs=, runs=, seed=, fold=0..9|all, source=device|grain,
+quick.
+"""
+
+import ml_collections
+
+from configs import common
+
+EPOCHS = 30
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+  return common.paper002("ckplus/6class", arg, EPOCHS)

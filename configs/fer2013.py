@@ -1,0 +1,19 @@
+"""FER2013 with paper 000's framework (Chen & Chen 2024): train on Training, select on PublicTest,
+report PrivateTest; the argument picks Table 1's row (m1..m6, default m6) and other switches.
+
+  python -m ferjax.main --config=configs/fer2013.py --workdir=workdirs/fer2013
+  python -m ferjax.main --config=configs/fer2013.py:m4,runs=10 --workdir=workdirs/fer2013_m4
+Switches: m1..m6, width=, size= (224 is the papers' input), epochs=, runs=, seed=, source=device|grain,
+quick. Any field can also be set with --config.<key>=<value>.
+"""
+
+import ml_collections
+
+from configs import common
+
+# Not given by paper 000: 40 epochs of FER2013's 28,709 training images (35,880 steps of 32).
+EPOCHS = 40
+
+
+def get_config(arg: str = "") -> ml_collections.ConfigDict:
+  return common.paper000("fer2013", arg, EPOCHS)

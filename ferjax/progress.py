@@ -1,0 +1,68 @@
+"""Where training reports to: a console progress line, a JSON-lines file and TensorBoard event files.
+
+TensorBoard files are written with tensorboardX (no TensorFlow). Only process 0 writes; values with a
+run axis are written per run (`loss/run0`, ...) and their mean goes to the console.
+"""
+
+import json
+import os
+import time
+
+import jax
+import numpy as np
+from tensorboardX import SummaryWriter
+
+
+def _duration(seconds: float) -> str:
+  seconds = int(max(seconds, 0))
+  hours, rest = divmod(seconds, 3600)
+  return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+class Progress:
+  """Console + metrics.jsonl + TensorBoard for one workdir."""
+
+  def __init__(self, workdir: os.PathLike, total_steps: int, steps_per_epoch: int, images_per_step: int):
+    self.active = jax.process_index() == 0
+    self.total_steps = total_steps
+    self.steps_per_epoch = steps_per_epoch
+    self.images_per_step = images_per_step
+    self._clock = None
+    if self.active:
+      self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")  # noqa: SIM115 -- closed in close().
+      self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
+
+  def start(self, step: int) -> None:
+    """Starts the images/s clock at `step` (after compilation, or after a resume)."""
+    self._clock = (time.perf_counter(), int(step))
+
+  def write(self, step: int, split: str, values: dict) -> None:
+    """Records scalars (or per-run vectors) of `split` ('train', 'validation', 'test') at `step`."""
+    if not self.active:
+      return
+    row = {"step": int(step), "epoch": round(step / self.steps_per_epoch, 3), "split": split}
+    for name, value in values.items():
+      value = np.asarray(value)
+      row[name] = value.tolist()
+      for run, v in enumerate(np.atleast_1d(value)):
+        self._tensorboard.add_scalar(f"{split}/{name}/run{run}", float(v), step)
+    self._jsonl.write(json.dumps(row) + "\n")
+    self._jsonl.flush()
+
+  def console(self, step: int, values: dict, note: str = "") -> None:
+    """One progress line: step, epoch, mean over runs of each value, images/s and ETA."""
+    if not self.active:
+      return
+    parts = [f"step {step}/{self.total_steps}", f"epoch {step / self.steps_per_epoch:.2f}"]
+    parts += [f"{name} {float(np.mean(value)):.4g}" for name, value in values.items()]
+    if self._clock and step > self._clock[1]:
+      elapsed = time.perf_counter() - self._clock[0]
+      rate = (step - self._clock[1]) / elapsed
+      parts += [f"{rate * self.images_per_step:,.0f} img/s",
+                f"ETA {_duration((self.total_steps - step) / rate)}"]
+    print("  ".join(parts) + (f"  {note}" if note else ""), flush=True)
+
+  def close(self) -> None:
+    if self.active:
+      self._jsonl.close()
+      self._tensorboard.close()

@@ -1,0 +1,91 @@
+"""Training state with a leading run axis: N independent seeds trained as one program.
+
+Small FER networks do not fill an accelerator; N of them do (DESIGN.md, "seeds in parallel"). Every leaf
+of `RunState` has a leading axis of size `num_runs`, and the train step is `jax.vmap`-ed over it; only
+the step counter is shared. The learning rate lives in the state, per run, because both papers change
+it per epoch from what the run has seen (paper 000: halve after 3 epochs without improvement; paper
+002: exponential decay), and a resumed run must carry on from exactly where it stopped.
+"""
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from flax import struct
+
+
+@struct.dataclass
+class RunState:
+  """One run's model, optimizer and loss state; in a TrainState every leaf has a leading run axis."""
+
+  params: Any
+  batch_stats: Any
+  opt_state: Any
+  centers: jax.Array          # (classes, embedding) loss centres (island / DDA); unused by softmax.
+  learning_rate: jax.Array    # () current rate.
+  best_loss: jax.Array        # () lowest monitored loss so far (plateau schedule).
+  bad_epochs: jax.Array       # () epochs since it last improved (plateau schedule).
+
+
+@struct.dataclass
+class TrainState:
+  step: jax.Array
+  runs: RunState
+
+
+def momentum(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
+  """SGD's direction without its rate: weight decay added to the gradient, then a momentum trace.
+
+  The caller multiplies by the run's current learning rate, which equals PyTorch's SGD
+  (buf = m * buf + g + wd * p; p -= lr * buf) with the rate free to change between epochs.
+  """
+  return optax.chain(optax.add_decayed_weights(config.weight_decay),
+                     optax.trace(decay=config.momentum, nesterov=config.nesterov))
+
+
+def embedding_size(model: nn.Module, sample: jax.Array) -> int:
+  """Width of the model's embedding (what the loss centres live in)."""
+  shapes = jax.eval_shape(lambda x: model.init_with_output(jax.random.key(0), x)[0], sample)
+  return shapes[1]["embedding"].shape[-1]
+
+
+def init_run(model: nn.Module, optimizer: optax.GradientTransformation, key: jax.Array, sample: jax.Array,
+             num_classes: int, learning_rate: float) -> RunState:
+  """A fresh run: network initialised from `key`, zero centres, zero momentum."""
+  variables = model.init(key, sample)
+  params = variables["params"]
+  width = embedding_size(model, sample)
+  return RunState(params=params, batch_stats=variables.get("batch_stats", {}),
+                  opt_state=optimizer.init(params), centers=jnp.zeros((num_classes, width), jnp.float32),
+                  learning_rate=jnp.asarray(learning_rate, jnp.float32),
+                  best_loss=jnp.asarray(jnp.inf, jnp.float32), bad_epochs=jnp.zeros((), jnp.int32))
+
+
+def run_keys(seed: int, runs: range) -> jax.Array:
+  """One root key per run; every per-step key is fold_in(run key, step), so a resumed run repeats."""
+  root = jax.random.key(seed)
+  return jax.vmap(lambda r: jax.random.fold_in(root, r))(jnp.asarray(list(runs)))
+
+
+def end_epoch(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
+              schedule: ml_collections.ConfigDict, base_rate: float) -> RunState:
+  """The per-epoch learning-rate rule of the config, applied to every run (vmapped by the caller).
+
+  'plateau' (paper 000, section 3.3): halve (x `factor`) once `patience` epochs pass without a new
+  lowest monitored loss. 'exponential' (paper 002): base_rate * decay^(epoch + 1). 'constant': as is.
+  """
+  if schedule.name == "plateau":
+    improved = monitored_loss < runs.best_loss
+    bad = jnp.where(improved, 0, runs.bad_epochs + 1)
+    reduce = bad >= schedule.patience
+    return runs.replace(learning_rate=jnp.where(reduce, runs.learning_rate * schedule.factor,
+                                                runs.learning_rate),
+                        bad_epochs=jnp.where(reduce, 0, bad),
+                        best_loss=jnp.minimum(runs.best_loss, monitored_loss))
+  if schedule.name == "exponential":
+    rate = base_rate * schedule.decay ** (epoch + 1).astype(jnp.float32)
+    return runs.replace(learning_rate=jnp.full_like(runs.learning_rate, rate))
+  return runs

@@ -1,0 +1,131 @@
+"""The jitted train and eval steps: augmentation, model, joint loss, SGD and centre updates, per run.
+
+Both steps are compiled once for a Mesh: batches split over its data axis, the state replicated (each
+device holds the small networks whole) and donated. Per-step randomness is fold_in(run key, step), so
+a resumed run draws the very same augmentations, dropout masks and stochastic pools.
+"""
+
+import functools
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from jax.sharding import Mesh
+
+from ferjax import losses
+from ferjax import mesh as mesh_lib
+from ferjax.data import augment
+from ferjax.state import RunState, TrainState
+
+Objective = Callable[..., tuple[jax.Array, dict]]
+DeltaRule = Callable[..., jax.Array] | None
+
+
+def objective_of(loss: ml_collections.ConfigDict) -> tuple[Objective, DeltaRule]:
+  """The joint loss named by the config and its centre rule (None for plain softmax).
+
+  'softmax': cross-entropy. 'island': paper 000 eq. 7 (lambda, lambda1). 'dda': paper 002's softmax +
+  center + DDA (lambda, gamma).
+  """
+  if loss.name == "softmax":
+    return losses.softmax_objective, None
+  if loss.name == "island":
+    return (functools.partial(losses.contextual_objective, lam=loss.lam, lambda1=loss.lambda1),
+            functools.partial(losses.island_delta, lambda1=loss.lambda1))
+  if loss.name == "dda":
+    return (functools.partial(losses.multiscale_objective, lam=loss.lam, gamma=loss.gamma),
+            functools.partial(losses.dda_delta, gamma=loss.gamma))
+  raise ValueError(f"unknown loss {loss.name!r}; expected softmax, island or dda")
+
+
+def augment_options(config: ml_collections.ConfigDict) -> dict:
+  """The config's input section as keyword arguments of `augment.augment_batch`."""
+  crop = tuple(config.crop_scale) if config.crop_scale else None
+  return dict(flip=config.flip, rotation=config.rotation, max_degrees=config.max_degrees,
+              crop_scale=crop, erase_prob=config.erase_prob, size=config.size, mean=config.mean,
+              std=config.std)
+
+
+def _variables(runs: RunState) -> dict:
+  return {"params": runs.params, **({"batch_stats": runs.batch_stats} if runs.batch_stats else {})}
+
+
+def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
+                    config: ml_collections.ConfigDict, mesh: Mesh) -> Callable:
+  """jit(state, batch, run_keys) -> (state, metrics); `batch` is (runs, batch, ...) uint8 images."""
+  objective, delta_rule = objective_of(config.loss)
+  options = augment_options(config.input)
+
+  def run_step(runs: RunState, batch: dict, key: jax.Array, step: jax.Array):
+    key = jax.random.fold_in(key, step)
+    k_augment, k_stochastic, k_dropout = jax.random.split(key, 3)
+    images = augment.augment_batch(k_augment, batch["image"], **options)
+    labels = batch["label"]
+
+    def loss_fn(params):
+      variables = {**_variables(runs), "params": params}
+      rngs = {"stochastic": k_stochastic, "dropout": k_dropout}
+      if runs.batch_stats:
+        (logits, aux), updated = model.apply(variables, images, train=True, rngs=rngs,
+                                             mutable=["batch_stats"])
+      else:
+        (logits, aux), updated = model.apply(variables, images, train=True, rngs=rngs), {}
+      loss, parts = objective(logits, aux["embedding"], labels, runs.centers)
+      return loss, (parts, logits, aux["embedding"], updated.get("batch_stats", runs.batch_stats))
+
+    (loss, (parts, logits, embeddings, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        runs.params)
+    direction, opt_state = optimizer.update(grads, runs.opt_state, runs.params)
+    params = jax.tree.map(lambda p, d: p - runs.learning_rate * d, runs.params, direction)
+    centers = runs.centers
+    if delta_rule is not None:
+      delta = delta_rule(jax.lax.stop_gradient(embeddings), labels, centers)
+      centers = losses.update_centers(centers, delta, config.loss.center_rate)
+    metrics = {"loss": loss, **parts, "accuracy": jnp.mean(jnp.argmax(logits, -1) == labels),
+               "grad_norm": optax.tree.norm(grads), "learning_rate": runs.learning_rate}
+    return runs.replace(params=params, batch_stats=batch_stats, opt_state=opt_state,
+                        centers=centers), metrics
+
+  def train_step(state: TrainState, batch: dict, keys: jax.Array) -> tuple[TrainState, dict]:
+    runs, metrics = jax.vmap(run_step, in_axes=(0, 0, 0, None))(state.runs, batch, keys, state.step)
+    return TrainState(step=state.step + 1, runs=runs), metrics
+
+  replicated = mesh_lib.replicated(mesh)
+  return jax.jit(train_step, donate_argnums=0,
+                 in_shardings=(replicated, mesh_lib.run_batch_sharding(mesh), replicated),
+                 out_shardings=(replicated, replicated))
+
+
+def make_eval_step(model: nn.Module, config: ml_collections.ConfigDict, mesh: Mesh,
+                   num_classes: int) -> Callable:
+  """jit(runs, batch) -> per-run sums over the batch's real rows: confusion (runs, K, K), loss, count.
+
+  With config.input.tta the softmax is averaged over `augment.tta_views` (12 views) before the argmax.
+  """
+  size, mean, std = config.input.size, config.input.mean, config.input.std
+
+  def run_logits(runs: RunState, images: jax.Array) -> jax.Array:
+    return model.apply(_variables(runs), images)[0]
+
+  def eval_step(runs: RunState, batch: dict) -> dict:
+    if config.input.tta:
+      views = augment.tta_views(batch["image"], size=size, mean=mean, std=std)
+      logits = jax.vmap(lambda v: jax.vmap(run_logits, in_axes=(0, None))(runs, v))(views)
+      log_probs = jnp.log(jnp.mean(jax.nn.softmax(logits), axis=0))
+    else:
+      images = augment.preprocess_eval(batch["image"], size=size, mean=mean, std=std)
+      log_probs = jax.nn.log_softmax(jax.vmap(run_logits, in_axes=(0, None))(runs, images))
+    mask = batch["mask"].astype(jnp.float32)
+    labels = batch["label"]
+    truth = jax.nn.one_hot(labels, num_classes) * mask[:, None]
+    predicted = jax.nn.one_hot(jnp.argmax(log_probs, -1), num_classes)
+    nll = -jnp.take_along_axis(log_probs, labels[None, :, None], axis=-1)[..., 0]
+    return {"confusion": jnp.einsum("bk,rbj->rkj", truth, predicted),
+            "loss_sum": jnp.sum(nll * mask, axis=-1), "count": jnp.sum(mask)}
+
+  replicated = mesh_lib.replicated(mesh)
+  return jax.jit(eval_step, in_shardings=(replicated, mesh_lib.batch_sharding(mesh)),
+                 out_shardings=replicated)

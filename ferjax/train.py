@@ -1,0 +1,343 @@
+"""train_and_evaluate(config, workdir): train N runs, select on validation, report the test split.
+
+FER2013: train on Training, keep each run's best epoch by PublicTest accuracy, report PrivateTest.
+CK+: subject-independent folds; each fold trains on the other nine and reports the final epoch on its
+own (there is no validation split, and nothing is ever selected on a test split). The plateau schedule
+watches the validation loss where there is one and the training loss otherwise.
+
+Rerunning the same command on a workdir resumes from its newest checkpoint; SIGTERM saves and exits.
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import signal
+import time
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from ferjax import checkpoints as checkpoints_lib
+from ferjax import evaluate, plots, progress, state as state_lib, steps
+from ferjax import mesh as mesh_lib
+from ferjax.data import datasets, device, pipeline, splits
+from ferjax.models import get_model
+
+
+class TrainingError(RuntimeError):
+  """A run cannot go on (non-finite loss, bad settings); the message says why and what was kept."""
+
+
+@dataclasses.dataclass
+class Data:
+  """The sources of one training job and what they hold."""
+
+  train: Any
+  validation: Any
+  test: Any
+  class_names: list[str]
+  test_name: str
+
+
+def run_numbers(config: ml_collections.ConfigDict) -> range:
+  """The runs this job trains: first_run, ..., first_run + num_runs - 1 (split N runs over jobs)."""
+  return range(config.first_run, config.first_run + config.num_runs)
+
+
+def run_seeds(seed: int, runs: range) -> tuple[int, ...]:
+  """A data-order seed per run, independent of the other runs and of other config seeds."""
+  return tuple(int(np.random.SeedSequence([seed, run]).generate_state(1)[0]) for run in runs)
+
+
+def prepared_builder(config: ml_collections.ConfigDict):
+  """The config's dataset, prepared from its archive if it is not prepared yet."""
+  builder = datasets.get_builder(config.dataset, config.data_dir)
+  if builder.is_prepared():
+    return builder
+  try:
+    return datasets.prepare(config.dataset, config.manual_dir, config.data_dir)
+  except FileNotFoundError as error:
+    raise FileNotFoundError(
+        f"{config.dataset} is not prepared in {builder.data_dir} and cannot be built: {error} Build it "
+        f"with: python -m ferjax.data.prepare --dataset={config.dataset.split('/')[0]} "
+        f"--manual_dir=<folder with the archive> --data_dir={config.data_dir}") from None
+
+
+def load_data(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, fold: int) -> Data:
+  """Train / validation / test sources for the config's dataset (and CK+ fold)."""
+  builder = prepared_builder(config)
+  source_class = {"device": device.DeviceSource, "grain": pipeline.GrainSource}[config.data.source]
+  extra = {"num_workers": config.data.num_workers} if config.data.source == "grain" else {}
+  seeds = run_seeds(config.seed, run_numbers(config))
+
+  def source(split, batch_size, indices=None):
+    return source_class.from_builder(builder, split, mesh, batch_size, indices=indices, seeds=seeds, **extra)
+
+  names = builder.info.features["label"].names
+  if config.dataset == "fer2013":
+    splits_ = splits.FER2013_SPLITS
+    return Data(source(splits_["train"], config.batch_size),
+                source(splits_["select"], config.eval_batch_size),
+                source(splits_["report"], config.eval_batch_size), names, splits_["report"])
+  examples = datasets.read_split(builder, "train")
+  folds = splits.ckplus_folds(config.folds.scheme, examples["subject"], examples["label"],
+                              examples["id"].astype(str), config.folds.num_folds)
+  train, test = splits.fold_indices(folds, fold)
+  return Data(source("train", config.batch_size, train), None,
+              source("train", config.eval_batch_size, test), names, f"fold {fold}")
+
+
+def check_config(config: ml_collections.ConfigDict) -> None:
+  """Fails before any work on settings that cannot run."""
+  choices = {"data.source": (config.data.source, ("device", "grain")),
+             "loss.name": (config.loss.name, ("softmax", "island", "dda")),
+             "schedule.name": (config.schedule.name, ("plateau", "exponential", "constant")),
+             "dataset": (config.dataset, ("fer2013", "ckplus/6class", "ckplus/7class"))}
+  for key, (value, allowed) in choices.items():
+    if value not in allowed:
+      raise ValueError(f"config.{key} = {value!r}; expected one of {', '.join(allowed)}")
+  for key in ("num_runs", "num_epochs", "batch_size", "eval_batch_size"):
+    if config[key] < 1:
+      raise ValueError(f"config.{key} = {config[key]}; expected a positive integer")
+  if config.input.size % 16:
+    raise ValueError(f"config.input.size = {config.input.size}; expected a multiple of 16 (48, 224, ...)")
+
+
+def check_workdir(workdir: pathlib.Path) -> None:
+  try:
+    workdir.mkdir(parents=True, exist_ok=True)
+    probe = workdir / ".write_test"
+    probe.write_text("")
+    probe.unlink()
+  except OSError as error:
+    raise PermissionError(f"workdir {workdir} is not writable: {error.strerror}") from None
+
+
+class _Stop:
+  """Set by SIGTERM: the loop saves a checkpoint at the next step and returns."""
+
+  def __init__(self):
+    self.requested = False
+
+  def __call__(self, signum, frame):
+    self.requested = True
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike) -> dict:
+  """Trains and evaluates the config (every fold for CK+ with fold=-1); returns and writes results."""
+  check_config(config)
+  workdir = pathlib.Path(workdir)
+  check_workdir(workdir)
+  if jax.process_index() == 0:
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+  if config.dataset == "fer2013" or config.folds.fold >= 0:
+    return train_one(config, workdir, max(config.folds.fold, 0))
+  results = [train_one(config, workdir / f"fold_{fold}", fold) for fold in range(config.folds.num_folds)]
+  return write_summary(workdir, results)
+
+
+def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: int) -> dict:
+  """One training job (one CK+ fold, or FER2013): train, select, evaluate, write results.json."""
+  workdir.mkdir(parents=True, exist_ok=True)
+  start_time = time.time()
+  mesh = mesh_lib.make_mesh()
+  mesh_lib.check_batch_size(config.batch_size, mesh)
+  mesh_lib.check_batch_size(config.eval_batch_size, mesh)
+  data = load_data(config, mesh, fold)
+  num_classes = len(data.class_names)
+  model, optimizer, state, keys = initial_state(config, mesh, num_classes)
+  replicated = mesh_lib.replicated(mesh)
+  best = state.runs
+  record = {"epoch": 0, "best_accuracy": [-1.0] * config.num_runs, "best_epoch": [0] * config.num_runs}
+  checkpoints = checkpoints_lib.Checkpoints(workdir / "checkpoints", config.checkpoint_keep)
+  if checkpoints.latest_step is not None:
+    state, best, record = checkpoints.restore(checkpoints.latest_step, state, best)
+    print(f"resuming {workdir} from step {int(state.step)} (epoch {record['epoch']})", flush=True)
+
+  steps_per_epoch = data.train.order.steps_per_epoch
+  total_steps = steps_per_epoch * config.num_epochs
+  reporter = progress.Progress(workdir, total_steps, steps_per_epoch, config.batch_size * config.num_runs)
+  train_step = steps.make_train_step(model, optimizer, config, mesh)
+  eval_step = steps.make_eval_step(model, config, mesh, num_classes)
+  end_epoch = jax.jit(jax.vmap(lambda r, loss, epoch: state_lib.end_epoch(
+      r, epoch, loss, config.schedule, config.optimizer.learning_rate), in_axes=(0, 0, None)),
+      out_shardings=replicated)
+  stop = _Stop()
+  previous_handler = signal.signal(signal.SIGTERM, stop)
+  try:
+    state, best, record = train_loop(config, data, state, best, record, keys, train_step, eval_step,
+                                     end_epoch, checkpoints, reporter, stop, total_steps, steps_per_epoch)
+  finally:
+    signal.signal(signal.SIGTERM, previous_handler)
+    checkpoints.close()
+  if int(state.step) < total_steps:  # Stopped by SIGTERM, checkpoint saved.
+    reporter.close()
+    return {"stopped_at_step": int(state.step)}
+  results = final_results(config, data, best, eval_step, record, fold, time.time() - start_time)
+  reporter.write(total_steps, "test", {"accuracy": results["accuracy"]})
+  reporter.close()
+  write_results(workdir, results)
+  return results
+
+
+def evaluate_workdir(config: ml_collections.ConfigDict, workdir: os.PathLike, split: str | None) -> dict:
+  """Evaluates the selected runs of a workdir's newest checkpoint on `split` (default: the test split)."""
+  check_config(config)
+  fold = max(config.folds.fold, 0)
+  workdir = pathlib.Path(workdir)
+  checkpoints = checkpoints_lib.Checkpoints(workdir / "checkpoints", config.checkpoint_keep)
+  if checkpoints.latest_step is None:
+    raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}; train first with --mode=train")
+  mesh = mesh_lib.make_mesh()
+  data = load_data(config, mesh, fold)
+  model, optimizer, state, keys = initial_state(config, mesh, len(data.class_names))
+  _, best, record = checkpoints.restore(checkpoints.latest_step, state, state.runs)
+  checkpoints.close()
+  if split is not None:
+    builder = prepared_builder(config)
+    source_class = {"device": device.DeviceSource, "grain": pipeline.GrainSource}[config.data.source]
+    data.test = source_class.from_builder(builder, split, mesh, config.eval_batch_size)
+    data.test_name = split
+  eval_step = steps.make_eval_step(model, config, mesh, len(data.class_names))
+  return final_results(config, data, best, eval_step, record, fold, 0.0)
+
+
+def initial_state(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, num_classes: int):
+  """(model, optimizer, fresh TrainState laid out on `mesh`, per-run keys)."""
+  model = get_model(config.model.name, **config.model.options)
+  optimizer = state_lib.momentum(config.optimizer)
+  size = config.input.size
+  sample = jnp.zeros((1, size, size, 1), jnp.float32)
+  keys = state_lib.run_keys(config.seed, run_numbers(config))
+  replicated = mesh_lib.replicated(mesh)
+  init = jax.jit(jax.vmap(lambda key: state_lib.init_run(model, optimizer, key, sample, num_classes,
+                                                         config.optimizer.learning_rate)),
+                 out_shardings=replicated)
+  state = state_lib.TrainState(step=jax.device_put(jnp.zeros((), jnp.int32), replicated), runs=init(keys))
+  return model, optimizer, state, keys
+
+
+def train_loop(config, data, state, best, record, keys, train_step, eval_step, end_epoch, checkpoints,
+               reporter, stop, total_steps, steps_per_epoch):
+  """Steps from the state's step to `total_steps`, with per-epoch validation, schedule and checkpoint."""
+  step = int(state.step)
+  batches = None if config.data.source == "device" else data.train.train_batches()
+  if batches is not None and record.get("iterator"):
+    batches.set_state(record["iterator"])
+  fetch = jax.jit(lambda source, step: source.train_batch(step)) if batches is None else None
+  pending, epoch_losses = [], []
+  first_step = step
+  while step < total_steps:
+    batch = next(batches) if batches is not None else fetch(data.train, step)
+    state, metrics = train_step(state, batch, keys)
+    pending.append(metrics)
+    step += 1
+    if step == first_step + 1:  # Compiled: images/s counts from here.
+      reporter.start(jax.block_until_ready(state.step))
+    epoch_done = step % steps_per_epoch == 0
+    if step % config.log_every_steps == 0 or epoch_done or stop.requested:
+      host = jax.device_get(pending)
+      check_finite(host, step - len(host), checkpoints.latest_step)
+      epoch_losses += [m["loss"] for m in host]
+      means = {k: np.mean([m[k] for m in host], axis=0) for k in host[0]}
+      reporter.write(step, "train", means)
+      reporter.console(step, {k: means[k] for k in ("loss", "accuracy", "learning_rate")})
+      pending = []
+    if epoch_done:
+      epoch = step // steps_per_epoch
+      state, best, record = finish_epoch(config, data, state, best, record, epoch, np.mean(epoch_losses, 0),
+                                         eval_step, end_epoch, reporter)
+      epoch_losses = []
+      save(checkpoints, state, best, record, batches)
+    if stop.requested and step < total_steps:
+      save(checkpoints, state, best, record, batches)
+      checkpoints.wait()
+      print(f"SIGTERM: saved step {step} to {checkpoints.latest_step}; rerun the command to resume.",
+            flush=True)
+      break
+  return state, best, record
+
+
+def check_finite(host_metrics: list[dict], first_step: int, last_good: int | None) -> None:
+  """Stops on a NaN or infinite loss, naming the step; checkpoints are only written after this check."""
+  for offset, metrics in enumerate(host_metrics):
+    if not np.all(np.isfinite(metrics["loss"])):
+      runs = np.flatnonzero(~np.isfinite(np.atleast_1d(metrics["loss"]))).tolist()
+      kept = f"the last good checkpoint (step {last_good}) is kept" if last_good is not None else \
+          "no checkpoint had been written yet"
+      raise TrainingError(f"non-finite loss at step {first_step + offset + 1} (runs {runs}); {kept}. "
+                          "Lower config.optimizer.learning_rate or check the input.")
+
+
+def finish_epoch(config, data, state, best, record, epoch, train_loss, eval_step, end_epoch, reporter):
+  """Validation (where there is a validation split), best-run bookkeeping and the rate schedule."""
+  record = dict(record, epoch=epoch)
+  monitored = train_loss
+  if data.validation is not None:
+    metrics = evaluate.metrics_of(evaluate.accumulate(eval_step, state.runs, data.validation.eval_batches()))
+    reporter.write(int(state.step), "validation", {"accuracy": metrics["accuracy"], "loss": metrics["loss"]})
+    reporter.console(int(state.step), {"val_loss": metrics["loss"], "val_accuracy": metrics["accuracy"]},
+                     note=f"end of epoch {epoch}")
+    improved = metrics["accuracy"] > np.asarray(record["best_accuracy"])
+    best = jax.tree.map(lambda new, old: jnp.where(
+        jnp.asarray(improved).reshape((-1,) + (1,) * (new.ndim - 1)), new, old), state.runs, best)
+    record["best_accuracy"] = np.where(improved, metrics["accuracy"], record["best_accuracy"]).tolist()
+    record["best_epoch"] = np.where(improved, epoch, record["best_epoch"]).tolist()
+    monitored = metrics["loss"]
+  else:
+    best = state.runs
+    record["best_epoch"] = [epoch] * config.num_runs
+  runs = end_epoch(state.runs, jnp.asarray(monitored, jnp.float32), jnp.asarray(epoch - 1))
+  return state.replace(runs=runs), best, record
+
+
+def save(checkpoints, state, best, record, batches) -> None:
+  if batches is not None:
+    record = dict(record, iterator=batches.get_state())
+  checkpoints.save(int(state.step), state, best, record)
+
+
+def final_results(config, data, best, eval_step, record, fold, seconds) -> dict:
+  """Test-split metrics of each run's selected weights, with Acc / Sta over runs."""
+  metrics = evaluate.metrics_of(evaluate.accumulate(eval_step, best, data.test.eval_batches()))
+  acc, sta = evaluate.acc_sta(metrics["accuracy"])
+  results = {
+      "dataset": config.dataset, "model": config.model.name, "options": dict(config.model.options),
+      "loss": config.loss.name, "split": data.test_name, "fold": fold if config.dataset != "fer2013" else None,
+      "classes": data.class_names, "num_runs": config.num_runs, "num_epochs": config.num_epochs,
+      "accuracy": metrics["accuracy"].tolist(), "acc": acc, "sta": sta,
+      "per_class_accuracy": metrics["per_class_accuracy"].tolist(),
+      "confusion": metrics["confusion"].tolist(), "best_epoch": record["best_epoch"],
+      "wall_time_s": seconds,
+  }
+  print(f"{data.test_name}: accuracy {acc:.4f}" + (f" +- {sta:.4f} over {config.num_runs} runs"
+                                                    if config.num_runs > 1 else ""), flush=True)
+  return results
+
+
+def write_results(workdir: pathlib.Path, results: dict) -> None:
+  if jax.process_index() != 0:
+    return
+  (workdir / "results.json").write_text(json.dumps(results, indent=2))
+  confusion = np.sum(results["confusion"], axis=0)
+  plots.confusion_matrix(confusion, results["classes"], workdir / "confusion.png",
+                         title=f"{results['model']} on {results['dataset']}, {results['split']}: "
+                               f"accuracy {results['acc']:.3f}")
+
+
+def write_summary(workdir: pathlib.Path, fold_results: list[dict]) -> dict:
+  """Every fold's results and the cross-validation Acc / Sta (per run: mean over folds)."""
+  per_run = np.mean([r["accuracy"] for r in fold_results], axis=0)
+  acc, sta = evaluate.acc_sta(per_run)
+  summary = dict(fold_results[0], split="all folds", fold=None, accuracy=per_run.tolist(), acc=acc, sta=sta,
+                 per_class_accuracy=np.mean([r["per_class_accuracy"] for r in fold_results], 0).tolist(),
+                 confusion=np.sum([r["confusion"] for r in fold_results], 0).tolist(),
+                 fold_accuracy=[r["acc"] for r in fold_results],
+                 wall_time_s=sum(r["wall_time_s"] for r in fold_results))
+  print(f"{len(fold_results)} folds: accuracy {acc:.4f} +- {sta:.4f}", flush=True)
+  write_results(workdir, summary)
+  return summary

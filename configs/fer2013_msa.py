@@ -3,7 +3,7 @@ select on PublicTest, report PrivateTest.
 
   python -m ferjax.main --config=configs/fer2013_msa.py --workdir=workdirs/fer2013_msa
   python -m ferjax.main --config=configs/fer2013_msa.py:MCA,runs=10 --workdir=workdirs/fer2013_mca
-Switches: M|MCA|MSA|MCSA, width=, size=, epochs=, runs=, seed=, source=device|grain, quick.
+Switches: M|MCA|MSA|MCSA, width=, size=, epochs=, runs=, seed=, source=device|grain, bn=true|false, quick.
 """
 
 import ml_collections

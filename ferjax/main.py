@@ -14,7 +14,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from ferjax import train
+from ferjax import distributed, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/cka.py:m6.",
                                           lock_config=True)
@@ -22,6 +22,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints, metrics and 
                                "on the same workdir resumes.")
 _MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate"], "train (and evaluate), or only "
                           "evaluate the workdir's newest checkpoint.")
+_DISTRIBUTED = flags.DEFINE_enum("distributed", "env_or_off", ["env_or_off", "env", "auto", "off"],
+                                 "How to join a multi-process job (see ferjax.distributed).")
 _SPLIT = flags.DEFINE_string("split", None, "With --mode=evaluate: the split to evaluate (default: the "
                              "config's test split).")
 
@@ -34,6 +36,7 @@ def main(argv: list[str]) -> None:
     jax.config.update("jax_compilation_cache_dir", os.path.expanduser("~/.cache/ferjax/xla"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
   try:
+    distributed.initialize(_DISTRIBUTED.value)
     if _MODE.value == "train":
       train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     else:

@@ -22,8 +22,9 @@ import ml_collections
 import numpy as np
 
 from ferjax import checkpoints as checkpoints_lib
-from ferjax import evaluate, plots, progress, state as state_lib, steps
+from ferjax import evaluate, plots, progress, steps
 from ferjax import mesh as mesh_lib
+from ferjax import state as state_lib
 from ferjax.data import datasets, device, pipeline, splits
 from ferjax.models import get_model
 
@@ -67,15 +68,20 @@ def prepared_builder(config: ml_collections.ConfigDict):
         f"--manual_dir=<folder with the archive> --data_dir={config.data_dir}") from None
 
 
+def source_class(config: ml_collections.ConfigDict) -> type:
+  """The input source the config names: device-resident or grain streaming."""
+  return {"device": device.DeviceSource, "grain": pipeline.GrainSource}[config.data.source]
+
+
 def load_data(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, fold: int) -> Data:
   """Train / validation / test sources for the config's dataset (and CK+ fold)."""
   builder = prepared_builder(config)
-  source_class = {"device": device.DeviceSource, "grain": pipeline.GrainSource}[config.data.source]
   extra = {"num_workers": config.data.num_workers} if config.data.source == "grain" else {}
   seeds = run_seeds(config.seed, run_numbers(config))
 
   def source(split, batch_size, indices=None):
-    return source_class.from_builder(builder, split, mesh, batch_size, indices=indices, seeds=seeds, **extra)
+    return source_class(config).from_builder(builder, split, mesh, batch_size, indices=indices, seeds=seeds,
+                                             **extra)
 
   names = builder.info.features["label"].names
   if config.dataset == "fer2013":
@@ -110,7 +116,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 def check_workdir(workdir: pathlib.Path) -> None:
   try:
     workdir.mkdir(parents=True, exist_ok=True)
-    probe = workdir / ".write_test"
+    probe = workdir / f".write_test_{jax.process_index()}"
     probe.write_text("")
     probe.unlink()
   except OSError as error:
@@ -198,9 +204,8 @@ def evaluate_workdir(config: ml_collections.ConfigDict, workdir: os.PathLike, sp
   _, best, record = checkpoints.restore(checkpoints.latest_step, state, state.runs)
   checkpoints.close()
   if split is not None:
-    builder = prepared_builder(config)
-    source_class = {"device": device.DeviceSource, "grain": pipeline.GrainSource}[config.data.source]
-    data.test = source_class.from_builder(builder, split, mesh, config.eval_batch_size)
+    data.test = source_class(config).from_builder(prepared_builder(config), split, mesh,
+                                                  config.eval_batch_size)
     data.test_name = split
   eval_step = steps.make_eval_step(model, config, mesh, len(data.class_names))
   return final_results(config, data, best, eval_step, record, fold, 0.0)
@@ -263,13 +268,15 @@ def train_loop(config, data, state, best, record, keys, train_step, eval_step, e
 
 
 def check_finite(host_metrics: list[dict], first_step: int, last_good: int | None) -> None:
-  """Stops on a NaN or infinite loss, naming the step; checkpoints are only written after this check."""
+  """Stops on a NaN or infinite loss or gradient, naming the step; checkpoints are written only after
+  this check has passed."""
   for offset, metrics in enumerate(host_metrics):
-    if not np.all(np.isfinite(metrics["loss"])):
-      runs = np.flatnonzero(~np.isfinite(np.atleast_1d(metrics["loss"]))).tolist()
+    finite = np.isfinite(np.atleast_1d(metrics["loss"])) & np.isfinite(np.atleast_1d(metrics["grad_norm"]))
+    if not np.all(finite):
+      runs = np.flatnonzero(~finite).tolist()
       kept = f"the last good checkpoint (step {last_good}) is kept" if last_good is not None else \
           "no checkpoint had been written yet"
-      raise TrainingError(f"non-finite loss at step {first_step + offset + 1} (runs {runs}); {kept}. "
+      raise TrainingError(f"non-finite loss or gradient at step {first_step + offset + 1} (runs {runs}); {kept}. "
                           "Lower config.optimizer.learning_rate or check the input.")
 
 

@@ -38,6 +38,12 @@ def test_config_rejects_unknown_rows_and_arguments():
     train.check_config(config)
 
 
+def train_losses(workdir) -> np.ndarray:
+  """(logged steps, runs) training losses from a workdir's metrics.jsonl."""
+  rows = [json.loads(line) for line in (workdir / "metrics.jsonl").read_text().splitlines()]
+  return np.array([row["loss"] for row in rows if row["split"] == "train"])
+
+
 def tiny(arg: str, tfds_dir, **overrides):
   config = cka.get_config(f"{arg},width=0.125")
   config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
@@ -51,9 +57,13 @@ def test_two_runs_in_one_program_match_separate_runs(ckplus_data, tfds_dir, tmp_
   together = train.train_and_evaluate(tiny("m2,epochs=1,runs=2", tfds_dir), tmp_path / "together")
   alone = train.train_and_evaluate(tiny("m2,epochs=1,runs=1", tfds_dir), tmp_path / "alone")
   second = train.train_and_evaluate(tiny("m2,epochs=1,runs=1", tfds_dir, first_run=1), tmp_path / "second")
-  np.testing.assert_allclose(together["accuracy"], alone["accuracy"] + second["accuracy"], atol=1e-6)
-  logged = [json.loads(line) for line in (tmp_path / "together" / "metrics.jsonl").read_text().splitlines()]
-  assert len(logged[0]["loss"]) == 2 and logged[0]["loss"][0] != logged[0]["loss"][1]
+  # Vmapped convolutions round differently from single ones; over an epoch that moves a prediction or
+  # two, so compare the loss curves closely and the accuracies to within 3 of the fold's 93 images.
+  curves = {name: train_losses(tmp_path / name) for name in ("together", "alone", "second")}
+  assert curves["together"].shape == (2, 2) and curves["together"][0, 0] != curves["together"][0, 1]
+  np.testing.assert_allclose(curves["together"][:, 0], curves["alone"][:, 0], rtol=2e-3)
+  np.testing.assert_allclose(curves["together"][:, 1], curves["second"][:, 0], rtol=2e-3)
+  np.testing.assert_allclose(together["accuracy"], alone["accuracy"] + second["accuracy"], atol=3.5 / 93)
   results = json.loads((tmp_path / "together" / "results.json").read_text())
   assert results["split"] == "fold 0" and len(results["confusion"]) == 2
   assert np.sum(results["confusion"][0]) == 93  # fold 0 of the subject-independent folds.
@@ -66,6 +76,8 @@ def test_a_run_continued_from_its_checkpoint_matches_an_uninterrupted_one(ckplus
   resumed = train.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), tmp_path / "resumed")
   assert resumed["accuracy"] == straight["accuracy"]
   assert resumed["confusion"] == straight["confusion"]
+  evaluated = train.evaluate_workdir(tiny("m6,epochs=2", tfds_dir), tmp_path / "straight", None)
+  assert evaluated["accuracy"] == straight["accuracy"]
 
 
 def run_main(*args: str) -> subprocess.CompletedProcess:

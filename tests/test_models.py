@@ -115,3 +115,21 @@ def test_batch_norm_variant_updates_running_statistics():
 def test_summary_counts_backbone_plus_head_for_table1_m1():
   from ferjax.models.summary import count_parameters
   assert count_parameters("contextual", num_classes=7) == 14_713_536 + 512 * 7 + 7
+
+
+def test_batch_norm_gcca_gradients_stay_finite_under_jit(ckplus_images):
+  """Regression: stochastic pooling's take_along_axis gradient came out NaN under jit with BatchNorm."""
+  model = get_model("contextual", fusion=True, gcca=True, pd=False, ra=False, width=TINY, num_classes=6,
+                    batch_norm=True)
+  x, labels = map(jnp.asarray, ckplus_images)
+  x = (x - x.mean()) / x.std()
+  variables = model.init(jax.random.key(0), x)
+
+  def loss(params):
+    (logits, _), _ = model.apply({"params": params, "batch_stats": variables["batch_stats"]}, x, train=True,
+                                 rngs={"stochastic": jax.random.key(1), "dropout": jax.random.key(2)},
+                                 mutable=["batch_stats"])
+    return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(len(labels)), labels])
+
+  grads = jax.jit(jax.grad(loss))(variables["params"])
+  assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))

@@ -1,0 +1,395 @@
+"""A Markdown report with pictures from finished training workdirs, side by side with the papers.
+
+  python -m ferjax.report workdirs/fer2013_m6 workdirs/ck_m6 [--output=reports/]
+
+Writes report.md (also printed), and per workdir a confusion matrix (summed over runs) and learning
+curves (mean over runs, min-max band) as PNG files into the output folder (default: the first
+workdir's parent). A workdir is finished when it holds results.json, which ferjax.main writes last.
+"""
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+from absl import app, flags
+
+from ferjax import plots
+from ferjax.models.variants import (
+  CONTEXTUAL_LOSS,
+  CONTEXTUAL_VARIANTS,
+  MULTISCALE_VARIANTS,
+)
+
+_OUTPUT = flags.DEFINE_string("output", None, "Folder for report.md and the PNG files (default: the "
+                              "first workdir's parent).")
+
+# Paper 000 (Chen & Chen, JIPS 2024), section 3.4, Table 1 "Comparison of the experimental results for
+# various improvement strategies": (Acc %, Sta) per model row 1-6; row 6 adds the joint (island) loss,
+# whose check mark the PDF extraction lost. Sta is printed without a unit. CK+ there has 6 classes
+# (no contempt, section 3.1), i.e. ferjax's ckplus/6class.
+PAPER_000_TABLE_1: dict[str, dict[str, tuple[float, float]]] = {
+    "fer2013": {"m1": (69.79, 0.38), "m2": (71.53, 0.35), "m3": (73.85, 0.34), "m4": (73.84, 0.26),
+                "m5": (73.97, 0.25), "m6": (74.08, 0.24)},
+    "ckplus": {"m1": (92.14, 0.31), "m2": (93.01, 0.27), "m3": (96.72, 0.24), "m4": (96.72, 0.16),
+               "m5": (97.94, 0.13), "m6": (98.66, 0.11)},
+}
+
+# Paper 000, section 3.5, Table 2 "Performance comparison of different methods": (Acc %, Sta) on FER2013
+# and CK+. "Proposed method" is Table 1's model 6.
+PAPER_000_TABLE_2: dict[str, dict[str, tuple[float, float]]] = {
+    "Barman and Dutta [8]": {"fer2013": (48.75, 0.31), "ckplus": (92.15, 0.28)},
+    "Agarwal and Mukherjee [9]": {"fer2013": (51.14, 0.38), "ckplus": (93.47, 0.29)},
+    "Mollahosseini et al. [11]": {"fer2013": (58.72, 0.41), "ckplus": (95.36, 0.35)},
+    "Verma et al. [14]": {"fer2013": (69.44, 0.37), "ckplus": (96.17, 0.34)},
+    "Liu et al. [15]": {"fer2013": (72.01, 0.35), "ckplus": (96.49, 0.29)},
+    "Proposed method (m6)": {"fer2013": (74.08, 0.24), "ckplus": (98.66, 0.11)},
+}
+
+# Paper 002, section 3.2 "Validation of Attention Mechanism": M-, MCA-, MSA- and MCSA-VGGNet are compared
+# only in Figure 10 (a chart, lost in the text), and its Table 1 (angry / happy / sad per variant) is lost
+# in the extraction too; the text states no accuracy of any variant, so none is entered here.
+PAPER_002_VARIANTS: dict[str, dict[str, tuple[float, float | None]]] = {"fer2013": {}, "ckplus": {}}
+
+_PAPER_OF_MODEL = {"contextual": ("paper 000 Table 1", PAPER_000_TABLE_1),
+                   "multiscale": ("paper 002 Fig. 10", PAPER_002_VARIANTS)}
+_KNOWN_VARIANTS = {"contextual": tuple(CONTEXTUAL_VARIANTS), "multiscale": tuple(MULTISCALE_VARIANTS)}
+_DATASET_NAMES = {"fer2013": "FER2013", "ckplus": "CK+"}
+
+
+class ReportError(Exception):
+  """A workdir that cannot be reported (missing, or not finished)."""
+
+
+@dataclasses.dataclass
+class Workdir:
+  """One finished workdir: where it is, its results.json and the name the report gives it."""
+
+  path: pathlib.Path
+  results: dict
+  name: str
+
+  @property
+  def variant(self) -> str | None:
+    return variant_name(self.results["model"], self.results["options"], self.results["loss"])
+
+  @property
+  def paper_dataset(self) -> str:
+    """'fer2013' or 'ckplus': the key of the papers' tables."""
+    return self.results["dataset"].split("/")[0]
+
+
+def load_workdir(path: os.PathLike, name: str | None = None) -> Workdir:
+  """Reads a finished workdir's results.json; a missing one is an unfinished (or never started) run."""
+  path = pathlib.Path(path)
+  if not path.is_dir():
+    raise ReportError(f"{path}: no such workdir")
+  results_file = path / "results.json"
+  if not results_file.is_file():
+    raise ReportError(f"{path}: no results.json, so the run is unfinished or was never trained; "
+                      f"train it first (python -m ferjax.main --config=... --workdir={path})")
+  try:
+    results = json.loads(results_file.read_text())
+  except json.JSONDecodeError as error:
+    raise ReportError(f"{results_file}: not valid JSON ({error})") from error
+  return Workdir(path, results, name or path.resolve().name)
+
+
+def variant_name(model: str, options: dict, loss: str) -> str | None:
+  """The papers' name of a network + loss: m1..m6 (paper 000 Table 1), M/MCA/MSA/MCSA (paper 002);
+  None for a combination the papers do not have."""
+  if model == "multiscale":
+    return _matching(MULTISCALE_VARIANTS, options)
+  if model == "contextual":
+    rows = [row for row, flags_ in CONTEXTUAL_VARIANTS.items()
+            if CONTEXTUAL_LOSS[row] == loss and _matches(flags_, options)]
+    if rows:
+      return rows[0]
+    network = _matching({r: f for r, f in CONTEXTUAL_VARIANTS.items() if r != "m6"}, options)
+    return f"{network}+{loss}" if network else None
+  return None
+
+
+def _matches(flags_: dict, options: dict) -> bool:
+  return all(bool(options.get(key, False)) == value for key, value in flags_.items())
+
+
+def _matching(variants: dict[str, dict], options: dict) -> str | None:
+  return next((name for name, flags_ in variants.items() if _matches(flags_, options)), None)
+
+
+def _model_label(workdir: Workdir) -> str:
+  """'contextual m6', plus the width when it is not the papers' full network."""
+  results = workdir.results
+  variant = workdir.variant or "custom (" + ", ".join(
+      k for k, v in results["options"].items() if v is True) + ")"
+  width = results["options"].get("width", 1.0)
+  return f"{results['model']} {variant}" + (f" (width {width:g})" if width != 1.0 else "")
+
+
+def _runs(results: dict) -> str:
+  return f"{len(results['accuracy'])} run" + ("s" if len(results["accuracy"]) != 1 else "")
+
+
+def _percent(value: float, digits: int = 2) -> str:
+  return f"{100.0 * value:.{digits}f}"
+
+
+def _duration(seconds: float) -> str:
+  """'1h02m03s', '4m05s' or '7s'."""
+  seconds = round(seconds)
+  hours, rest = divmod(seconds, 3600)
+  minutes, seconds = divmod(rest, 60)
+  if hours:
+    return f"{hours}h{minutes:02d}m{seconds:02d}s"
+  return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+  """A Markdown table; '|' inside cells is escaped."""
+  def line(cells):
+    return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+  return "\n".join([line(header), line(["---"] * len(header))] + [line(r) for r in rows])
+
+
+def per_class_means(results: dict) -> np.ndarray:
+  """Per-class recall averaged over runs (for 'all folds', results.json already averaged the folds)."""
+  return np.mean(np.asarray(results["per_class_accuracy"], np.float64).reshape(
+      -1, len(results["classes"])), axis=0)
+
+
+def results_table(workdirs: Sequence[Workdir]) -> str:
+  """One row per workdir: what was trained, Acc / Sta over runs, per-class accuracy and wall time."""
+  class_lists = {tuple(w.results["classes"]) for w in workdirs}
+  shared = next(iter(class_lists)) if len(class_lists) == 1 else None
+  header = ["name", "dataset", "model", "loss", "split", "runs", "Acc %", "Sta %"]
+  header += [f"{c} %" for c in shared] if shared else ["per-class accuracy"]
+  header += ["wall time"]
+  rows = []
+  for workdir in workdirs:
+    r = workdir.results
+    classes = per_class_means(r)
+    cells = [_percent(v, 1) for v in classes] if shared else [
+        ", ".join(f"{c}: {_percent(v, 1)}%" for c, v in zip(r["classes"], classes, strict=True))]
+    rows.append([workdir.name, r["dataset"], _model_label(workdir), r["loss"], r["split"],
+                 str(len(r["accuracy"])), _percent(r["acc"]), _percent(r["sta"]), *cells,
+                 _duration(r["wall_time_s"])])
+  return _table(header, rows)
+
+
+def _protocol(workdir: Workdir) -> str:
+  """How ferjax's number was obtained, where it may differ from the paper's protocol."""
+  r = workdir.results
+  if workdir.paper_dataset == "fer2013":
+    notes = ["ferjax: selects on PublicTest, reports PrivateTest"]
+  else:
+    notes = ["ferjax: 10 subject-independent folds" + ("" if r["split"] == "all folds"
+                                                       else f", only {r['split']}")]
+    if r["model"] == "contextual" and len(r["classes"]) != 6:
+      notes.append(f"{len(r['classes'])} classes, paper 6")
+  width = r["options"].get("width", 1.0)
+  if width != 1.0:
+    notes.append(f"width {width:g}")
+  if r["model"] == "contextual":
+    notes.append("paper: Acc/Sta over 10 runs")
+  return "; ".join(notes)
+
+
+def paper_table(workdirs: Sequence[Workdir]) -> str | None:
+  """Ablation rows next to the published number of the same variant; None when no row has a variant."""
+  rows = []
+  for workdir in workdirs:
+    r = workdir.results
+    if workdir.variant not in _KNOWN_VARIANTS.get(r["model"], ()):
+      continue
+    source, table = _PAPER_OF_MODEL[r["model"]]
+    published = table.get(workdir.paper_dataset, {}).get(workdir.variant)
+    ours = 100.0 * r["acc"]
+    if published:
+      paper_acc, paper_sta = f"{published[0]:.2f}", "" if published[1] is None else f"{published[1]:.2f}"
+      difference = f"{ours - published[0]:+.2f}"
+    else:
+      paper_acc, paper_sta, difference = "not in text", "", ""
+    rows.append([_DATASET_NAMES[workdir.paper_dataset] + f" ({r['dataset']})", workdir.variant,
+                 f"{paper_acc} ({source})", paper_sta, f"{_percent(r['acc'])} ± {_percent(r['sta'])}",
+                 difference, str(len(r["accuracy"])), workdir.name, _protocol(workdir)])
+  if not rows:
+    return None
+  return _table(["dataset", "variant", "paper Acc %", "paper Sta", "ferjax Acc ± Sta %",
+                 "difference (pp)", "ferjax runs", "workdir", "protocol"], rows)
+
+
+def table_2(workdirs: Sequence[Workdir]) -> str | None:
+  """Paper 000's Table 2 (other methods) with a row per ferjax m6 workdir; None without an m6 run."""
+  ours = [w for w in workdirs if w.variant == "m6"]
+  if not ours:
+    return None
+
+  def cells(numbers: dict, dataset: str) -> list[str]:
+    if dataset not in numbers:
+      return ["–", "–"]
+    return [f"{numbers[dataset][0]:.2f}", f"{numbers[dataset][1]:.2f}"]
+
+  rows = [[method, *cells(numbers, "fer2013"), *cells(numbers, "ckplus")]
+          for method, numbers in PAPER_000_TABLE_2.items()]
+  for workdir in ours:
+    r = workdir.results
+    numbers = {workdir.paper_dataset: (100.0 * r["acc"], 100.0 * r["sta"])}
+    rows.append([f"ferjax m6 ({workdir.name}, {_runs(r)})", *cells(numbers, "fer2013"),
+                 *cells(numbers, "ckplus")])
+  return _table(["method", "FER2013 Acc %", "FER2013 Sta", "CK+ Acc %", "CK+ Sta"], rows)
+
+
+def read_metrics(path: os.PathLike) -> list[dict]:
+  """metrics.jsonl rows, sorted by step; a resumed run rewrites steps, and the last write wins."""
+  rows = {}
+  for line in pathlib.Path(path).read_text().splitlines():
+    if line.strip():
+      row = json.loads(line)
+      rows[(row["split"], row["step"])] = row
+  return sorted(rows.values(), key=lambda row: row["step"])
+
+
+def _series(rows: list[dict], split: str, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
+  """(epochs, values [len, runs]) of one metric of one split; None when it was not recorded."""
+  rows = [row for row in rows if row["split"] == split and metric in row]
+  if not rows:
+    return None
+  return (np.array([row["epoch"] for row in rows], np.float64),
+          np.stack([np.atleast_1d(np.asarray(row[metric], np.float64)) for row in rows]))
+
+
+def _pooled(series: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray] | None:
+  """Several folds' series as one, their runs side by side, at the whole epochs all of them recorded
+  (folds differ in steps per epoch, but every fold logs each epoch's end)."""
+  if len(series) == 1:
+    return series[0]
+  common = set.intersection(*({e for e in x if e == math.floor(e)} for x, _ in series))
+  if not common:
+    return None
+  epochs = np.array(sorted(common))
+  return epochs, np.concatenate([v[np.isin(x, epochs)] for x, v in series], axis=1)
+
+
+_CURVES = {"loss": [("train", "loss"), ("train", "softmax"), ("validation", "loss")],
+           "accuracy": [("train", "accuracy"), ("validation", "accuracy")]}
+
+
+def metric_sources(workdir: Workdir) -> list[pathlib.Path]:
+  """The metrics.jsonl files behind a workdir: its own, or every fold's for a CK+ 'all folds' summary."""
+  own = workdir.path / "metrics.jsonl"
+  if own.is_file():
+    return [own]
+  return sorted(workdir.path.glob("fold_*/metrics.jsonl"), key=lambda p: int(p.parent.name.split("_")[1]))
+
+
+def learning_curve_panels(workdir: Workdir) -> dict[str, list] | None:
+  """Panels for plots.learning_curves: train loss (and its softmax part for a joint loss) and accuracy
+  per logged step, validation loss and accuracy per epoch; None without metrics."""
+  folds = [read_metrics(path) for path in metric_sources(workdir)]
+  if not folds:
+    return None
+  panels = {}
+  for panel, curves in _CURVES.items():
+    for split, metric in curves:
+      if metric == "softmax" and workdir.results["loss"] == "softmax":
+        continue
+      series = [s for s in (_series(rows, split, metric) for rows in folds) if s is not None]
+      pooled = _pooled(series) if len(series) == len(folds) else None
+      if pooled is not None:
+        label = f"{split} {metric}" if metric != panel else split
+        panels.setdefault(panel, []).append((label, *pooled))
+  return panels or None
+
+
+def write_pictures(workdir: Workdir, output: pathlib.Path, stem: str) -> dict[str, str]:
+  """Confusion matrix and learning curves of one workdir as PNG files; returns {kind: file name}."""
+  r = workdir.results
+  pictures = {"confusion": f"{stem}_confusion.png"}
+  confusion = np.sum(np.asarray(r["confusion"]), axis=0)
+  plots.confusion_matrix(confusion, r["classes"], output / pictures["confusion"],
+                         title=f"{workdir.name}: {_model_label(workdir)} on {r['dataset']}, {r['split']}, "
+                               f"sum over {_runs(r)}")
+  panels = learning_curve_panels(workdir)
+  if panels:
+    pictures["curves"] = f"{stem}_curves.png"
+    band = f"mean over {_runs(r)}" if r["split"] != "all folds" else \
+        f"whole epochs, mean over {len(metric_sources(workdir))} folds x {_runs(r)}"
+    plots.learning_curves(panels, output / pictures["curves"],
+                          title=f"{workdir.name}: {band}, band = min-max")
+  return pictures
+
+
+def _details(workdir: Workdir, pictures: dict[str, str]) -> str:
+  """A workdir's section: where it is, best epochs, fold accuracies and its pictures."""
+  r = workdir.results
+  lines = [f"### {workdir.name}", "", f"- workdir: `{workdir.path}`",
+           f"- {r['num_epochs']} epochs; best epoch per run: {r['best_epoch']}",
+           f"- Acc per run %{' (mean over folds)' if r.get('fold_accuracy') else ''}: "
+           + ", ".join(_percent(a) for a in r["accuracy"])]
+  if r.get("fold_accuracy"):
+    lines.append("- Acc per fold %: " + ", ".join(_percent(a) for a in r["fold_accuracy"]))
+  lines += ["", f"![confusion matrix of {workdir.name}]({pictures['confusion']})"]
+  if "curves" in pictures:
+    lines.append(f"![learning curves of {workdir.name}]({pictures['curves']})")
+  else:
+    lines.append("(no metrics.jsonl: no learning curves)")
+  return "\n".join(lines)
+
+
+def _unique_names(paths: Sequence[pathlib.Path]) -> list[str]:
+  """Workdir basenames, with '-2', '-3' added where two workdirs share one (pictures must not clash)."""
+  names, seen = [], {}
+  for path in paths:
+    name = path.resolve().name
+    seen[name] = seen.get(name, 0) + 1
+    names.append(name if seen[name] == 1 else f"{name}-{seen[name]}")
+  return names
+
+
+def build_report(paths: Sequence[os.PathLike], output: os.PathLike | None = None) -> str:
+  """Reads the workdirs, writes report.md and the pictures into `output` (default: the first
+  workdir's parent) and returns the Markdown. Every workdir is checked before anything is written."""
+  if not paths:
+    raise ReportError("no workdir given")
+  paths = [pathlib.Path(p) for p in paths]
+  workdirs = [load_workdir(p, n) for p, n in zip(paths, _unique_names(paths), strict=True)]
+  output = pathlib.Path(output) if output else paths[0].resolve().parent
+  output.mkdir(parents=True, exist_ok=True)
+  sections = ["# ferjax report", "", "## Results", "",
+              ("Acc / Sta: mean and population standard deviation over runs of the test accuracy "
+               "(paper 000 eq. 8-9); per-class columns are recall averaged over runs."), "",
+              results_table(workdirs)]
+  comparison = paper_table(workdirs)
+  if comparison:
+    sections += ["", "## Side by side with the papers", "", comparison, "",
+                 ("Paper numbers as printed; paper 002 gives its variants' accuracies only in a chart "
+                  "(Figure 10), so none are quoted. Difference = ferjax Acc - paper Acc, percentage points.")]
+  comparison = table_2(workdirs)
+  if comparison:
+    sections += ["", "## Paper 000 Table 2 with ferjax's m6", "", comparison]
+  sections += ["", "## Workdirs"]
+  for workdir in workdirs:
+    sections += ["", _details(workdir, write_pictures(workdir, output, workdir.name))]
+  text = "\n".join(sections) + "\n"
+  (output / "report.md").write_text(text)
+  return text
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) < 2:
+    raise app.UsageError("give one or more finished workdirs: python -m ferjax.report WORKDIR...")
+  try:
+    text = build_report(argv[1:], _OUTPUT.value)
+  except ReportError as error:
+    print(f"ferjax.report: error: {error}", file=sys.stderr)
+    sys.exit(1)
+  print(text, end="")
+
+
+if __name__ == "__main__":
+  app.run(main)

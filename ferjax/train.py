@@ -109,6 +109,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   for key in ("num_runs", "num_epochs", "batch_size", "eval_batch_size"):
     if config[key] < 1:
       raise ValueError(f"config.{key} = {config[key]}; expected a positive integer")
+  get_model(config.model.name, **config.model.options)  # unknown model names and options raise here.
   if config.input.size % 16:
     raise ValueError(f"config.input.size = {config.input.size}; expected a multiple of 16 (48, 224, ...)")
 

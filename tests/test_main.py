@@ -36,6 +36,10 @@ def test_config_rejects_unknown_rows_and_arguments():
   config.loss.name = "focal"
   with pytest.raises(ValueError, match="config.loss.name = 'focal'"):
     train.check_config(config)
+  config = cka.get_config("")
+  config.model.name = "resnet"
+  with pytest.raises(ValueError, match="unknown model 'resnet'"):
+    train.check_config(config)
 
 
 def train_losses(workdir) -> np.ndarray:
@@ -68,6 +72,13 @@ def test_two_runs_in_one_program_match_separate_runs(ckplus_data, tfds_dir, tmp_
   assert results["split"] == "fold 0" and len(results["confusion"]) == 2
   assert np.sum(results["confusion"][0]) == 93  # fold 0 of the subject-independent folds.
   assert (tmp_path / "together" / "confusion.png").stat().st_size > 1000
+
+
+def test_the_grain_source_trains_exactly_like_the_device_source(ckplus_data, tfds_dir, tmp_path):
+  streamed = train.train_and_evaluate(tiny("m2,epochs=1,source=grain", tfds_dir), tmp_path / "grain")
+  resident = train.train_and_evaluate(tiny("m2,epochs=1", tfds_dir), tmp_path / "device")
+  np.testing.assert_array_equal(train_losses(tmp_path / "grain"), train_losses(tmp_path / "device"))
+  assert streamed["accuracy"] == resident["accuracy"]
 
 
 def test_a_run_continued_from_its_checkpoint_matches_an_uninterrupted_one(ckplus_data, tfds_dir, tmp_path):

@@ -52,6 +52,10 @@ def test_eight_devices_follow_the_single_device_loss_curve(one_device, tfds_dir,
   expected = train_losses(one_device)
   assert expected.shape == (13, 1)
   assert_same_curve(train_losses(tmp_path), expected)
+  uneven = subprocess.run([sys.executable, "-m", "ferjax.main", *ARGS, f"--workdir={tmp_path / 'uneven'}",
+                           "--config.batch_size=30"], cwd=REPO, env=environment(tfds_dir, 8),
+                          capture_output=True, text=True, timeout=300)
+  assert uneven.returncode == 1 and "batch size 30 does not split evenly over 8 devices" in uneven.stderr
 
 
 def test_two_processes_follow_the_single_device_loss_curve(one_device, tfds_dir, tmp_path):
@@ -71,7 +75,8 @@ def wait_for_checkpoint(workdir, step: int, process: subprocess.Popen, timeout: 
     time.sleep(0.2)
 
 
-KILL_ARGS = ["--config=configs/cka.py:m6,epochs=3,width=0.125", "--config.log_every_steps=13"]
+# m2 keeps these fast; tests/test_main.py resumes m6 (island loss centres) in-process.
+KILL_ARGS = ["--config=configs/cka.py:m2,epochs=4,width=0.125", "--config.log_every_steps=13"]
 
 
 @pytest.fixture(scope="module")

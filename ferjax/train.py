@@ -143,7 +143,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike) 
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
   if config.dataset == "fer2013" or config.folds.fold >= 0:
     return train_one(config, workdir, max(config.folds.fold, 0))
-  results = [train_one(config, workdir / f"fold_{fold}", fold) for fold in range(config.folds.num_folds)]
+  results = []
+  for fold in range(config.folds.num_folds):
+    results.append(train_one(config, workdir / f"fold_{fold}", fold))
+    if "stopped_at_step" in results[-1]:  # SIGTERM: rerunning resumes this fold, then the rest.
+      return results[-1]
   return write_summary(workdir, results)
 
 

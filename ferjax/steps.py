@@ -7,6 +7,7 @@ a resumed run draws the very same augmentations, dropout masks and stochastic po
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -54,8 +55,11 @@ def _variables(runs: RunState) -> dict:
 
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
-                    config: ml_collections.ConfigDict, mesh: Mesh) -> Callable:
-  """jit(state, batch, run_keys) -> (state, metrics); `batch` is (runs, batch, ...) uint8 images."""
+                    config: ml_collections.ConfigDict, mesh: Mesh, fused_source: bool = False) -> Callable:
+  """jit(state, batch, run_keys) -> (state, metrics); `batch` is (runs, batch, ...) uint8 images.
+
+  With `fused_source` the second argument is a DeviceSource instead, gathered inside the step.
+  """
   objective, delta_rule = objective_of(config.loss)
   options = augment_options(config.input)
 
@@ -93,7 +97,13 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
     runs, metrics = jax.vmap(run_step, in_axes=(0, 0, 0, None))(state.runs, batch, keys, state.step)
     return TrainState(step=state.step + 1, runs=runs), metrics
 
+  def train_step_from(state: TrainState, source: Any, keys: jax.Array) -> tuple[TrainState, dict]:
+    """The step with a device-resident source: the batch gather is part of the compiled step."""
+    return train_step(state, source.train_batch(state.step), keys)
+
   replicated = mesh_lib.replicated(mesh)
+  if fused_source:
+    return jax.jit(train_step_from, donate_argnums=0, out_shardings=(replicated, replicated))
   return jax.jit(train_step, donate_argnums=0,
                  in_shardings=(replicated, mesh_lib.run_batch_sharding(mesh), replicated),
                  out_shardings=(replicated, replicated))

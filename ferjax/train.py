@@ -172,7 +172,8 @@ def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: in
   steps_per_epoch = data.train.order.steps_per_epoch
   total_steps = steps_per_epoch * config.num_epochs
   reporter = progress.Progress(workdir, total_steps, steps_per_epoch, config.batch_size * config.num_runs)
-  train_step = steps.make_train_step(model, optimizer, config, mesh)
+  train_step = steps.make_train_step(model, optimizer, config, mesh,
+                                     fused_source=config.data.source == "device")
   eval_step = steps.make_eval_step(model, config, mesh, num_classes)
   end_epoch = jax.jit(jax.vmap(lambda r, loss, epoch: state_lib.end_epoch(
       r, epoch, loss, config.schedule, config.optimizer.learning_rate), in_axes=(0, 0, None)),
@@ -238,12 +239,11 @@ def train_loop(config, data, state, best, record, keys, train_step, eval_step, e
   batches = None if config.data.source == "device" else data.train.train_batches()
   if batches is not None and record.get("iterator"):
     batches.set_state(record["iterator"])
-  fetch = jax.jit(lambda source, step: source.train_batch(step)) if batches is None else None
   pending, epoch_losses = [], []
   first_step = step
   while step < total_steps:
-    batch = next(batches) if batches is not None else fetch(data.train, step)
-    state, metrics = train_step(state, batch, keys)
+    # The device source is an argument of the step, which gathers its own batch.
+    state, metrics = train_step(state, next(batches) if batches is not None else data.train, keys)
     pending.append(metrics)
     step += 1
     if step == first_step + 1:  # Compiled: images/s counts from here.

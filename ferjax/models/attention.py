@@ -47,6 +47,25 @@ def stochastic_pool(x: jax.Array, rng: Optional[jax.Array] = None) -> jax.Array:
   return jnp.where(total > 0, sampled, 0.0)
 
 
+class GroupedTripleConv(nn.Module):
+  """The 1x1 group convolution of GCCA's eq. 1, with C groups of 3 inputs, as a weighted sum.
+
+  Each output channel c is w_c . (avg_c, max_c, rdm_c) + b_c. Parameters are laid out exactly as
+  `nn.Conv(C, (1, 1), feature_group_count=C)` would hold them (kernel (1, 1, 3, C), bias (C,)) and
+  initialised the same way, but the product is an elementwise multiply and a 3-term sum: XLA's CPU
+  backend runs grouped convolutions (and their gradients) as slow generic loops, and this layer
+  alone made a paper-000 training step twice as slow as PyTorch's.
+  """
+
+  @nn.compact
+  def __call__(self, descriptors: jax.Array) -> jax.Array:
+    """(B, C, 3) descriptor triples -> (B, C)."""
+    channels = descriptors.shape[1]
+    kernel = self.param("kernel", nn.initializers.lecun_normal(), (1, 1, 3, channels))
+    bias = self.param("bias", nn.initializers.zeros_init(), (channels,))
+    return jnp.sum(descriptors * kernel[0, 0].T, axis=-1) + bias
+
+
 class GCCA(nn.Module):
   """Group-convolutional channel attention (paper 000, section 2.3, eq. 1-2).
 
@@ -61,12 +80,11 @@ class GCCA(nn.Module):
 
   @nn.compact
   def __call__(self, x: jax.Array, train: bool = False) -> tuple[jax.Array, dict]:
-    batch, channels = x.shape[0], x.shape[-1]
+    channels = x.shape[-1]
     rng = self.make_rng("stochastic") if train else None
     descriptors = jnp.stack(
         [jnp.mean(x, axis=(1, 2)), jnp.max(x, axis=(1, 2)), stochastic_pool(x, rng)], axis=-1)
-    grouped = descriptors.reshape(batch, 1, 1, 3 * channels)  # channel-major: avg_c, max_c, rdm_c
-    fused = nn.relu(nn.Conv(channels, (1, 1), feature_group_count=channels, name="group_conv")(grouped))
+    fused = nn.relu(GroupedTripleConv(name="group_conv")(descriptors))[:, None, None, :]
     hidden = nn.relu(nn.Conv(max(1, channels // self.reduction), (1, 1), name="squeeze")(fused))
     weights = nn.sigmoid(nn.Conv(channels, (1, 1), name="excite")(hidden))
     return x * weights + x, {"channel_weights": weights[:, 0, 0, :]}

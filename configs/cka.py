@@ -8,7 +8,8 @@ A quick run (width 0.25, 20 epochs, a few minutes on a CPU; the README's main-jo
 Table 1 row m3, all 10 folds, 10 runs per fold (paper 000's Acc / Sta protocol):
   python -m ferjax.main --config=configs/cka.py:m3,fold=all,runs=10 --workdir=workdirs/cka_m3
 Switches: m1..m6, width=, size= (224 is the papers' input), epochs=, runs=, seed=, fold=0..9|all,
-source=device|grain, bn=true|false (BatchNorm, default on), quick. Any field can also be set with
+source=device|grain, bn=true|false (BatchNorm, default on),
+dtype=float32|bfloat16 (convs and matmuls; weights stay float32), quick. Any field can also be set with
 --config.<key>=<value>.
 """
 

@@ -58,7 +58,7 @@ PAPER_AUGMENTATION = dict(flip=True, rotation="discrete", max_degrees=10.0, crop
 def base_config(dataset: str, args: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Everything but the model and loss: data, input, optimisation, runs, logging.
 
-  `args` supplies: width, size, epochs, runs, seed, fold, source, quick.
+  `args` supplies: width, size, epochs, runs, seed, fold, source, quick, dtype.
   """
   config = ml_collections.ConfigDict()
   config.dataset = dataset
@@ -71,6 +71,7 @@ def base_config(dataset: str, args: ml_collections.ConfigDict) -> ml_collections
   # Native 48 px by default; the papers resize to 224 px (size=224).
   config.input = ml_collections.ConfigDict(dict(size=args.size, mean=mean, std=std, **PAPER_AUGMENTATION))
   config.batch_size = 32                       # both papers.
+  config.dtype = args.dtype                    # float32, or bfloat16 convs and matmuls (ferjax.steps).
   config.eval_batch_size = 256
   config.num_epochs = args.epochs
   config.optimizer = ml_collections.ConfigDict(dict(
@@ -93,7 +94,8 @@ def parse_common(arg: str, **model_defaults) -> ml_collections.ConfigDict:
   # ferjax cannot ship; from scratch, plain VGG16 at lr 0.01 collapses to the majority class on CK+
   # (measured: 29% on fold 0 after 15 epochs without BN, 75% with it), so BN is on by default.
   args = parse_arg(arg, width=1.0, size=48, epochs=0, runs=1, seed=0, fold=0, source="device",
-                   quick=False, bn=True, **model_defaults)
+                   quick=False, bn=True, dtype="float32",
+                   **model_defaults)
   if args.fold == "all":
     args.fold = -1
   if args.quick:

@@ -4,6 +4,7 @@ report PrivateTest; the argument picks Table 1's row (m1..m6, default m6) and ot
   python -m ferjax.main --config=configs/fer2013.py --workdir=workdirs/fer2013
   python -m ferjax.main --config=configs/fer2013.py:m4,runs=10 --workdir=workdirs/fer2013_m4
 Switches: m1..m6, width=, size= (224 is the papers' input), epochs=, runs=, seed=, source=device|grain, bn=true|false,
+dtype=float32|bfloat16,
 quick. Any field can also be set with --config.<key>=<value>.
 """
 

@@ -3,7 +3,8 @@ select on PublicTest, report PrivateTest.
 
   python -m ferjax.main --config=configs/fer2013_msa.py --workdir=workdirs/fer2013_msa
   python -m ferjax.main --config=configs/fer2013_msa.py:MCA,runs=10 --workdir=workdirs/fer2013_mca
-Switches: M|MCA|MSA|MCSA, width=, size=, epochs=, runs=, seed=, source=device|grain, bn=true|false, quick.
+Switches: M|MCA|MSA|MCSA, width=, size=, epochs=, runs=, seed=, source=device|grain, bn=true|false,
+dtype=float32|bfloat16, quick.
 """
 
 import ml_collections

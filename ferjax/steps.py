@@ -50,8 +50,19 @@ def augment_options(config: ml_collections.ConfigDict) -> dict:
               std=config.std)
 
 
-def _variables(runs: RunState) -> dict:
-  return {"params": runs.params, **({"batch_stats": runs.batch_stats} if runs.batch_stats else {})}
+COMPUTE_DTYPES = ("float32", "bfloat16")
+
+
+def _variables(runs: RunState, dtype: str, params: Any = None) -> dict:
+  """The model's variables with the parameters (`runs.params` unless given) cast to `dtype`.
+
+  Mixed precision by casting: the master weights, optimizer state, BatchNorm statistics and the loss
+  stay float32, while every conv and matmul runs in `dtype` (flax infers its computation dtype from
+  the inputs and parameters; its BatchNorm still reduces in float32). The cast's gradient is float32.
+  """
+  params = runs.params if params is None else params
+  params = jax.tree.map(lambda p: p.astype(dtype), params)
+  return {"params": params, **({"batch_stats": runs.batch_stats} if runs.batch_stats else {})}
 
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
@@ -70,15 +81,17 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
     labels = batch["label"]
 
     def loss_fn(params):
-      variables = {**_variables(runs), "params": params}
+      variables = _variables(runs, config.dtype, params)
       rngs = {"stochastic": k_stochastic, "dropout": k_dropout}
+      inputs = images.astype(config.dtype)
       if runs.batch_stats:
-        (logits, aux), updated = model.apply(variables, images, train=True, rngs=rngs,
+        (logits, aux), updated = model.apply(variables, inputs, train=True, rngs=rngs,
                                              mutable=["batch_stats"])
       else:
-        (logits, aux), updated = model.apply(variables, images, train=True, rngs=rngs), {}
-      loss, parts = objective(logits, aux["embedding"], labels, runs.centers)
-      return loss, (parts, logits, aux["embedding"], updated.get("batch_stats", runs.batch_stats))
+        (logits, aux), updated = model.apply(variables, inputs, train=True, rngs=rngs), {}
+      logits, embedding = logits.astype(jnp.float32), aux["embedding"].astype(jnp.float32)
+      loss, parts = objective(logits, embedding, labels, runs.centers)
+      return loss, (parts, logits, embedding, updated.get("batch_stats", runs.batch_stats))
 
     (loss, (parts, logits, embeddings, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
         runs.params)
@@ -118,7 +131,7 @@ def make_eval_step(model: nn.Module, config: ml_collections.ConfigDict, mesh: Me
   size, mean, std = config.input.size, config.input.mean, config.input.std
 
   def run_logits(runs: RunState, images: jax.Array) -> jax.Array:
-    return model.apply(_variables(runs), images)[0]
+    return model.apply(_variables(runs, config.dtype), images.astype(config.dtype))[0].astype(jnp.float32)
 
   def eval_step(runs: RunState, batch: dict) -> dict:
     if config.input.tta:

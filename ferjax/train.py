@@ -102,7 +102,8 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   choices = {"data.source": (config.data.source, ("device", "grain")),
              "loss.name": (config.loss.name, ("softmax", "island", "dda")),
              "schedule.name": (config.schedule.name, ("plateau", "exponential", "constant")),
-             "dataset": (config.dataset, ("fer2013", "ckplus/6class", "ckplus/7class"))}
+             "dataset": (config.dataset, ("fer2013", "ckplus/6class", "ckplus/7class")),
+             "dtype": (config.dtype, steps.COMPUTE_DTYPES)}
   for key, (value, allowed) in choices.items():
     if value not in allowed:
       raise ValueError(f"config.{key} = {value!r}; expected one of {', '.join(allowed)}")

@@ -1,20 +1,63 @@
-"""The benchmark command runs end to end on a small dataset (its numbers are reported, never asserted)."""
+"""The benchmark command runs end to end (its numbers are reported, never asserted)."""
 
 import json
+import re
 import subprocess
 import sys
 
 from conftest import DATA_DIR, REPO
 
+from ferjax.bench import report
+
+
+def run_bench(*args: str) -> subprocess.CompletedProcess:
+  result = subprocess.run([sys.executable, "-m", "ferjax.bench", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  return result
+
 
 def test_input_benchmark_prints_images_per_second(ckplus_data, tfds_dir, tmp_path):
   output = tmp_path / "input.json"
-  result = subprocess.run(
-      [sys.executable, "-m", "ferjax.bench", "--what=input", "--dataset=ckplus/6class", "--batch_size=32",
-       "--steps=3", "--warmup=1", "--workers=0", f"--data_dir={tfds_dir}", f"--manual_dir={DATA_DIR}",
-       f"--output={output}"], cwd=REPO, capture_output=True, text=True, timeout=300)
-  assert result.returncode == 0, result.stderr[-3000:]
+  result = run_bench("--what=input", "--dataset=ckplus/6class", "--batch=32", "--steps=3", "--warmup=1",
+                     "--workers=0", f"--data_dir={tfds_dir}", f"--manual_dir={DATA_DIR}", f"--json={output}")
   assert "images/s" in result.stdout and "grain" in result.stdout and "device" in result.stdout
-  rows = json.loads(output.read_text())
+  rows = json.loads(output.read_text())["input"]
   assert [(r["source"], r["workers"]) for r in rows] == [("grain", 0), ("device", 0)]
   assert all(r["images_per_s"] > 0 and r["steps"] == 3 for r in rows)
+
+
+def test_step_benchmark_times_ferjax_and_pytorch_and_ends_with_the_ratio(tmp_path):
+  output = tmp_path / "bench.json"
+  result = run_bench("--what=train,eval,profile", "--models=m6", "--width=0.0625", "--steps=2",
+                     "--warmup=1", "--torch=eager", f"--json={output}")
+  results = json.loads(output.read_text())
+  rows = {(r["what"], r["variant"], r["framework"], r["setting"], r["num_runs"]) for r in results["rows"]}
+  for what in ("train", "eval"):
+    assert (what, "m6", "ferjax", "jit", 1) in rows
+    assert (what, "m6", "pytorch", "eager NCHW", 1) in rows
+  assert ("train", "m6", "ferjax", "jit + augmentation + device source", 1) in rows
+  ferjax_rows = [r for r in results["rows"] if r["framework"] == "ferjax"]
+  assert all(r["flops"] > 0 and r["images_per_s"] > 0 and 0 < r["mfu"] for r in ferjax_rows)
+  assert results["profile"]["ops"] and results["profile"]["op_ms_total"] > 0
+  lines = result.stdout.strip().splitlines()
+  assert re.fullmatch(r"headline: m6 train, .* ferjax/PyTorch = \d+\.\d\dx", lines[-1]), lines[-1]
+
+
+def test_headline_compares_the_vmapped_runs_and_the_fastest_pytorch_setting_at_the_same_dtype():
+  def row(framework, setting, images_per_s, num_runs=1, dtype="float32"):
+    return dict(framework=framework, setting=setting, what="train", variant="m6", batch=32, image_size=48,
+                dtype=dtype, num_runs=num_runs, images_per_s=images_per_s)
+
+  rows = [row("ferjax", "jit", 100.0), row("ferjax", "jit", 600.0, num_runs=10),
+          row("pytorch", "eager NCHW", 50.0), row("pytorch", "eager channels_last", 80.0),
+          row("pytorch", "eager channels_last bf16 autocast", 400.0, dtype="bfloat16")]
+  vmapped, last = report.headline(rows, "m6", 10).splitlines()
+  assert vmapped == "10 runs vmapped in one program: 600 img/s against 100 img/s run one after another: 6.00x"
+  assert last.endswith("PyTorch (eager channels_last) 80 img/s: ferjax/PyTorch = 1.25x")
+
+
+def test_unknown_variant_fails_before_any_work():
+  result = subprocess.run([sys.executable, "-m", "ferjax.bench", "--models=m9"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+  assert result.returncode != 0 and "m9" in result.stderr and "choose from" in result.stderr

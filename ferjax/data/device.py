@@ -23,7 +23,6 @@ from jax.sharding import Mesh
 from ferjax import mesh as mesh_lib
 from ferjax.data import datasets
 from ferjax.data import order as order_lib
-from ferjax.data.pipeline import FEATURES
 
 
 def _put_replicated(array: np.ndarray, mesh: Mesh) -> jax.Array:
@@ -54,9 +53,16 @@ class DeviceSource:
     """Decodes `split` (or its examples `indices`) and puts it on the devices of `mesh`."""
     examples = datasets.read_split(builder, split)
     indices = np.arange(len(examples["label"])) if indices is None else np.asarray(indices)
-    host = {key: examples[key][indices] for key in FEATURES}
-    host["label"] = host["label"].astype(np.int32)
-    host["index"] = indices.astype(np.int32)
+    return cls.from_arrays(examples["image"][indices], examples["label"][indices], mesh, batch_size,
+                           seeds, indices)
+
+  @classmethod
+  def from_arrays(cls, images: np.ndarray, labels: np.ndarray, mesh: Mesh, batch_size: int,
+                  seeds: tuple[int, ...] = (0,), indices: np.ndarray | None = None) -> "DeviceSource":
+    """A source over host arrays: uint8 images (N, H, W, C), labels (N,), example ids (default 0..N-1)."""
+    indices = np.arange(len(labels)) if indices is None else np.asarray(indices)
+    host = {"image": np.asarray(images), "label": np.asarray(labels).astype(np.int32),
+            "index": indices.astype(np.int32)}
     return cls({k: _put_replicated(v, mesh) for k, v in host.items()}, mesh, batch_size, tuple(seeds))
 
   @property

@@ -1,0 +1,126 @@
+"""`python -m ferjax.bench`: ferjax against the PyTorch reference, measured in one run on one machine.
+
+  python -m ferjax.bench --what=train --models=m6                      # the headline case
+  python -m ferjax.bench --what=all --json=bench.json                  # every variant, train and eval
+  python -m ferjax.bench --what=train --models=m6 --image_size=224 --dtype=bfloat16
+  python -m ferjax.bench --what=train --models=m6 --num_runs=10        # 10 seeds vmapped vs one by one
+  python -m ferjax.bench --what=train,eval --models=m6 --torch=channels_last,compile
+  python -m ferjax.bench --what=profile --models=m6                    # where a step's time goes
+  python -m ferjax.bench --what=input --batch=256                      # data sources, images/s
+
+For each variant (m1..m6 of paper 000, M, MCA, MSA, MCSA of paper 002) `train` and `eval` time
+ferjax's compiled step and PyTorch's (see ferjax.bench.torch_steps for its settings) on the same
+device, batch, image size and precision, and print images/s, median step time, compile time, memory,
+achieved FLOP/s and MFU. The first variant is the headline case: it also gets ferjax rows with the
+papers' augmentation, from a fixed batch and from the device-resident source (the input must cost
+nothing), and with --num_runs > 1 the vmapped N-run step. The last line printed is the headline
+ferjax/PyTorch speed ratio against PyTorch's fastest setting at the same precision.
+"""
+
+import json
+from collections.abc import Sequence
+
+from absl import app, flags, logging
+
+from ferjax.bench import cases, ferjax_steps, input_sources, profile, report, timing
+from ferjax.data import datasets
+
+WHATS = ("input", "train", "eval", "profile", "all")
+_WHAT = flags.DEFINE_list("what", ["train"], f"What to measure, any of {WHATS}; all = input, train, eval.")
+_MODELS = flags.DEFINE_list("models", ["m6", "m1", "m2", "m3", "m4", "m5", "M", "MCA", "MSA", "MCSA"],
+                            "Variants to time; the first is the headline case.")
+_BATCH = flags.DEFINE_integer("batch", 32, "Batch size per run (both papers train with 32).")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 48, "Image side: 48 (native) or 224 (the papers').")
+_DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Compute precision of both.")
+_NUM_RUNS = flags.DEFINE_integer("num_runs", 1, "Seeds vmapped in one ferjax program (headline case).")
+_WIDTH = flags.DEFINE_float("width", 1.0, "Channel width multiplier (1 = the papers' networks).")
+_STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per row (the median is reported).")
+_WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps before timing (the first one compiles).")
+_TORCH = flags.DEFINE_list("torch", ["eager", "channels_last", "compile", "autocast"],
+                           "PyTorch settings to time: eager (NCHW), channels_last, compile, autocast.")
+_JSON = flags.DEFINE_string("json", None, "Also write every row to this JSON file.")
+_DATASET = flags.DEFINE_string("dataset", "fer2013", "input: dataset to read (prepared on first use).")
+_MANUAL_DIR = flags.DEFINE_string("manual_dir", datasets.DEFAULT_MANUAL_DIR, "input: downloaded archives.")
+_DATA_DIR = flags.DEFINE_string("data_dir", datasets.DEFAULT_DATA_DIR, "input: prepared TFDS datasets.")
+_WORKERS = flags.DEFINE_list("workers", ["0", "2"], "input: grain worker-process counts to time.")
+
+
+def say(text: str) -> None:
+  print(text, flush=True)
+
+
+def step_rows(what: str, variants: Sequence[str]) -> list[dict]:
+  """ferjax and PyTorch rows of `what` (train or eval) for every variant, in the order run."""
+  from ferjax.bench import torch_steps  # PyTorch is only needed for these rows.
+  settings = torch_steps.settings_for(_DTYPE.value, _TORCH.value)
+  rows = []
+  for number, variant in enumerate(variants):
+    case = cases.Case(variant, _BATCH.value, _IMAGE_SIZE.value, _DTYPE.value, 1, _WIDTH.value)
+    say(f"{what} {variant}: ferjax ...")
+    if what == "train":
+      ours = ferjax_steps.train_row(case, _STEPS.value, _WARMUP.value)
+    else:
+      ours = ferjax_steps.eval_row(case, _STEPS.value, _WARMUP.value)
+    rows.append(ours)
+    if what == "train" and number == 0:
+      rows += headline_extras(case)
+    for setting in settings:
+      say(f"{what} {variant}: PyTorch {setting.label} ...")
+      try:
+        row = (torch_steps.train_row if what == "train" else torch_steps.eval_row)(
+            case, setting, _STEPS.value, _WARMUP.value)
+      except Exception as error:  # torch.compile needs a working compiler toolchain; report and go on.
+        say(f"  PyTorch {setting.label} failed: {type(error).__name__}: {str(error)[:300]}")
+        continue
+      rows.append(row | {"flops": ours["flops"]})
+  return rows
+
+
+def headline_extras(case: cases.Case) -> list[dict]:
+  """ferjax rows that show the input costs nothing, and the vmapped N-run step."""
+  say(f"train {case.variant}: ferjax with augmentation, fixed batch and device source ...")
+  rows = [ferjax_steps.train_row(case, _STEPS.value, _WARMUP.value, augment=True),
+          ferjax_steps.train_row(case, _STEPS.value, _WARMUP.value, augment=True, source="device")]
+  if _NUM_RUNS.value > 1:
+    say(f"train {case.variant}: ferjax, {_NUM_RUNS.value} runs vmapped ...")
+    vmapped = cases.Case(case.variant, case.batch, case.image_size, case.dtype, _NUM_RUNS.value, case.width)
+    rows.append(ferjax_steps.train_row(vmapped, _STEPS.value, _WARMUP.value))
+  return rows
+
+
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  logging.set_verbosity(logging.WARNING)
+  cases.check_variants(_MODELS.value)
+  results: dict = {"device": timing.describe_device()}
+  unknown = sorted(set(_WHAT.value) - set(WHATS))
+  if unknown:
+    raise app.UsageError(f"--what: unknown {unknown}; choose from {list(WHATS)}")
+  whats = ("input", "train", "eval") if "all" in _WHAT.value else tuple(_WHAT.value)
+  if "input" in whats:
+    results["input"] = input_sources.input_throughput(
+        _DATASET.value, _MANUAL_DIR.value, _DATA_DIR.value, _BATCH.value, _STEPS.value, _WARMUP.value,
+        _IMAGE_SIZE.value, [int(w) for w in _WORKERS.value])
+    say(input_sources.format_results(results["input"]))
+  if "profile" in whats:
+    case = cases.Case(_MODELS.value[0], _BATCH.value, _IMAGE_SIZE.value, _DTYPE.value, 1, _WIDTH.value)
+    results["profile"] = profile.profile(case, _STEPS.value, _WARMUP.value)
+    say(profile.format_profile(results["profile"]))
+  rows = []
+  for what in ("train", "eval"):
+    if what in whats:
+      rows += step_rows(what, _MODELS.value)
+  if rows:
+    report.add_utilisation(rows)
+    results["rows"] = rows
+    say(report.format_rows(rows, results["device"]))
+  if _JSON.value:
+    with open(_JSON.value, "w") as handle:
+      json.dump(results, handle, indent=2)
+  if rows:
+    say(report.headline(rows, _MODELS.value[0], _NUM_RUNS.value))
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,72 @@
+"""What a benchmark case trains: the config of a paper variant, as `configs/` defines it.
+
+The bench times exactly what `python -m ferjax.main --config=configs/fer2013.py:m6` (or
+`fer2013_msa.py:MCSA`) would train, the loss and optimizer included, so the variant names are the
+config arguments: m1..m6 (paper 000's Table 1) and M, MCA, MSA, MCSA (paper 002).
+"""
+
+import dataclasses
+import importlib
+import pathlib
+import sys
+
+import ml_collections
+import numpy as np
+
+from ferjax.models import variants
+
+PAPER000 = tuple(variants.CONTEXTUAL_VARIANTS)
+PAPER002 = tuple(variants.MULTISCALE_VARIANTS)
+VARIANTS = PAPER000 + PAPER002
+CONFIGS_DIR = pathlib.Path(__file__).resolve().parents[2] / "configs"
+NUM_CLASSES = 7  # FER2013's (the configs' dataset).
+NO_AUGMENTATION = dict(flip=False, rotation="none", crop_scale=(), erase_prob=0.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+  """One benchmark setting: a variant, batch, image side, compute dtype, runs and width."""
+
+  variant: str
+  batch: int
+  image_size: int
+  dtype: str
+  num_runs: int = 1
+  width: float = 1.0
+
+
+def check_variants(names: list[str]) -> None:
+  unknown = [name for name in names if name not in VARIANTS]
+  if unknown:
+    raise ValueError(f"unknown model variant(s) {unknown}; choose from {list(VARIANTS)}")
+
+
+def _common():
+  """configs/common.py, importable from a source checkout (pip install -e .)."""
+  if not (CONFIGS_DIR / "common.py").exists():
+    raise FileNotFoundError(f"{CONFIGS_DIR / 'common.py'} not found: run the bench from a source "
+                            "checkout of ferjax (pip install -e .)")
+  if str(CONFIGS_DIR.parent) not in sys.path:
+    sys.path.insert(0, str(CONFIGS_DIR.parent))
+  return importlib.import_module("configs.common")
+
+
+def config_of(case: Case, augment: bool = False) -> ml_collections.ConfigDict:
+  """The FER2013 training config of `case`; `augment=False` switches the random augmentation off."""
+  common = _common()
+  arg = (f"{case.variant},width={case.width},size={case.image_size},runs={case.num_runs},"
+         f"dtype={case.dtype},epochs=1")
+  paper = common.paper000 if case.variant in PAPER000 else common.paper002
+  config = paper("fer2013", arg, epochs=1)
+  config.batch_size = case.batch
+  if not augment:
+    config.input.update(NO_AUGMENTATION)
+  return config
+
+
+def synthetic_batch(case: Case, size: int | None = None, seed: int = 0) -> dict:
+  """Random uint8 grayscale images (batch, size, size, 1) and labels, as the data sources deliver."""
+  size = size or case.image_size
+  rng = np.random.default_rng(seed)
+  return {"image": rng.integers(0, 256, (case.batch, size, size, 1), dtype=np.uint8),
+          "label": (np.arange(case.batch) % NUM_CLASSES).astype(np.int32)}

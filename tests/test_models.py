@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import flax.linen as nn
 import pytest
 
 from ferjax.models import get_model
@@ -133,3 +134,15 @@ def test_batch_norm_gcca_gradients_stay_finite_under_jit(ckplus_images):
 
   grads = jax.jit(jax.grad(loss))(variables["params"])
   assert all(np.all(np.isfinite(g)) for g in jax.tree.leaves(grads))
+
+
+def test_max_pool_gradient_goes_to_the_first_of_tied_maxima_like_pytorch():
+  import torch
+  from ferjax.models.layers import max_pool_2x2
+  x = jnp.asarray(np.random.default_rng(0).integers(0, 3, (2, 8, 6, 3)), jnp.float32)  # many ties
+  g = jnp.asarray(np.random.default_rng(1).normal(size=(2, 4, 3, 3)), jnp.float32)
+  pooled, vjp = jax.vjp(max_pool_2x2, x)
+  expected = torch.tensor(np.asarray(x).transpose(0, 3, 1, 2), requires_grad=True)
+  torch.nn.functional.max_pool2d(expected, 2).backward(torch.tensor(np.asarray(g).transpose(0, 3, 1, 2)))
+  np.testing.assert_array_equal(pooled, nn.max_pool(x, (2, 2), strides=(2, 2)))
+  np.testing.assert_array_equal(vjp(g)[0], expected.grad.numpy().transpose(0, 2, 3, 1))

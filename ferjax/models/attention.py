@@ -32,17 +32,17 @@ def stochastic_pool(x: jax.Array, rng: Optional[jax.Array] = None) -> jax.Array:
     total = jnp.sum(a, axis=1)
     positive = total > 0
     return jnp.where(positive, jnp.sum(a * a, axis=1) / jnp.where(positive, total, 1.0), 0.0)
-  # Only the sampled activation carries a gradient: the draw itself (cdf, threshold, index) is a
+  # Only the sampled activation carries a gradient: the draw itself (cdf, threshold, choice) is a
   # constant of the backward pass, which also keeps XLA's cumsum transpose out of it.
   cdf = jnp.cumsum(jax.lax.stop_gradient(a), axis=1)
   total = cdf[:, -1]
   threshold = jax.random.uniform(rng, total.shape, a.dtype) * total
-  # The first position whose cumulative mass exceeds the threshold; zero-mass positions are never picked.
-  index = jnp.sum(cdf <= threshold[:, None, :], axis=1)
-  index = jnp.minimum(index, height * width - 1)
-  # A masked sum rather than take_along_axis: XLA:CPU (jax 0.10) turned the latter's scatter-add
-  # gradient into NaN inside BatchNorm networks; the fused compare-select-reduce has no scatter.
-  chosen = jnp.arange(height * width)[None, :, None] == index[:, None, :]
+  # The first position whose cumulative mass exceeds the threshold: the one where the inclusive cdf
+  # passes it and the exclusive cdf (the same sums shifted by one) does not. A masked sum rather than
+  # take_along_axis: XLA:CPU (jax 0.10) turned the latter's scatter-add gradient into NaN inside
+  # BatchNorm networks; the fused compare-select-reduce has no scatter and no position index.
+  before = jnp.concatenate([jnp.zeros_like(cdf[:, :1]), cdf[:, :-1]], axis=1)
+  chosen = (before <= threshold[:, None, :]) & (cdf > threshold[:, None, :])
   sampled = jnp.sum(jnp.where(chosen, a, 0.0), axis=1)
   return jnp.where(total > 0, sampled, 0.0)
 

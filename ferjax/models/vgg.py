@@ -13,7 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from ferjax.models.layers import ConvUnit, scaled
+from ferjax.models.layers import ConvUnit, max_pool_2x2, scaled
 
 VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 INPUT_CHANNELS = (1, 3)
@@ -94,5 +94,5 @@ class VGG16(nn.Module):
       features.append(x)
       maps.append(block_maps)
       if block < len(VGG16_BLOCKS):
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = max_pool_2x2(x)
     return tuple(features), tuple(maps)

@@ -1,0 +1,1 @@
+"""Benchmarks: ferjax against the PyTorch reference on the same machine (run `python -m ferjax.bench`)."""

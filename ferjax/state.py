@@ -16,6 +16,9 @@ import ml_collections
 import optax
 from flax import struct
 
+from ferjax import mesh as mesh_lib
+from ferjax import models
+
 
 @struct.dataclass
 class RunState:
@@ -89,3 +92,23 @@ def end_epoch(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
     rate = base_rate * schedule.decay ** (epoch + 1).astype(jnp.float32)
     return runs.replace(learning_rate=jnp.full_like(runs.learning_rate, rate))
   return runs
+
+
+def run_numbers(config: ml_collections.ConfigDict) -> range:
+  """The runs this job trains: first_run, ..., first_run + num_runs - 1 (split N runs over jobs)."""
+  return range(config.first_run, config.first_run + config.num_runs)
+
+
+def initial_state(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, num_classes: int):
+  """(model, optimizer, fresh TrainState laid out on `mesh`, per-run keys)."""
+  model = models.get_model(config.model.name, **config.model.options)
+  optimizer = momentum(config.optimizer)
+  size = config.input.size
+  sample = jnp.zeros((1, size, size, 1), jnp.float32)
+  keys = run_keys(config.seed, run_numbers(config))
+  replicated = mesh_lib.replicated(mesh)
+  init = jax.jit(jax.vmap(lambda key: init_run(model, optimizer, key, sample, num_classes,
+                                               config.optimizer.learning_rate)),
+                 out_shardings=replicated)
+  state = TrainState(step=jax.device_put(jnp.zeros((), jnp.int32), replicated), runs=init(keys))
+  return model, optimizer, state, keys

@@ -44,11 +44,6 @@ class Data:
   test_name: str
 
 
-def run_numbers(config: ml_collections.ConfigDict) -> range:
-  """The runs this job trains: first_run, ..., first_run + num_runs - 1 (split N runs over jobs)."""
-  return range(config.first_run, config.first_run + config.num_runs)
-
-
 def run_seeds(seed: int, runs: range) -> tuple[int, ...]:
   """A data-order seed per run, independent of the other runs and of other config seeds."""
   return tuple(int(np.random.SeedSequence([seed, run]).generate_state(1)[0]) for run in runs)
@@ -77,7 +72,7 @@ def load_data(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, fold: 
   """Train / validation / test sources for the config's dataset (and CK+ fold)."""
   builder = prepared_builder(config)
   extra = {"num_workers": config.data.num_workers} if config.data.source == "grain" else {}
-  seeds = run_seeds(config.seed, run_numbers(config))
+  seeds = run_seeds(config.seed, state_lib.run_numbers(config))
 
   def source(split, batch_size, indices=None):
     return source_class(config).from_builder(builder, split, mesh, batch_size, indices=indices, seeds=seeds,
@@ -161,7 +156,7 @@ def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: in
   mesh_lib.check_batch_size(config.eval_batch_size, mesh)
   data = load_data(config, mesh, fold)
   num_classes = len(data.class_names)
-  model, optimizer, state, keys = initial_state(config, mesh, num_classes)
+  model, optimizer, state, keys = state_lib.initial_state(config, mesh, num_classes)
   replicated = mesh_lib.replicated(mesh)
   best = state.runs
   record = {"epoch": 0, "best_accuracy": [-1.0] * config.num_runs, "best_epoch": [0] * config.num_runs}
@@ -207,7 +202,7 @@ def evaluate_workdir(config: ml_collections.ConfigDict, workdir: os.PathLike, sp
     raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}; train first with --mode=train")
   mesh = mesh_lib.make_mesh()
   data = load_data(config, mesh, fold)
-  model, optimizer, state, keys = initial_state(config, mesh, len(data.class_names))
+  model, optimizer, state, keys = state_lib.initial_state(config, mesh, len(data.class_names))
   _, best, record = checkpoints.restore(checkpoints.latest_step, state, state.runs)
   checkpoints.close()
   if split is not None:
@@ -216,21 +211,6 @@ def evaluate_workdir(config: ml_collections.ConfigDict, workdir: os.PathLike, sp
     data.test_name = split
   eval_step = steps.make_eval_step(model, config, mesh, len(data.class_names))
   return final_results(config, data, best, eval_step, record, fold, 0.0)
-
-
-def initial_state(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, num_classes: int):
-  """(model, optimizer, fresh TrainState laid out on `mesh`, per-run keys)."""
-  model = get_model(config.model.name, **config.model.options)
-  optimizer = state_lib.momentum(config.optimizer)
-  size = config.input.size
-  sample = jnp.zeros((1, size, size, 1), jnp.float32)
-  keys = state_lib.run_keys(config.seed, run_numbers(config))
-  replicated = mesh_lib.replicated(mesh)
-  init = jax.jit(jax.vmap(lambda key: state_lib.init_run(model, optimizer, key, sample, num_classes,
-                                                         config.optimizer.learning_rate)),
-                 out_shardings=replicated)
-  state = state_lib.TrainState(step=jax.device_put(jnp.zeros((), jnp.int32), replicated), runs=init(keys))
-  return model, optimizer, state, keys
 
 
 def train_loop(config, data, state, best, record, keys, train_step, eval_step, end_epoch, checkpoints,

@@ -22,8 +22,7 @@ from collections.abc import Sequence
 
 from absl import app, flags, logging
 
-from ferjax.bench import cases, ferjax_steps, input_sources, profile, report, timing
-from ferjax.data import datasets
+from ferjax.bench import cases, ferjax_steps, profile, report, timing
 
 WHATS = ("input", "train", "eval", "profile", "all")
 _WHAT = flags.DEFINE_list("what", ["train"], f"What to measure, any of {WHATS}; all = input, train, eval.")
@@ -40,8 +39,10 @@ _TORCH = flags.DEFINE_list("torch", ["eager", "channels_last", "compile", "autoc
                            "PyTorch settings to time: eager (NCHW), channels_last, compile, autocast.")
 _JSON = flags.DEFINE_string("json", None, "Also write every row to this JSON file.")
 _DATASET = flags.DEFINE_string("dataset", "fer2013", "input: dataset to read (prepared on first use).")
-_MANUAL_DIR = flags.DEFINE_string("manual_dir", datasets.DEFAULT_MANUAL_DIR, "input: downloaded archives.")
-_DATA_DIR = flags.DEFINE_string("data_dir", datasets.DEFAULT_DATA_DIR, "input: prepared TFDS datasets.")
+_MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "input: downloaded archives (default: $FERJAX_MANUAL_DIR "
+                                  "or ../shared/data).")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "input: prepared TFDS datasets (default: $FERJAX_DATA_DIR "
+                                "or ~/tensorflow_datasets).")
 _WORKERS = flags.DEFINE_list("workers", ["0", "2"], "input: grain worker-process counts to time.")
 
 
@@ -99,8 +100,11 @@ def main(argv: Sequence[str]) -> None:
     raise app.UsageError(f"--what: unknown {unknown}; choose from {list(WHATS)}")
   whats = ("input", "train", "eval") if "all" in _WHAT.value else tuple(_WHAT.value)
   if "input" in whats:
+    from ferjax.bench import input_sources  # grain and TFDS: only needed for the input sources.
+    from ferjax.data import datasets
     results["input"] = input_sources.input_throughput(
-        _DATASET.value, _MANUAL_DIR.value, _DATA_DIR.value, _BATCH.value, _STEPS.value, _WARMUP.value,
+        _DATASET.value, _MANUAL_DIR.value or datasets.DEFAULT_MANUAL_DIR,
+        _DATA_DIR.value or datasets.DEFAULT_DATA_DIR, _BATCH.value, _STEPS.value, _WARMUP.value,
         _IMAGE_SIZE.value, [int(w) for w in _WORKERS.value])
     say(input_sources.format_results(results["input"]))
   if "profile" in whats:

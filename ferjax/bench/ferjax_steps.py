@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from ferjax import mesh as mesh_lib
-from ferjax import steps, train
+from ferjax import state as state_lib
+from ferjax import steps
 from ferjax.bench import cases, timing
 from ferjax.data import device
 
@@ -57,7 +58,7 @@ def _row(case: cases.Case, what: str, setting: str, compiled, compile_s: float,
 @functools.cache
 def _initial_state(case: cases.Case):
   """(model, optimizer, TrainState, run keys) of the case, initialised once per process."""
-  return train.initial_state(cases.config_of(case), mesh_lib.make_mesh(), cases.NUM_CLASSES)
+  return state_lib.initial_state(cases.config_of(case), mesh_lib.make_mesh(), cases.NUM_CLASSES)
 
 
 def _fresh_state(case: cases.Case):

@@ -13,15 +13,17 @@ Batches match those of the grain source (`pipeline.py`) row for row for the same
 import dataclasses
 import functools
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tensorflow_datasets as tfds
 from jax.sharding import Mesh
 
+if TYPE_CHECKING:
+  import tensorflow_datasets as tfds
+
 from ferjax import mesh as mesh_lib
-from ferjax.data import datasets
 from ferjax.data import order as order_lib
 
 
@@ -48,9 +50,10 @@ class DeviceSource:
   seeds: tuple[int, ...] = (0,)
 
   @classmethod
-  def from_builder(cls, builder: tfds.core.DatasetBuilder, split: str, mesh: Mesh, batch_size: int,
+  def from_builder(cls, builder: "tfds.core.DatasetBuilder", split: str, mesh: Mesh, batch_size: int,
                    indices: np.ndarray | None = None, seeds: tuple[int, ...] = (0,)) -> "DeviceSource":
     """Decodes `split` (or its examples `indices`) and puts it on the devices of `mesh`."""
+    from ferjax.data import datasets  # TFDS: only needed to read a prepared dataset.
     examples = datasets.read_split(builder, split)
     indices = np.arange(len(examples["label"])) if indices is None else np.asarray(indices)
     return cls.from_arrays(examples["image"][indices], examples["label"][indices], mesh, batch_size,

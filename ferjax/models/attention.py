@@ -10,6 +10,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from ferjax.models.layers import conv_small_maps
+
 
 def stochastic_pool(x: jax.Array, rng: Optional[jax.Array] = None) -> jax.Array:
   """Global stochastic pooling over H, W per channel (Zeiler & Fergus, ICLR 2013).
@@ -123,5 +125,6 @@ class SpatialAttention(nn.Module):
     pooled = jnp.concatenate(
         [jnp.mean(x, axis=-1, keepdims=True), jnp.max(x, axis=-1, keepdims=True)], axis=-1)
     weights = nn.sigmoid(
-        nn.Conv(1, (self.kernel, self.kernel), padding="SAME", name="conv")(pooled))
+        nn.Conv(1, (self.kernel, self.kernel), padding="SAME", conv_general_dilated=conv_small_maps,
+                name="conv")(pooled))
     return x * weights, {"spatial_map": weights}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The GPU measurements of the performance study, one part per call (each well under 10 minutes), each
+# writing its printed table and JSON under $OUT (default: bench_gpu/):
+#
+#   launch/bench_gpu.sh headline   # paper-000 model, 224 px, bfloat16: ferjax vs PyTorch eager and compile
+#   launch/bench_gpu.sh runs       # 48 px, 10 seeds vmapped in one program vs one after another
+#   launch/bench_gpu.sh variants   # every variant, 48 px, float32, train and eval
+#   launch/bench_gpu.sh profile    # per-op profile of the headline step
+#
+# The train/eval bench needs only jax, flax, optax, absl, ml_collections, numpy and torch; a machine
+# without ml_collections gets it from a wheel (see launch/README.md).
+set -euo pipefail
+part="${1:?usage: launch/bench_gpu.sh headline|runs|variants|profile}"
+out="${OUT:-bench_gpu}"
+mkdir -p "$out"
+export PYTHONUNBUFFERED=1
+
+bench() {
+  python -m ferjax.bench "$@" --json="$out/$part.json" 2>&1 | tee "$out/$part.log"
+}
+
+case "$part" in
+  headline) bench --what=train,eval --models=m6 --image_size=224 --dtype=bfloat16 --torch=eager,channels_last,compile ;;
+  runs)     bench --what=train --models=m6 --num_runs=10 --torch=channels_last ;;
+  variants) bench --what=train,eval --torch=channels_last,compile ;;
+  profile)  bench --what=profile --models=m6 --image_size=224 --dtype=bfloat16 ;;
+  *) echo "unknown part '$part'; expected headline, runs, variants or profile" >&2; exit 2 ;;
+esac

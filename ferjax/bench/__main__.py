@@ -116,7 +116,8 @@ def main(argv: Sequence[str]) -> None:
     if what in whats:
       rows += step_rows(what, _MODELS.value)
   if rows:
-    report.add_utilisation(rows)
+    from ferjax.bench import torch_steps
+    report.add_utilisation(rows, lambda dtype: max(timing.peak_flops(dtype), torch_steps.peak_flops(dtype)))
     results["rows"] = rows
     say(report.format_rows(rows, results["device"]))
   if _JSON.value:

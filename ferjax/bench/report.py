@@ -1,21 +1,19 @@
 """The bench's table, its utilisation figures and its headline ratio."""
 
-from collections.abc import Sequence
-
-from ferjax.bench import timing
+from collections.abc import Callable, Sequence
 
 MIB = 2 ** 20
 
 
-def add_utilisation(rows: list[dict]) -> None:
-  """Adds achieved TFLOP/s and MFU to rows that have a FLOP count, against the peak of their dtype."""
+def add_utilisation(rows: list[dict], peak_flops: Callable[[str], float]) -> None:
+  """Adds achieved TFLOP/s and MFU to rows that have a FLOP count, against `peak_flops(dtype)`."""
   peaks: dict[str, float] = {}
   for row in rows:
     if not row.get("flops"):
       row.update(tflops=None, mfu=None, peak_tflops=None)
       continue
     if row["dtype"] not in peaks:
-      peaks[row["dtype"]] = timing.peak_flops(row["dtype"])
+      peaks[row["dtype"]] = peak_flops(row["dtype"])
     achieved = row["flops"] / (row["step_ms"] / 1e3)
     row.update(tflops=achieved / 1e12, mfu=achieved / peaks[row["dtype"]],
                peak_tflops=peaks[row["dtype"]] / 1e12)

@@ -4,8 +4,9 @@ Every step is timed on its own, synchronised with the device at both ends, and t
 on a shared or throttling machine the median moves far less than the mean. Throughput is
 batch / median step time. MFU divides a step's FLOPs (XLA's count for the compiled step, the same
 count for the PyTorch version of the network) by the step time and by a peak measured once per run
-with a large matrix product in the same dtype, so it says how far the step is from what the device
-reaches on the easiest possible workload, not from a datasheet.
+with a large matrix product in the same dtype, the faster of JAX's and PyTorch's (on a CPU they use
+different kernels: XLA's bfloat16 product is slower than PyTorch's), so it says how far the step is
+from what the device reaches on the easiest possible workload, not from a datasheet.
 """
 
 import dataclasses
@@ -56,9 +57,14 @@ def on_cpu() -> bool:
   return jax.devices()[0].platform == "cpu"
 
 
+def matmul_size() -> int:
+  """Side of the square matrices the peak is measured with: large enough to saturate the device."""
+  return 2048 if on_cpu() else 8192
+
+
 def peak_flops(dtype: str, steps: int = 5) -> float:
-  """FLOP/s of a large square matrix product in `dtype` on the first device (the MFU denominator)."""
-  n = 2048 if on_cpu() else 8192
+  """FLOP/s of JAX's large square matrix product in `dtype` on the first device."""
+  n = matmul_size()
   a = jnp.ones((n, n), dtype)
   b = jnp.ones((n, n), dtype)
   matmul = jax.jit(lambda x, y: x @ y)

@@ -155,6 +155,14 @@ def eval_row(case: cases.Case, setting: Setting, steps_timed: int, warmup: int) 
   return _timed(case, "eval", setting, step, steps_timed, warmup)
 
 
+def peak_flops(dtype: str, steps: int = 5) -> float:
+  """FLOP/s of PyTorch's large square matrix product in `dtype` (the MFU peak's other candidate)."""
+  n = timing.matmul_size()
+  a = torch.ones(n, n, dtype=getattr(torch, dtype), device=_device())
+  measured = timing.time_steps(lambda _: a @ a, lambda _: _sync(), steps, warmup=2)
+  return 2 * n ** 3 / measured.step_s
+
+
 def describe() -> str:
   return f"torch {torch.__version__} on {_device().type}, {torch.get_num_threads()} threads"
 

@@ -1,7 +1,8 @@
 """Training state with a leading run axis: N independent seeds trained as one program.
 
 Small FER networks do not fill an accelerator; N of them do (DESIGN.md, "seeds in parallel"). Every leaf
-of `RunState` has a leading axis of size `num_runs`, and the train step is `jax.vmap`-ed over it; only
+of `RunState` has a leading axis of size `num_runs`, and the train step maps over it (vmapped on
+accelerators, a loop on the CPU: see `ferjax.steps.over_runs`); only
 the step counter is shared. The learning rate lives in the state, per run, because both papers change
 it per epoch from what the run has seen (paper 000: halve after 3 epochs without improvement; paper
 002: exponential decay), and a resumed run must carry on from exactly where it stopped.

@@ -3,9 +3,10 @@
   python -m ferjax.bench --what=train --models=m6                      # the headline case
   python -m ferjax.bench --what=all --json=bench.json                  # every variant, train and eval
   python -m ferjax.bench --what=train --models=m6 --image_size=224 --dtype=bfloat16
-  python -m ferjax.bench --what=train --models=m6 --num_runs=10        # 10 seeds vmapped vs one by one
+  python -m ferjax.bench --what=train --models=m6 --num_runs=10        # 10 seeds in one program vs one by one
   python -m ferjax.bench --what=train,eval --models=m6 --torch=channels_last,compile
   python -m ferjax.bench --what=profile --models=m6                    # where a step's time goes
+  python -m ferjax.bench --what=layers                                 # VGG16's convs one by one
   python -m ferjax.bench --what=input --batch=256                      # data sources, images/s
 
 For each variant (m1..m6 of paper 000, M, MCA, MSA, MCSA of paper 002) `train` and `eval` time
@@ -13,7 +14,8 @@ ferjax's compiled step and PyTorch's (see ferjax.bench.torch_steps for its setti
 device, batch, image size and precision, and print images/s, median step time, compile time, memory,
 achieved FLOP/s and MFU. The first variant is the headline case: it also gets ferjax rows with the
 papers' augmentation, from a fixed batch and from the device-resident source (the input must cost
-nothing), and with --num_runs > 1 the vmapped N-run step. The last line printed is the headline
+nothing), and with --num_runs > 1 the N-run step (runs vmapped on accelerators, looped on
+the CPU: see ferjax.steps.over_runs). The last line printed is the headline
 ferjax/PyTorch speed ratio against PyTorch's fastest setting at the same precision.
 """
 
@@ -24,14 +26,14 @@ from absl import app, flags, logging
 
 from ferjax.bench import cases, ferjax_steps, profile, report, timing
 
-WHATS = ("input", "train", "eval", "profile", "all")
+WHATS = ("input", "train", "eval", "profile", "layers", "all")
 _WHAT = flags.DEFINE_list("what", ["train"], f"What to measure, any of {WHATS}; all = input, train, eval.")
 _MODELS = flags.DEFINE_list("models", ["m6", "m1", "m2", "m3", "m4", "m5", "M", "MCA", "MSA", "MCSA"],
                             "Variants to time; the first is the headline case.")
 _BATCH = flags.DEFINE_integer("batch", 32, "Batch size per run (both papers train with 32).")
 _IMAGE_SIZE = flags.DEFINE_integer("image_size", 48, "Image side: 48 (native) or 224 (the papers').")
 _DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Compute precision of both.")
-_NUM_RUNS = flags.DEFINE_integer("num_runs", 1, "Seeds vmapped in one ferjax program (headline case).")
+_NUM_RUNS = flags.DEFINE_integer("num_runs", 1, "Runs (seeds) trained by one ferjax program (headline case).")
 _WIDTH = flags.DEFINE_float("width", 1.0, "Channel width multiplier (1 = the papers' networks).")
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per row (the median is reported).")
 _WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps before timing (the first one compiles).")
@@ -78,14 +80,14 @@ def step_rows(what: str, variants: Sequence[str]) -> list[dict]:
 
 
 def headline_extras(case: cases.Case) -> list[dict]:
-  """ferjax rows that show the input costs nothing, and the vmapped N-run step."""
+  """ferjax rows that show the input costs nothing, and the N-run step."""
   say(f"train {case.variant}: ferjax with augmentation, fixed batch and device source ...")
   rows = [ferjax_steps.train_row(case, _STEPS.value, _WARMUP.value, augment=True),
           ferjax_steps.train_row(case, _STEPS.value, _WARMUP.value, augment=True, source="device")]
   if _NUM_RUNS.value > 1:
-    say(f"train {case.variant}: ferjax, {_NUM_RUNS.value} runs vmapped ...")
-    vmapped = cases.Case(case.variant, case.batch, case.image_size, case.dtype, _NUM_RUNS.value, case.width)
-    rows.append(ferjax_steps.train_row(vmapped, _STEPS.value, _WARMUP.value))
+    say(f"train {case.variant}: ferjax, {_NUM_RUNS.value} runs in one program ...")
+    together = cases.Case(case.variant, case.batch, case.image_size, case.dtype, _NUM_RUNS.value, case.width)
+    rows.append(ferjax_steps.train_row(together, _STEPS.value, _WARMUP.value))
   return rows
 
 
@@ -111,6 +113,14 @@ def main(argv: Sequence[str]) -> None:
     case = cases.Case(_MODELS.value[0], _BATCH.value, _IMAGE_SIZE.value, _DTYPE.value, 1, _WIDTH.value)
     results["profile"] = profile.profile(case, _STEPS.value, _WARMUP.value)
     say(profile.format_profile(results["profile"]))
+  if "layers" in whats:
+    from ferjax.bench import layers, torch_steps
+    results["layers"] = layers.conv_layers(_BATCH.value, _STEPS.value, _WARMUP.value, _IMAGE_SIZE.value)
+    results["matmul_tflops"] = {"jax": timing.peak_flops("float32") / 1e12,
+                                "pytorch": torch_steps.peak_flops("float32") / 1e12}
+    say(layers.format_layers(results["layers"], _BATCH.value, results["device"]))
+    say(f"  {timing.matmul_size()}^3 float32 matrix product: JAX {results['matmul_tflops']['jax']:.3f}, "
+        f"PyTorch {results['matmul_tflops']['pytorch']:.3f} TFLOP/s")
   rows = []
   for what in ("train", "eval"):
     if what in whats:

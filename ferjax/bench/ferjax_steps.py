@@ -1,7 +1,7 @@
 """ferjax's compiled train and eval steps, timed on one batch: the numbers the PyTorch ones are held to.
 
 The train step is `ferjax.steps.make_train_step` for the case's config (model, joint loss, SGD with
-momentum and weight decay, centre update, all N runs vmapped), compiled ahead of time so compilation
+momentum and weight decay, centre update, all N runs), compiled ahead of time so compilation
 is timed apart. Its input is a fixed uint8 batch already on the device, or with `source="device"`
 the device-resident source gathering each step's batch inside the step, as training does.
 """

@@ -40,17 +40,17 @@ def format_rows(rows: Sequence[dict], device: str) -> str:
 
 
 def headline(rows: Sequence[dict], variant: str, num_runs: int) -> str:
-  """The vmapped-runs line (if any) and, last, ferjax/PyTorch for the headline case's train step."""
+  """The N-runs-in-one-program line (if any) and, last, ferjax/PyTorch for the headline case's train step."""
   train = [r for r in rows if r["what"] == "train" and r["variant"] == variant]
   if not train:
     train = [r for r in rows if r["variant"] == variant]
   ours = next(r for r in train if r["framework"] == "ferjax" and r["setting"] == "jit" and r["num_runs"] == 1)
   lines = []
-  vmapped = [r for r in train if r["framework"] == "ferjax" and r["num_runs"] == num_runs > 1]
-  if vmapped:
-    lines.append(f"{num_runs} runs vmapped in one program: {vmapped[0]['images_per_s']:,.0f} img/s against "
+  together = [r for r in train if r["framework"] == "ferjax" and r["num_runs"] == num_runs > 1]
+  if together:
+    lines.append(f"{num_runs} runs in one program: {together[0]['images_per_s']:,.0f} img/s against "
                  f"{ours['images_per_s']:,.0f} img/s run one after another: "
-                 f"{vmapped[0]['images_per_s'] / ours['images_per_s']:.2f}x")
+                 f"{together[0]['images_per_s'] / ours['images_per_s']:.2f}x")
   theirs = [r for r in train if r["framework"] == "pytorch" and r["dtype"] == ours["dtype"]]
   if not theirs:
     lines.append(f"headline: {variant} {ours['what']}: no PyTorch row at {ours['dtype']} to compare with")

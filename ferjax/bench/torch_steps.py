@@ -56,11 +56,11 @@ def settings_for(dtype: str, names: list[str]) -> list[Setting]:
   return chosen
 
 
-def _device() -> torch.device:
+def device() -> torch.device:
   return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _sync() -> None:
+def synchronize() -> None:
   if torch.cuda.is_available():
     torch.cuda.synchronize()
 
@@ -79,7 +79,7 @@ def _objective(loss: ml_collections.ConfigDict):
 
 
 def _model(config: ml_collections.ConfigDict, setting: Setting) -> torch.nn.Module:
-  model = torch_reference.get_model(config.model.name, in_channels=1, **config.model.options).to(_device())
+  model = torch_reference.get_model(config.model.name, in_channels=1, **config.model.options).to(device())
   if setting.channels_last:
     model = model.to(memory_format=torch.channels_last)
   return model
@@ -87,10 +87,10 @@ def _model(config: ml_collections.ConfigDict, setting: Setting) -> torch.nn.Modu
 
 def _inputs(case: cases.Case, setting: Setting) -> tuple[torch.Tensor, torch.Tensor]:
   batch = cases.synthetic_batch(case)
-  images = torch.from_numpy(batch["image"]).permute(0, 3, 1, 2).float().div(255.0).to(_device())
+  images = torch.from_numpy(batch["image"]).permute(0, 3, 1, 2).float().div(255.0).to(device())
   if setting.channels_last:
     images = images.contiguous(memory_format=torch.channels_last)
-  return images, torch.from_numpy(batch["label"]).long().to(_device())
+  return images, torch.from_numpy(batch["label"]).long().to(device())
 
 
 def _row(case: cases.Case, what: str, setting: Setting, measured: timing.Timing, memory: int | None) -> dict:
@@ -105,7 +105,7 @@ def _row(case: cases.Case, what: str, setting: Setting, measured: timing.Timing,
 def _timed(case: cases.Case, what: str, setting: Setting, step, steps_timed: int, warmup: int) -> dict:
   if torch.cuda.is_available():
     torch.cuda.reset_peak_memory_stats()
-  measured = timing.time_steps(step, lambda _: _sync(), steps_timed, warmup)
+  measured = timing.time_steps(step, lambda _: synchronize(), steps_timed, warmup)
   memory = torch.cuda.max_memory_allocated() if torch.cuda.is_available() else None
   return _row(case, what, setting, measured, memory)
 
@@ -125,11 +125,11 @@ def train_row(case: cases.Case, setting: Setting, steps_timed: int, warmup: int)
 
   def step(_):
     optimizer.zero_grad(set_to_none=True)
-    with torch.autocast(_device().type, torch.bfloat16, enabled=setting.autocast):
+    with torch.autocast(device().type, torch.bfloat16, enabled=setting.autocast):
       logits, aux = forward(images)
     embeddings = aux["embedding"].float()
     if state["centers"] is None:
-      state["centers"] = torch.zeros(cases.NUM_CLASSES, embeddings.shape[-1], device=_device())
+      state["centers"] = torch.zeros(cases.NUM_CLASSES, embeddings.shape[-1], device=device())
     loss, delta = objective(logits.float(), embeddings, labels, state["centers"])
     loss.backward()
     optimizer.step()
@@ -148,7 +148,7 @@ def eval_row(case: cases.Case, setting: Setting, steps_timed: int, warmup: int) 
 
   @torch.inference_mode()
   def step(_):
-    with torch.autocast(_device().type, torch.bfloat16, enabled=setting.autocast):
+    with torch.autocast(device().type, torch.bfloat16, enabled=setting.autocast):
       logits, _ = forward(images)
     return F.softmax(logits.float(), dim=-1)
 
@@ -158,11 +158,11 @@ def eval_row(case: cases.Case, setting: Setting, steps_timed: int, warmup: int) 
 def peak_flops(dtype: str, steps: int = 5) -> float:
   """FLOP/s of PyTorch's large square matrix product in `dtype` (the MFU peak's other candidate)."""
   n = timing.matmul_size()
-  a = torch.ones(n, n, dtype=getattr(torch, dtype), device=_device())
-  measured = timing.time_steps(lambda _: a @ a, lambda _: _sync(), steps, warmup=2)
+  a = torch.ones(n, n, dtype=getattr(torch, dtype), device=device())
+  measured = timing.time_steps(lambda _: a @ a, lambda _: synchronize(), steps, warmup=2)
   return 2 * n ** 3 / measured.step_s
 
 
 def describe() -> str:
-  return f"torch {torch.__version__} on {_device().type}, {torch.get_num_threads()} threads"
+  return f"torch {torch.__version__} on {device().type}, {torch.get_num_threads()} threads"
 

@@ -29,19 +29,19 @@ def test_input_benchmark_prints_images_per_second(ckplus_data, tfds_dir, tmp_pat
 
 def test_step_benchmark_times_ferjax_and_pytorch_and_ends_with_the_ratio(tmp_path):
   output = tmp_path / "bench.json"
-  result = run_bench("--what=train,eval,profile", "--models=m6", "--width=0.0625", "--steps=2",
+  result = run_bench("--what=train,eval,profile", "--models=m1", "--width=0.0625", "--steps=2",
                      "--warmup=1", "--torch=eager", f"--json={output}")
   results = json.loads(output.read_text())
   rows = {(r["what"], r["variant"], r["framework"], r["setting"], r["num_runs"]) for r in results["rows"]}
   for what in ("train", "eval"):
-    assert (what, "m6", "ferjax", "jit", 1) in rows
-    assert (what, "m6", "pytorch", "eager NCHW", 1) in rows
-  assert ("train", "m6", "ferjax", "jit + augmentation + device source", 1) in rows
+    assert (what, "m1", "ferjax", "jit", 1) in rows
+    assert (what, "m1", "pytorch", "eager NCHW", 1) in rows
+  assert ("train", "m1", "ferjax", "jit + augmentation + device source", 1) in rows
   ferjax_rows = [r for r in results["rows"] if r["framework"] == "ferjax"]
   assert all(r["flops"] > 0 and r["images_per_s"] > 0 and 0 < r["mfu"] for r in ferjax_rows)
   assert results["profile"]["ops"] and results["profile"]["op_ms_total"] > 0
   lines = result.stdout.strip().splitlines()
-  assert re.fullmatch(r"headline: m6 train, .* ferjax/PyTorch = \d+\.\d\dx", lines[-1]), lines[-1]
+  assert re.fullmatch(r"headline: m1 train, .* ferjax/PyTorch = \d+\.\d\dx", lines[-1]), lines[-1]
 
 
 def test_headline_compares_the_runs_in_one_program_and_the_fastest_pytorch_setting_at_the_same_dtype():

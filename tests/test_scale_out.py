@@ -28,9 +28,9 @@ def train_losses(workdir) -> np.ndarray:
 
 def assert_same_curve(actual: np.ndarray, expected: np.ndarray) -> None:
   """Equal up to reduction order: tight over the first steps, looser once rounding has compounded
-  through an epoch of BatchNorm training (measured: at most 0.3% after 26 steps)."""
+  through an epoch of BatchNorm training (measured: at most 1.5e-4 by the third step, 0.3% after 26)."""
   assert actual.shape == expected.shape
-  np.testing.assert_allclose(actual[:3], expected[:3], rtol=1e-4)
+  np.testing.assert_allclose(actual[:3], expected[:3], rtol=5e-4)
   np.testing.assert_allclose(actual, expected, rtol=1e-2)
 
 

@@ -28,17 +28,19 @@ def test_input_benchmark_prints_images_per_second(ckplus_data, tfds_dir, tmp_pat
 
 
 def test_step_benchmark_times_ferjax_and_pytorch_and_ends_with_the_ratio(tmp_path):
+  """In bfloat16, which the training tests (all float32) do not reach: ferjax casts, PyTorch autocasts."""
   output = tmp_path / "bench.json"
   result = run_bench("--what=train,eval,profile", "--models=m1", "--width=0.0625", "--steps=2",
-                     "--warmup=1", "--torch=eager", f"--json={output}")
+                     "--warmup=1", "--torch=eager", "--dtype=bfloat16", f"--json={output}")
   results = json.loads(output.read_text())
   rows = {(r["what"], r["variant"], r["framework"], r["setting"], r["num_runs"]) for r in results["rows"]}
   for what in ("train", "eval"):
     assert (what, "m1", "ferjax", "jit", 1) in rows
-    assert (what, "m1", "pytorch", "eager NCHW", 1) in rows
+    assert (what, "m1", "pytorch", "eager NCHW bf16 autocast", 1) in rows
   assert ("train", "m1", "ferjax", "jit + augmentation + device source", 1) in rows
   ferjax_rows = [r for r in results["rows"] if r["framework"] == "ferjax"]
   assert all(r["flops"] > 0 and r["images_per_s"] > 0 and 0 < r["mfu"] for r in ferjax_rows)
+  assert {r["dtype"] for r in results["rows"]} == {"bfloat16"}
   assert results["profile"]["ops"] and results["profile"]["op_ms_total"] > 0
   lines = result.stdout.strip().splitlines()
   assert re.fullmatch(r"headline: m1 train, .* ferjax/PyTorch = \d+\.\d\dx", lines[-1]), lines[-1]

@@ -22,6 +22,7 @@ ferjax/PyTorch speed ratio against PyTorch's fastest setting at the same precisi
 import json
 from collections.abc import Sequence
 
+import jax
 from absl import app, flags, logging
 
 from ferjax.bench import cases, ferjax_steps, profile, report, timing
@@ -129,7 +130,8 @@ def main(argv: Sequence[str]) -> None:
     from ferjax.bench import torch_steps
     report.add_utilisation(rows, lambda dtype: max(timing.peak_flops(dtype), torch_steps.peak_flops(dtype)))
     results["rows"] = rows
-    say(report.format_rows(rows, results["device"]))
+    results["versions"] = f"jax {jax.__version__}, {torch_steps.describe()}"
+    say(report.format_rows(rows, f"{results['device']} ({results['versions']})"))
   if _JSON.value:
     with open(_JSON.value, "w") as handle:
       json.dump(results, handle, indent=2)

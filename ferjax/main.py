@@ -7,14 +7,12 @@ Config fields can be overridden with --config.<key>=<value>; an unknown key fail
 Data locations come from the config, whose defaults read FERJAX_DATA_DIR and FERJAX_MANUAL_DIR.
 """
 
-import os
 import sys
 
-import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from ferjax import distributed, train
+from ferjax import distributed, train, xla_cache
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/cka.py:m6.",
                                           lock_config=True)
@@ -32,9 +30,7 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logging.set_verbosity(logging.ERROR)  # TFDS and Orbax warn about routine things.
-  if not jax.config.jax_compilation_cache_dir:  # Reruns and resumes skip compilation.
-    jax.config.update("jax_compilation_cache_dir", os.path.expanduser("~/.cache/ferjax/xla"))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+  xla_cache.enable()  # Reruns and resumes skip compilation.
   try:
     distributed.initialize(_DISTRIBUTED.value)
     if _MODE.value == "train":

@@ -1,0 +1,145 @@
+"""A trained network ready to label face crops: rebuilt from a workdir's saved config and checkpoint.
+
+`Classifier.from_workdir` reads `config.json` (written by `train.train_and_evaluate`), rebuilds the model
+with `ferjax.models.get_model`, restores the newest checkpoint's selected weights (each run's best epoch
+by validation accuracy) and keeps one run: by default the one with the best validation accuracy. Its
+`probabilities` take uint8 grayscale crops at the model's input size and apply the same evaluation
+preprocessing as training (`ferjax.data.augment.preprocess_eval`, or the 12 test-time views).
+"""
+
+import dataclasses
+import json
+import os
+import pathlib
+import sys
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from ferjax import buckets
+from ferjax import checkpoints as checkpoints_lib
+from ferjax import mesh as mesh_lib
+from ferjax import models
+from ferjax import state as state_lib
+from ferjax.data import augment
+
+
+@dataclasses.dataclass(frozen=True)
+class Preprocessing:
+  """How a face crop becomes the network's input: side in pixels, grayscale normalisation."""
+
+  size: int
+  mean: float
+  std: float
+
+  def inputs(self, crops: jax.Array, tta: bool = False) -> jax.Array:
+    """uint8 (B, size, size) crops -> float (B, size, size, 1), or (12, B, ...) views with `tta`."""
+    images = crops[..., None]
+    if tta:
+      return augment.tta_views(images, size=self.size, mean=self.mean, std=self.std)
+    return augment.preprocess_eval(images, size=self.size, mean=self.mean, std=self.std)
+
+
+@dataclasses.dataclass
+class Classifier:
+  """One trained run: the network, its variables, its class names and its input preprocessing."""
+
+  model: nn.Module
+  variables: dict[str, Any]
+  class_names: list[str]
+  preprocessing: Preprocessing
+  config: ml_collections.ConfigDict
+  source: str = ""
+
+  def __post_init__(self):
+    self._probabilities = jax.jit(self._probabilities_of, static_argnames="tta")
+
+  @classmethod
+  def from_workdir(cls, workdir: os.PathLike, run: int | None = None, fold: int = 0) -> "Classifier":
+    """The run `run` (default: best validation accuracy) of the workdir's newest checkpoint.
+
+    A CK+ workdir trained with fold=-1 holds one workdir per fold; `fold` picks it.
+    """
+    workdir = job_dir(pathlib.Path(workdir), fold)
+    config = load_config(workdir)
+    class_names = load_class_names(workdir, config)
+    mesh = mesh_lib.make_mesh()
+    # Shapes only: restoring needs the state's layout, not a freshly initialised (compiled) copy.
+    state = jax.eval_shape(lambda: state_lib.initial_state(config, mesh, len(class_names))[2])
+    store = checkpoints_lib.Checkpoints(workdir / "checkpoints", config.checkpoint_keep)
+    if store.latest_step is None:
+      store.close()
+      raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}: train this workdir first with "
+                              "python -m ferjax.main --config=... --workdir=...")
+    _, best, record = store.restore(store.latest_step, state, state.runs)
+    store.close()
+    run = pick_run(record["best_accuracy"], run, workdir)
+    runs = jax.tree.map(lambda leaf: np.asarray(leaf[run]), best)
+    variables = {"params": runs.params, "batch_stats": runs.batch_stats}
+    preprocessing = Preprocessing(int(config.input.size), float(config.input.mean), float(config.input.std))
+    model = models.get_model(config.model.name, **config.model.options)
+    return cls(model, variables, list(class_names), preprocessing, config,
+               source=f"{workdir} step {store.latest_step} run {run}")
+
+  @property
+  def size(self) -> int:
+    return self.preprocessing.size
+
+  def _probabilities_of(self, variables, crops: jax.Array, tta: bool) -> jax.Array:
+    inputs = self.preprocessing.inputs(crops, tta)
+    if not tta:
+      return jax.nn.softmax(self.model.apply(variables, inputs)[0], axis=-1)
+    views = jax.vmap(lambda view: jax.nn.softmax(self.model.apply(variables, view)[0], axis=-1))(inputs)
+    return views.mean(axis=0)
+
+  def probabilities(self, crops: np.ndarray, tta: bool = False) -> np.ndarray:
+    """(N, classes) softmax of uint8 (N, size, size) crops, in one jitted call (batch padded)."""
+    if len(crops) == 0:
+      return np.zeros((0, len(self.class_names)), np.float32)
+    out = self._probabilities(self.variables, jnp.asarray(buckets.pad(crops)), tta=tta)
+    return np.asarray(out)[:len(crops)]
+
+
+def job_dir(workdir: pathlib.Path, fold: int) -> pathlib.Path:
+  """The folder holding config.json and checkpoints/: the workdir, or its fold_<fold> for all-fold runs."""
+  if not workdir.is_dir():
+    raise FileNotFoundError(f"workdir {workdir} does not exist")
+  if not (workdir / "checkpoints").is_dir() and (workdir / f"fold_{fold}" / "checkpoints").is_dir():
+    print(f"{workdir} holds one workdir per fold; using fold_{fold} (--fold picks another)", file=sys.stderr)
+    return workdir / f"fold_{fold}"
+  return workdir
+
+
+def load_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
+  """The config a workdir was trained with (its config.json, or the parent's for a fold)."""
+  for folder in (workdir, workdir.parent):
+    path = folder / "config.json"
+    if path.is_file():
+      try:
+        return ml_collections.ConfigDict(json.loads(path.read_text()))
+      except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); it should be the config train.py wrote") \
+            from None
+  raise FileNotFoundError(f"no config.json in {workdir}: is it a workdir made by python -m ferjax.main?")
+
+
+def load_class_names(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> list[str]:
+  """Class names in label order: from results.json when training finished, else the dataset's builder."""
+  results = workdir / "results.json"
+  if results.is_file():
+    return list(json.loads(results.read_text())["classes"])
+  from ferjax.data import datasets  # Only for unfinished workdirs: TFDS is slow to import.
+  return list(datasets.get_builder(config.dataset, config.data_dir).info.features["label"].names)
+
+
+def pick_run(validation_accuracy: list[float], run: int | None, workdir: pathlib.Path) -> int:
+  """`run` if given (checked), else the run with the best validation accuracy (the first on ties)."""
+  if run is None:
+    return int(np.argmax(validation_accuracy))
+  if not 0 <= run < len(validation_accuracy):
+    raise ValueError(f"--run={run}: {workdir} holds runs 0..{len(validation_accuracy) - 1}")
+  return run

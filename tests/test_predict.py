@@ -1,0 +1,175 @@
+"""Using a trained model: `python -m ferjax.predict` end to end from a workdir this module trains for one
+epoch, on the astronaut photo, a canvas of CK+ faces, a video it writes and bad input; the portable
+export run without the training code; the face crop."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+from PIL import Image
+from conftest import DATA_DIR, REPO, TINY
+from test_faces import ASTRONAUT_FACE, CANVAS_FACES, CANVAS_SHAPE, resized
+
+from configs import cka
+from ferjax import train
+from ferjax.data.archive import Archive
+from ferjax.faces import align, extra
+
+VIDEO_FRAMES = 7
+EVERY = 3
+
+
+def iou(a, b) -> float:
+  width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+  height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+  inter = width * height
+  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+@pytest.fixture(scope="module")
+def workdir(ckplus_data, tfds_dir, tmp_path_factory):
+  """Paper 000's m6 at the test width, trained for one epoch on CK+ fold 0."""
+  config = cka.get_config(f"m6,epochs=1,width={TINY}")
+  config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
+  path = tmp_path_factory.mktemp("predict") / "m6"
+  train.train_and_evaluate(config, path)
+  return path
+
+
+def canvas_image() -> np.ndarray:
+  canvas = np.full(CANVAS_SHAPE, 128, np.uint8)
+  with Archive(DATA_DIR / "CK+48.zip") as source:
+    for member, (x, y, side) in CANVAS_FACES.items():
+      canvas[y:y + side, x:x + side] = resized(source.image(member), (side, side))
+  return canvas
+
+
+def write_video(path, frames: int) -> None:
+  """The astronaut's upper half panning right by 4 px per frame, as an MP4."""
+  photo = skimage.data.astronaut()[:256, :, ::-1]  # OpenCV writes BGR.
+  writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (320, 256))
+  for frame in range(frames):
+    writer.write(np.ascontiguousarray(photo[:, 4 * frame:4 * frame + 320]))
+  writer.release()
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+  folder = tmp_path_factory.mktemp("inputs")
+  Image.fromarray(skimage.data.astronaut()).save(folder / "astronaut.png")
+  Image.fromarray(canvas_image()).save(folder / "canvas.png")
+  Image.fromarray(np.full(CANVAS_SHAPE, 200, np.uint8)).save(folder / "blank.png")
+  (folder / "broken.jpg").write_bytes(b"this is not a JPEG")
+  write_video(folder / "clip.mp4", VIDEO_FRAMES)
+  return folder
+
+
+@pytest.fixture(scope="module")
+def predicted(workdir, inputs, tmp_path_factory):
+  """One run over everything: JSON lines, annotations, explanations and an export."""
+  out = tmp_path_factory.mktemp("predicted")
+  command = [sys.executable, "-m", "ferjax.predict", f"--workdir={workdir}", str(inputs),
+             str(inputs / "missing.png"), f"--out={out / 'faces.jsonl'}", f"--annotate={out / 'annotated'}",
+             f"--explain={out / 'explained'}", f"--every={EVERY}", f"--export={out / 'model.ferjax'}"]
+  # The tests' compilation cache: MTCNN's programs for these image sizes were compiled by test_faces.
+  env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(REPO / ".pytest_cache" / "jax"))
+  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+  records = [json.loads(line) for line in (out / "faces.jsonl").read_text().splitlines()]
+  return result, records, out
+
+
+def faces_of(records, name: str, frame=None) -> list[dict]:
+  return [r for r in records if r["input"].endswith(name) and r["frame"] == frame]
+
+
+def test_predict_labels_every_face_and_reports_bad_input(predicted, inputs):
+  result, records, _ = predicted
+  assert result.returncode == 1, result.stderr  # broken.jpg and missing.png failed; the rest went on.
+  assert f"error: {inputs / 'broken.jpg'}: cannot read this image" in result.stderr
+  assert f"error: {inputs / 'missing.png'}: no such file or folder" in result.stderr
+  assert f"{inputs / 'blank.png'}: no face found" in result.stderr
+  assert "1 without a face, 2 failed" in result.stderr
+  astronaut = faces_of(records, "astronaut.png")
+  assert len(astronaut) == 1 and iou(astronaut[0]["box"], ASTRONAUT_FACE) > 0.5
+  canvas = faces_of(records, "canvas.png")
+  pasted = [(x, y, x + side, y + side) for x, y, side in CANVAS_FACES.values()]
+  assert len(canvas) == len(pasted)
+  assert sorted(max(range(len(pasted)), key=lambda i: iou(face["box"], pasted[i])) for face in canvas) == \
+      list(range(len(pasted)))
+  for frame in range(0, VIDEO_FRAMES, EVERY):
+    (face,) = faces_of(records, "clip.mp4", frame)
+    shifted = np.subtract(ASTRONAUT_FACE, [4 * frame, 0, 4 * frame, 0])
+    assert iou(face["box"], shifted) > 0.5, (frame, face["box"])
+  assert {r["frame"] for r in records if r["input"].endswith("clip.mp4")} == set(range(0, VIDEO_FRAMES, EVERY))
+  for record in records:
+    probabilities = record["probabilities"]
+    assert list(probabilities) == ["anger", "disgust", "fear", "happy", "sadness", "surprise"]
+    assert math.isclose(sum(probabilities.values()), 1.0, abs_tol=1e-3)
+    assert record["label"] == max(probabilities, key=probabilities.get)
+    assert len(record["landmarks"]) == 5
+
+
+def test_predict_writes_pictures_and_video(predicted):
+  _, records, out = predicted
+  assert {p.name for p in (out / "annotated").iterdir()} == {"astronaut.png", "canvas.png", "blank.png",
+                                                             "clip.mp4"}
+  original, annotated = skimage.data.astronaut(), np.asarray(Image.open(out / "annotated" / "astronaut.png"))
+  assert annotated.shape == original.shape and (annotated != original).any(axis=-1).mean() > 0.001
+  video = cv2.VideoCapture(str(out / "annotated" / "clip.mp4"))
+  assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == len(range(0, VIDEO_FRAMES, EVERY))
+  video.release()
+  explained = sorted(p.name for p in (out / "explained").iterdir())
+  assert len(explained) == len(records) and "astronaut_face0.png" in explained
+  assert "clip_frame000003_face0.png" in explained
+  assert Image.open(out / "explained" / "astronaut_face0.png").size[0] > 600
+
+
+def test_portable_model_runs_without_the_training_code(predicted, workdir, inputs, tmp_path):
+  """The exported file gives the workdir's probabilities with ferjax's training modules unimportable."""
+  _, records, out = predicted
+  (face,) = faces_of(records, "astronaut.png")
+  crop = align.crop_face(skimage.data.astronaut(), face["box"], np.array(face["landmarks"]))
+  np.save(tmp_path / "crop.npy", crop[None])
+  script = (
+      "import sys, json, numpy as np\n"
+      "for name in ('ferjax.train', 'ferjax.state', 'ferjax.inference', 'ferjax.checkpoints', "
+      "'ferjax.models', 'configs', 'orbax', 'tensorflow_datasets'):\n"
+      "  sys.modules[name] = None\n"
+      "from ferjax.portable import PortableClassifier\n"
+      f"model = PortableClassifier.load({str(out / 'model.ferjax')!r})\n"
+      f"print(json.dumps(model.probabilities(np.load({str(tmp_path / 'crop.npy')!r}))[0].tolist()))\n")
+  result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr
+  np.testing.assert_allclose(json.loads(result.stdout.splitlines()[-1]),
+                             list(face["probabilities"].values()), atol=2e-4)
+
+
+def test_crop_turns_the_eye_line_horizontal():
+  """Two bright 'eyes' on a slanted line end up on one row of the crop, the box's centre in its middle."""
+  image = np.zeros((200, 200), np.uint8)
+  eyes = np.array([[80.0, 90.0], [120.0, 110.0]])  # 26.6 degrees.
+  for x, y in eyes:
+    image[int(y) - 2:int(y) + 3, int(x) - 2:int(x) + 3] = 255
+  landmarks = np.concatenate([eyes, np.zeros((3, 2))])
+  crop = align.crop_face(image, (60, 60, 140, 140), landmarks, size=80).astype(np.float64)
+  rows, cols = np.nonzero(crop > 100)
+  left, right = cols < 40, cols >= 40
+  assert abs(rows[left].mean() - rows[right].mean()) < 1.0
+  assert abs((cols[left].mean() + cols[right].mean()) / 2 - 39.5) < 1.5
+  distance = np.hypot(*(eyes[1] - eyes[0]))
+  assert abs(cols[right].mean() - cols[left].mean() - distance) < 1.5  # Same scale: box side = crop side.
+
+
+def test_missing_video_support_names_the_extra(monkeypatch):
+  import importlib.util
+  find_spec = importlib.util.find_spec
+  monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cv2" else find_spec(name, *a))
+  with pytest.raises(ModuleNotFoundError, match=r"pip install -e '\.\[faces\]'") as error:
+    extra.require("cv2", "opencv-python-headless")
+  assert "'opencv-python-headless'" in str(error.value)

@@ -3,9 +3,9 @@ independent 10-fold cross-validation.
 
   python -m ferjax.main --config=configs/ck_msa.py --workdir=workdirs/ck_msa
   python -m ferjax.main --config=configs/ck_msa.py:MSA,fold=all,runs=10 --workdir=workdirs/ck_msa_all
-Switches: M|MCA|MSA|MCSA, width=, size=, epochs=, runs=, seed=, fold=0..9|all, source=device|grain, bn=true|false,
-dtype=float32|bfloat16,
-quick.
+Switches: M|MCA|MSA|MCSA, width=, size=, epochs=, runs=, seed=, fold=0..9|all, source=device|grain,
+bn=true|false, dtype=float32|bfloat16, quick, gamma_sweep|loss_sweep (or sweep=<name>, run by ferjax.sweep).
+  python -m ferjax.sweep --config=configs/ck_msa.py:loss_sweep,fold=all --workdir=workdirs/ck_loss_sweep
 """
 
 import ml_collections

@@ -9,8 +9,10 @@ Table 1 row m3, all 10 folds, 10 runs per fold (paper 000's Acc / Sta protocol):
   python -m ferjax.main --config=configs/cka.py:m3,fold=all,runs=10 --workdir=workdirs/cka_m3
 Switches: m1..m6, width=, size= (224 is the papers' input), epochs=, runs=, seed=, fold=0..9|all,
 source=device|grain, bn=true|false (BatchNorm, default on),
-dtype=float32|bfloat16 (convs and matmuls; weights stay float32), quick. Any field can also be set with
+dtype=float32|bfloat16 (convs and matmuls; weights stay float32), quick, lambda_sweep|lambda1_sweep
+(or sweep=<name>; paper 000's Fig. 6 sweeps, run by ferjax.sweep). Any field can also be set with
 --config.<key>=<value>.
+  python -m ferjax.sweep --config=configs/cka.py:lambda1_sweep,fold=all --workdir=workdirs/cka_lambda1
 """
 
 import ml_collections

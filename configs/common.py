@@ -9,6 +9,7 @@ import os
 
 import ml_collections
 
+from ferjax import hyper
 from ferjax.models import variants
 
 
@@ -55,10 +56,38 @@ PAPER_AUGMENTATION = dict(flip=True, rotation="discrete", max_degrees=10.0, crop
                           tta=False)
 
 
+# The papers' sweeps (`python -m ferjax.sweep`): config overrides per point, and the paper they belong to.
+# Paper 000, section 3.3 / Fig. 6: lambda1 from 1 to 10 at lambda = 0.01 (b), then lambda over five values
+# at lambda1 = 7 (a). Paper 002 shows the DDA weight's effect (Fig. 9) without values: ferjax sweeps the
+# DDA authors' gamma 0, 1, 2, 4, 8 at batch 32 (ferjax's per-example gamma = theirs / 32), and compares
+# softmax, softmax + center, and softmax + center + DDA (the losses of Fig. 9).
+SWEEPS = {
+    "lambda1_sweep": ("paper000", tuple({"loss.lam": 0.01, "loss.lambda1": float(v)} for v in range(1, 11))),
+    "lambda_sweep": ("paper000", tuple({"loss.lam": v, "loss.lambda1": 7.0}
+                                       for v in (0.0005, 0.001, 0.005, 0.01, 0.05))),
+    "gamma_sweep": ("paper002", tuple({"loss.gamma": g / 32} for g in (0.0, 1.0, 2.0, 4.0, 8.0))),
+    "loss_sweep": ("paper002", ({"loss.name": "softmax"}, {"loss.name": "dda", "loss.gamma": 0.0},
+                                {"loss.name": "dda"})),
+}
+
+
+def sweep_points(name: str, paper: str, loss: str) -> tuple:
+  """The points of sweep `name` ('' for none), checked to belong to `paper` and to vary `loss`."""
+  if not name:
+    return ()
+  owner, points = choose(SWEEPS, name, "sweep")
+  if owner != paper:
+    raise ValueError(f"sweep {name!r} belongs to {owner}'s configs, not {paper}'s")
+  varied = {key for point in points for key in point}
+  if "loss.name" not in varied and loss == "softmax":
+    raise ValueError(f"sweep {name!r} varies loss weights, but this variant trains with softmax alone; "
+                     "use a variant with the joint loss (m6)")
+  return points
+
 def base_config(dataset: str, args: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Everything but the model and loss: data, input, optimisation, runs, logging.
 
-  `args` supplies: width, size, epochs, runs, seed, fold, source, quick, dtype.
+  `args` supplies: width, size, epochs, runs, seed, fold, source, quick, dtype, sweep.
   """
   config = ml_collections.ConfigDict()
   config.dataset = dataset
@@ -82,6 +111,8 @@ def base_config(dataset: str, args: ml_collections.ConfigDict) -> ml_collections
   config.schedule = ml_collections.ConfigDict(dict(name="plateau", factor=0.5, patience=3, decay=0.9))
   config.num_runs = args.runs                  # papers: N = 10 runs, Acc = mean, Sta = population std.
   config.first_run = 0                         # runs first_run.. of the seed: N runs split over jobs.
+  config.per_run = hyper.empty()               # per-run loss weights / rates of a vmapped sweep.
+  config.sweep = ml_collections.ConfigDict(dict(name=args.sweep, points=()))  # ferjax.sweep's points.
   config.seed = args.seed
   config.log_every_steps = 20
   config.checkpoint_keep = 2
@@ -94,8 +125,10 @@ def parse_common(arg: str, **model_defaults) -> ml_collections.ConfigDict:
   # ferjax cannot ship; from scratch, plain VGG16 at lr 0.01 collapses to the majority class on CK+
   # (measured: 29% on fold 0 after 15 epochs without BN, 75% with it), so BN is on by default.
   args = parse_arg(arg, width=1.0, size=48, epochs=0, runs=1, seed=0, fold=0, source="device",
-                   quick=False, bn=True, dtype="float32",
+                   quick=False, bn=True, dtype="float32", sweep="",
                    **model_defaults)
+  if args.get("variant") in SWEEPS:  # 'lambda_sweep' names a sweep of the default variant.
+    args.sweep, args.variant = args.variant, model_defaults["variant"]
   if args.fold == "all":
     args.fold = -1
   if args.quick:
@@ -116,6 +149,7 @@ def paper000(dataset: str, arg: str, epochs: int) -> ml_collections.ConfigDict:
   config.loss = ml_collections.ConfigDict(dict(
       name=variants.CONTEXTUAL_LOSS[args.variant], lam=0.005, lambda1=7.0, gamma=0.0, center_rate=0.5))
   config.schedule.name = "plateau"             # halve the rate after 3 epochs without improvement.
+  config.sweep.points = sweep_points(args.sweep, "paper000", config.loss.name)
   return config
 
 
@@ -131,4 +165,5 @@ def paper002(dataset: str, arg: str, epochs: int) -> ml_collections.ConfigDict:
   config.loss = ml_collections.ConfigDict(dict(name="dda", lam=0.01, lambda1=0.0, gamma=0.125,
                                                center_rate=0.5))
   config.schedule.name = "exponential"         # lr 0.01 x 0.9 per epoch (section 2.3).
+  config.sweep.points = sweep_points(args.sweep, "paper002", config.loss.name)
   return config

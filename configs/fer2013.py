@@ -3,9 +3,11 @@ report PrivateTest; the argument picks Table 1's row (m1..m6, default m6) and ot
 
   python -m ferjax.main --config=configs/fer2013.py --workdir=workdirs/fer2013
   python -m ferjax.main --config=configs/fer2013.py:m4,runs=10 --workdir=workdirs/fer2013_m4
-Switches: m1..m6, width=, size= (224 is the papers' input), epochs=, runs=, seed=, source=device|grain, bn=true|false,
-dtype=float32|bfloat16,
-quick. Any field can also be set with --config.<key>=<value>.
+Switches: m1..m6, width=, size= (224 is the papers' input), epochs=, runs=, seed=, source=device|grain,
+bn=true|false, dtype=float32|bfloat16, quick, lambda_sweep|lambda1_sweep (or sweep=<name>: paper 000's
+Fig. 6, section 3.3). Any field can also be set with --config.<key>=<value>.
+  python -m ferjax.sweep --config=configs/fer2013.py:lambda1_sweep,runs=3 --workdir=workdirs/lambda1_sweep
+  python -m ferjax.sweep --config=configs/fer2013.py:lambda_sweep,runs=3 --workdir=workdirs/lambda_sweep
 """
 
 import ml_collections

@@ -1,10 +1,16 @@
-"""A Markdown report with pictures from finished training workdirs, side by side with the papers.
+"""A Markdown report with pictures from finished training workdirs and sweeps, side by side with the papers.
 
   python -m ferjax.report workdirs/fer2013_m6 workdirs/ck_m6 [--output=reports/]
+  python -m ferjax.report workdirs/lambda_sweep workdirs/lambda1_sweep        # sweeps (ferjax.sweep)
+  python -m ferjax.report workdirs/ms_softmax workdirs/ms_center workdirs/ms_dda --embeddings
 
-Writes report.md (also printed), and per workdir a confusion matrix (summed over runs) and learning
-curves (mean over runs, min-max band) as PNG files into the output folder (default: the first
-workdir's parent). A workdir is finished when it holds results.json, which ferjax.main writes last.
+Writes report.md (also printed) and PNG files into the output folder (default: the first path's
+parent): per workdir a confusion matrix (summed over runs, row percentages) and learning curves (mean
+over runs, min-max band); for two or more workdirs a grouped bar chart of per-class accuracy; per sweep
+a table and a line plot of Acc +- Sta against the swept value; with --embeddings the test split's
+embedding geometry per workdir (intra- and inter-class distances, `ferjax.geometry`) and 2-D
+projections side by side. A workdir is finished when it holds results.json, which ferjax.main writes
+last; a sweep when it holds sweep.json, which ferjax.sweep writes last.
 """
 
 import dataclasses
@@ -27,6 +33,8 @@ from ferjax.models.variants import (
 
 _OUTPUT = flags.DEFINE_string("output", None, "Folder for report.md and the PNG files (default: the "
                               "first workdir's parent).")
+_EMBEDDINGS = flags.DEFINE_bool("embeddings", False, "Also measure and draw each workdir's test-split "
+                                "embedding geometry (loads the model and the data).")
 
 # Paper 000 (Chen & Chen, JIPS 2024), section 3.4, Table 1 "Comparison of the experimental results for
 # various improvement strategies": (Acc %, Sta) per model row 1-6; row 6 adds the joint (island) loss,
@@ -351,19 +359,113 @@ def _unique_names(paths: Sequence[pathlib.Path]) -> list[str]:
   return names
 
 
-def build_report(paths: Sequence[os.PathLike], output: os.PathLike | None = None) -> str:
-  """Reads the workdirs, writes report.md and the pictures into `output` (default: the first
-  workdir's parent) and returns the Markdown. Every workdir is checked before anything is written."""
+def is_sweep(path: pathlib.Path) -> bool:
+  return (path / "sweep.json").is_file()
+
+
+def load_sweep(path: pathlib.Path) -> dict:
+  try:
+    return json.loads((path / "sweep.json").read_text())
+  except json.JSONDecodeError as error:
+    raise ReportError(f"{path / 'sweep.json'}: not valid JSON ({error})") from error
+
+
+def swept_axis(points: list[dict]) -> tuple[str, list[float] | None]:
+  """(x label, numeric x values or None): the one numeric override that changes between points."""
+  keys = [k for k in points[0] if len({json.dumps(p.get(k)) for p in points}) > 1]
+  if len(keys) == 1 and all(isinstance(p[keys[0]], (int, float)) for p in points):
+    return keys[0], [float(p[keys[0]]) for p in points]
+  return ", ".join(keys) or "point", None
+
+
+def sweep_section(path: pathlib.Path, sweep: dict, output: pathlib.Path, stem: str) -> str:
+  """A sweep's table (one row per point) and its Acc +- Sta line plot."""
+  rows = sweep["points"]
+  xlabel, values = swept_axis([row["point"] for row in rows])
+  picture = f"{stem}_sweep.png"
+  plots.sweep_curve([row["label"] for row in rows], values, [row["acc"] for row in rows],
+                    [row["sta"] for row in rows], output / picture, xlabel,
+                    title=f"{sweep['name']}: {sweep['model']} ({sweep['loss']}) on {sweep['dataset']}, "
+                          f"{sweep['num_runs']} run(s) per point")
+  table = _table(["point", "runs", "Acc %", "Sta %", "Acc per run %"],
+                 [[row["label"], str(len(row["accuracy"])), _percent(row["acc"]), _percent(row["sta"]),
+                   ", ".join(_percent(a) for a in row["accuracy"])] for row in rows])
+  best = max(rows, key=lambda row: row["acc"])
+  return "\n".join([f"### {stem}", "", f"- sweep `{sweep['name']}` in `{path}`; best point: "
+                    f"{best['label']} ({_percent(best['acc'])}%)", "", table, "",
+                    f"![{sweep['name']}]({picture})"])
+
+
+def per_class_section(workdirs: Sequence[Workdir], output: pathlib.Path) -> str | None:
+  """Grouped per-class accuracy bars of workdirs sharing one class list; None for fewer than two."""
+  class_lists = {tuple(w.results["classes"]) for w in workdirs}
+  if len(workdirs) < 2 or len(class_lists) != 1:
+    return None
+  classes = list(next(iter(class_lists)))
+  plots.per_class_bars([w.name for w in workdirs], np.stack([per_class_means(w.results) for w in workdirs]),
+                       classes, output / "per_class.png", title="per-expression accuracy, mean over runs")
+  return "![per-class accuracy of every workdir](per_class.png)"
+
+
+def embedding_section(workdirs: Sequence[Workdir], output: pathlib.Path) -> str:
+  """Test-split embedding geometry per workdir (table) and PCA / t-SNE projections (pictures)."""
+  from ferjax import geometry  # Loads models and data: only with --embeddings.
+  rows, projections = [], {"pca": [], "tsne": []}
+  classes = None
+  for workdir in workdirs:
+    embeddings, labels, names = geometry.split_embeddings(workdir.path)
+    classes = classes or names
+    numbers = geometry.class_geometry(embeddings, labels)
+    rows.append([workdir.name, workdir.results["loss"], str(embeddings.shape[1]), str(len(labels)),
+                 f"{numbers['intra']:.3f}", f"{numbers['inter']:.3f}", f"{numbers['ratio']:.3f}"])
+    title = f"{workdir.name} ({workdir.results['loss']}), intra/inter {numbers['ratio']:.2f}"
+    projections["pca"].append((title, geometry.pca_2d(embeddings), labels))
+    tsne = geometry.tsne_2d(embeddings)
+    if tsne is not None:
+      projections["tsne"].append((title, tsne, labels))
+  lines = [_table(["workdir", "loss", "embedding width", "test examples", "intra", "inter", "intra / inter"],
+                  rows), ""]
+  for kind, panels in projections.items():
+    if panels:
+      plots.embedding_panels(panels, classes, output / f"embeddings_{kind}.png",
+                             title=f"test-split embeddings, {kind.upper()}")
+      lines.append(f"![embeddings, {kind}](embeddings_{kind}.png)")
+  if not projections["tsne"]:
+    lines.append("(t-SNE needs scikit-learn; PCA only)")
+  return "\n".join(lines)
+
+
+def build_report(paths: Sequence[os.PathLike], output: os.PathLike | None = None,
+                 embeddings: bool = False) -> str:
+  """Reads the workdirs and sweeps, writes report.md and the pictures into `output` (default: the
+  first path's parent) and returns the Markdown. Every path is checked before anything is written."""
   if not paths:
     raise ReportError("no workdir given")
   paths = [pathlib.Path(p) for p in paths]
-  workdirs = [load_workdir(p, n) for p, n in zip(paths, _unique_names(paths), strict=True)]
+  names = _unique_names(paths)
+  sweeps = [(p, n, load_sweep(p)) for p, n in zip(paths, names, strict=True) if is_sweep(p)]
+  workdirs = [load_workdir(p, n) for p, n in zip(paths, names, strict=True) if not is_sweep(p)]
   output = pathlib.Path(output) if output else paths[0].resolve().parent
   output.mkdir(parents=True, exist_ok=True)
-  sections = ["# ferjax report", "", "## Results", "",
+  sections = ["# ferjax report"]
+  if workdirs:
+    sections += workdir_sections(workdirs, output, embeddings)
+  if sweeps:
+    sections += ["", "## Sweeps", "", "Acc / Sta per point over its runs (paper 000 eq. 8-9)."]
+    sections += ["\n" + sweep_section(path, sweep, output, name) for path, name, sweep in sweeps]
+  text = "\n".join(sections) + "\n"
+  (output / "report.md").write_text(text)
+  return text
+
+
+def workdir_sections(workdirs: Sequence[Workdir], output: pathlib.Path, embeddings: bool) -> list[str]:
+  sections = ["", "## Results", "",
               ("Acc / Sta: mean and population standard deviation over runs of the test accuracy "
                "(paper 000 eq. 8-9); per-class columns are recall averaged over runs."), "",
               results_table(workdirs)]
+  bars = per_class_section(workdirs, output)
+  if bars:
+    sections += ["", bars]
   comparison = paper_table(workdirs)
   if comparison:
     sections += ["", "## Side by side with the papers", "", comparison, "",
@@ -372,19 +474,22 @@ def build_report(paths: Sequence[os.PathLike], output: os.PathLike | None = None
   comparison = table_2(workdirs)
   if comparison:
     sections += ["", "## Paper 000 Table 2 with ferjax's m6", "", comparison]
+  if embeddings:
+    sections += ["", "## Embedding geometry (paper 002, Fig. 9)", "",
+                 ("On the test split: intra = mean distance of a feature to its class centre, inter = mean "
+                  "distance between class centres (`ferjax.geometry`)."), "",
+                 embedding_section(workdirs, output)]
   sections += ["", "## Workdirs"]
   for workdir in workdirs:
     sections += ["", _details(workdir, write_pictures(workdir, output, workdir.name))]
-  text = "\n".join(sections) + "\n"
-  (output / "report.md").write_text(text)
-  return text
+  return sections
 
 
 def main(argv: list[str]) -> None:
   if len(argv) < 2:
-    raise app.UsageError("give one or more finished workdirs: python -m ferjax.report WORKDIR...")
+    raise app.UsageError("give one or more finished workdirs or sweeps: python -m ferjax.report PATH...")
   try:
-    text = build_report(argv[1:], _OUTPUT.value)
+    text = build_report(argv[1:], _OUTPUT.value, _EMBEDDINGS.value)
   except ReportError as error:
     print(f"ferjax.report: error: {error}", file=sys.stderr)
     sys.exit(1)

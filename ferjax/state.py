@@ -8,6 +8,7 @@ it per epoch from what the run has seen (paper 000: halve after 3 epochs without
 002: exponential decay), and a resumed run must carry on from exactly where it stopped.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -17,6 +18,7 @@ import ml_collections
 import optax
 from flax import struct
 
+from ferjax import hyper
 from ferjax import mesh as mesh_lib
 from ferjax import models
 
@@ -68,14 +70,14 @@ def init_run(model: nn.Module, optimizer: optax.GradientTransformation, key: jax
                   best_loss=jnp.asarray(jnp.inf, jnp.float32), bad_epochs=jnp.zeros((), jnp.int32))
 
 
-def run_keys(seed: int, runs: range) -> jax.Array:
+def run_keys(seed: int, runs: Sequence[int]) -> jax.Array:
   """One root key per run; every per-step key is fold_in(run key, step), so a resumed run repeats."""
   root = jax.random.key(seed)
   return jax.vmap(lambda r: jax.random.fold_in(root, r))(jnp.asarray(list(runs)))
 
 
 def end_epoch(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
-              schedule: ml_collections.ConfigDict, base_rate: float) -> RunState:
+              schedule: ml_collections.ConfigDict, base_rate: jax.Array) -> RunState:
   """The per-epoch learning-rate rule of the config, applied to every run (vmapped by the caller).
 
   'plateau' (paper 000, section 3.3): halve (x `factor`) once `patience` epochs pass without a new
@@ -95,21 +97,16 @@ def end_epoch(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
   return runs
 
 
-def run_numbers(config: ml_collections.ConfigDict) -> range:
-  """The runs this job trains: first_run, ..., first_run + num_runs - 1 (split N runs over jobs)."""
-  return range(config.first_run, config.first_run + config.num_runs)
-
-
 def initial_state(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, num_classes: int):
   """(model, optimizer, fresh TrainState laid out on `mesh`, per-run keys)."""
   model = models.get_model(config.model.name, **config.model.options)
   optimizer = momentum(config.optimizer)
   size = config.input.size
   sample = jnp.zeros((1, size, size, 1), jnp.float32)
-  keys = run_keys(config.seed, run_numbers(config))
+  keys = run_keys(config.seed, hyper.run_numbers(config))
   replicated = mesh_lib.replicated(mesh)
-  init = jax.jit(jax.vmap(lambda key: init_run(model, optimizer, key, sample, num_classes,
-                                               config.optimizer.learning_rate)),
+  init = jax.jit(jax.vmap(lambda key, rate: init_run(model, optimizer, key, sample, num_classes, rate)),
                  out_shardings=replicated)
-  state = TrainState(step=jax.device_put(jnp.zeros((), jnp.int32), replicated), runs=init(keys))
+  rates = hyper.values(config, "optimizer.learning_rate")
+  state = TrainState(step=jax.device_put(jnp.zeros((), jnp.int32), replicated), runs=init(keys, rates))
   return model, optimizer, state, keys

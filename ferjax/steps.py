@@ -5,7 +5,6 @@ device holds the small networks whole) and donated. Per-step randomness is fold_
 a resumed run draws the very same augmentations, dropout masks and stochastic pools.
 """
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,7 @@ import ml_collections
 import optax
 from jax.sharding import Mesh
 
-from ferjax import losses
+from ferjax import hyper, losses
 from ferjax import mesh as mesh_lib
 from ferjax.data import augment
 from ferjax.state import RunState, TrainState
@@ -25,21 +24,31 @@ Objective = Callable[..., tuple[jax.Array, dict]]
 DeltaRule = Callable[..., jax.Array] | None
 
 
-def objective_of(loss: ml_collections.ConfigDict) -> tuple[Objective, DeltaRule]:
-  """The joint loss named by the config and its centre rule (None for plain softmax).
+def objective_of(name: str) -> tuple[Objective, DeltaRule]:
+  """The joint loss `name` and its centre rule (None for plain softmax), each taking one run's loss
+  weights as a last argument: {'lam', 'lambda1', 'gamma', 'center_rate'} (see `ferjax.hyper`).
 
   'softmax': cross-entropy. 'island': paper 000 eq. 7 (lambda, lambda1). 'dda': paper 002's softmax +
   center + DDA (lambda, gamma).
   """
-  if loss.name == "softmax":
-    return losses.softmax_objective, None
-  if loss.name == "island":
-    return (functools.partial(losses.contextual_objective, lam=loss.lam, lambda1=loss.lambda1),
-            functools.partial(losses.island_delta, lambda1=loss.lambda1))
-  if loss.name == "dda":
-    return (functools.partial(losses.multiscale_objective, lam=loss.lam, gamma=loss.gamma),
-            functools.partial(losses.dda_delta, gamma=loss.gamma))
-  raise ValueError(f"unknown loss {loss.name!r}; expected softmax, island or dda")
+  if name == "softmax":
+    return (lambda logits, embeddings, labels, centers, w: losses.softmax_objective(
+        logits, embeddings, labels, centers)), None
+  if name == "island":
+    return (lambda logits, embeddings, labels, centers, w: losses.contextual_objective(
+        logits, embeddings, labels, centers, lam=w["lam"], lambda1=w["lambda1"]),
+            lambda embeddings, labels, centers, w: losses.island_delta(
+                embeddings, labels, centers, lambda1=w["lambda1"]))
+  if name == "dda":
+    return (lambda logits, embeddings, labels, centers, w: losses.multiscale_objective(
+        logits, embeddings, labels, centers, lam=w["lam"], gamma=w["gamma"]),
+            lambda embeddings, labels, centers, w: losses.dda_delta(embeddings, labels, centers, gamma=w["gamma"]))
+  raise ValueError(f"unknown loss {name!r}; expected softmax, island or dda")
+
+
+def run_inputs(keys: jax.Array, config: ml_collections.ConfigDict) -> dict:
+  """The train step's per-run inputs: {'key': (runs,) keys} and the (runs,) loss weights of `ferjax.hyper`."""
+  return {"key": keys, **{name: jnp.asarray(value) for name, value in hyper.loss_weights(config).items()}}
 
 
 def over_runs(fn: Callable, runs_first: Any, *shared: Any) -> Any:
@@ -83,15 +92,17 @@ def _variables(runs: RunState, dtype: str, params: Any = None) -> dict:
 
 def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
                     config: ml_collections.ConfigDict, mesh: Mesh, fused_source: bool = False) -> Callable:
-  """jit(state, batch, run_keys) -> (state, metrics); `batch` is (runs, batch, ...) uint8 images.
+  """jit(state, batch, run_inputs) -> (state, metrics); `batch` is (runs, batch, ...) uint8 images,
+  `run_inputs` is `run_inputs(keys, config)`: each run's key and loss weights, as arguments so that
+  sweep points differing only in weights share one compiled program.
 
   With `fused_source` the second argument is a DeviceSource instead, gathered inside the step.
   """
-  objective, delta_rule = objective_of(config.loss)
+  objective, delta_rule = objective_of(config.loss.name)
   options = augment_options(config.input)
 
-  def run_step(runs: RunState, batch: dict, key: jax.Array, step: jax.Array):
-    key = jax.random.fold_in(key, step)
+  def run_step(runs: RunState, batch: dict, run: dict, step: jax.Array):
+    key = jax.random.fold_in(run["key"], step)
     k_augment, k_stochastic, k_dropout = jax.random.split(key, 3)
     images = augment.augment_batch(k_augment, batch["image"], **options)
     labels = batch["label"]
@@ -106,7 +117,7 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
       else:
         (logits, aux), updated = model.apply(variables, inputs, train=True, rngs=rngs), {}
       logits, embedding = logits.astype(jnp.float32), aux["embedding"].astype(jnp.float32)
-      loss, parts = objective(logits, embedding, labels, runs.centers)
+      loss, parts = objective(logits, embedding, labels, runs.centers, run)
       return loss, (parts, logits, embedding, updated.get("batch_stats", runs.batch_stats))
 
     (loss, (parts, logits, embeddings, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
@@ -115,21 +126,21 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
     params = jax.tree.map(lambda p, d: p - runs.learning_rate * d, runs.params, direction)
     centers = runs.centers
     if delta_rule is not None:
-      delta = delta_rule(jax.lax.stop_gradient(embeddings), labels, centers)
-      centers = losses.update_centers(centers, delta, config.loss.center_rate)
+      delta = delta_rule(jax.lax.stop_gradient(embeddings), labels, centers, run)
+      centers = losses.update_centers(centers, delta, run["center_rate"])
     metrics = {"loss": loss, **parts, "accuracy": jnp.mean(jnp.argmax(logits, -1) == labels),
                "grad_norm": optax.tree.norm(grads), "learning_rate": runs.learning_rate}
     return runs.replace(params=params, batch_stats=batch_stats, opt_state=opt_state,
                         centers=centers), metrics
 
-  def train_step(state: TrainState, batch: dict, keys: jax.Array) -> tuple[TrainState, dict]:
-    runs, metrics = over_runs(lambda per_run, step: run_step(*per_run, step), (state.runs, batch, keys),
+  def train_step(state: TrainState, batch: dict, inputs: dict) -> tuple[TrainState, dict]:
+    runs, metrics = over_runs(lambda per_run, step: run_step(*per_run, step), (state.runs, batch, inputs),
                               state.step)
     return TrainState(step=state.step + 1, runs=runs), metrics
 
-  def train_step_from(state: TrainState, source: Any, keys: jax.Array) -> tuple[TrainState, dict]:
+  def train_step_from(state: TrainState, source: Any, inputs: dict) -> tuple[TrainState, dict]:
     """The step with a device-resident source: the batch gather is part of the compiled step."""
-    return train_step(state, source.train_batch(state.step), keys)
+    return train_step(state, source.train_batch(state.step), inputs)
 
   replicated = mesh_lib.replicated(mesh)
   if fused_source:

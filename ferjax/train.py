@@ -14,6 +14,7 @@ import os
 import pathlib
 import signal
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import jax
@@ -22,7 +23,7 @@ import ml_collections
 import numpy as np
 
 from ferjax import checkpoints as checkpoints_lib
-from ferjax import evaluate, plots, progress, steps
+from ferjax import evaluate, hyper, plots, progress, steps
 from ferjax import mesh as mesh_lib
 from ferjax import state as state_lib
 from ferjax.data import datasets, device, pipeline, splits
@@ -44,7 +45,7 @@ class Data:
   test_name: str
 
 
-def run_seeds(seed: int, runs: range) -> tuple[int, ...]:
+def run_seeds(seed: int, runs: Sequence[int]) -> tuple[int, ...]:
   """A data-order seed per run, independent of the other runs and of other config seeds."""
   return tuple(int(np.random.SeedSequence([seed, run]).generate_state(1)[0]) for run in runs)
 
@@ -72,7 +73,7 @@ def load_data(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, fold: 
   """Train / validation / test sources for the config's dataset (and CK+ fold)."""
   builder = prepared_builder(config)
   extra = {"num_workers": config.data.num_workers} if config.data.source == "grain" else {}
-  seeds = run_seeds(config.seed, state_lib.run_numbers(config))
+  seeds = run_seeds(config.seed, hyper.run_numbers(config))
 
   def source(split, batch_size, indices=None):
     return source_class(config).from_builder(builder, split, mesh, batch_size, indices=indices, seeds=seeds,
@@ -106,6 +107,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     if config[key] < 1:
       raise ValueError(f"config.{key} = {config[key]}; expected a positive integer")
   get_model(config.model.name, **config.model.options)  # unknown model names and options raise here.
+  hyper.check(config)
   if config.input.size % 16:
     raise ValueError(f"config.input.size = {config.input.size}; expected a multiple of 16 (48, 224, ...)")
 
@@ -171,13 +173,15 @@ def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: in
   train_step = steps.make_train_step(model, optimizer, config, mesh,
                                      fused_source=config.data.source == "device")
   eval_step = steps.make_eval_step(model, config, mesh, num_classes)
-  end_epoch = jax.jit(jax.vmap(lambda r, loss, epoch: state_lib.end_epoch(
-      r, epoch, loss, config.schedule, config.optimizer.learning_rate), in_axes=(0, 0, None)),
-      out_shardings=replicated)
+  base_rates = hyper.values(config, "optimizer.learning_rate")
+  end_epoch = jax.jit(lambda runs, loss, epoch: jax.vmap(
+      lambda r, monitored, rate: state_lib.end_epoch(r, epoch, monitored, config.schedule, rate))(
+          runs, loss, base_rates), out_shardings=replicated)
   stop = _Stop()
   previous_handler = signal.signal(signal.SIGTERM, stop)
+  inputs = steps.run_inputs(keys, config)  # Placed by the step's in_shardings, as the keys always were.
   try:
-    state, best, record = train_loop(config, data, state, best, record, keys, train_step, eval_step,
+    state, best, record = train_loop(config, data, state, best, record, inputs, train_step, eval_step,
                                      end_epoch, checkpoints, reporter, stop, total_steps, steps_per_epoch)
   finally:
     signal.signal(signal.SIGTERM, previous_handler)
@@ -202,7 +206,7 @@ def evaluate_workdir(config: ml_collections.ConfigDict, workdir: os.PathLike, sp
     raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}; train first with --mode=train")
   mesh = mesh_lib.make_mesh()
   data = load_data(config, mesh, fold)
-  model, optimizer, state, keys = state_lib.initial_state(config, mesh, len(data.class_names))
+  model, _, state, _ = state_lib.initial_state(config, mesh, len(data.class_names))
   _, best, record = checkpoints.restore(checkpoints.latest_step, state, state.runs)
   checkpoints.close()
   if split is not None:
@@ -213,7 +217,7 @@ def evaluate_workdir(config: ml_collections.ConfigDict, workdir: os.PathLike, sp
   return final_results(config, data, best, eval_step, record, fold, 0.0)
 
 
-def train_loop(config, data, state, best, record, keys, train_step, eval_step, end_epoch, checkpoints,
+def train_loop(config, data, state, best, record, inputs, train_step, eval_step, end_epoch, checkpoints,
                reporter, stop, total_steps, steps_per_epoch):
   """Steps from the state's step to `total_steps`, with per-epoch validation, schedule and checkpoint."""
   step = int(state.step)
@@ -224,7 +228,7 @@ def train_loop(config, data, state, best, record, keys, train_step, eval_step, e
   first_step = step
   while step < total_steps:
     # The device source is an argument of the step, which gathers its own batch.
-    state, metrics = train_step(state, next(batches) if batches is not None else data.train, keys)
+    state, metrics = train_step(state, next(batches) if batches is not None else data.train, inputs)
     pending.append(metrics)
     step += 1
     if step == first_step + 1:  # Compiled: images/s counts from here.

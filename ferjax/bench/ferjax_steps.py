@@ -88,11 +88,12 @@ def compiled_train_step(case: cases.Case, augment: bool = False, source: str = "
     data = jax.device_put({k: np.stack([v] * case.num_runs) for k, v in host.items()},
                           mesh_lib.run_batch_sharding(mesh))
   jitted = steps.make_train_step(model, optimizer, config, mesh, fused_source=source == "device")
-  compiled, compile_s = _compile(jitted, state, data, keys)
+  inputs = steps.run_inputs(keys, config)
+  compiled, compile_s = _compile(jitted, state, data, inputs)
   carry = {"state": state}
 
   def step(_):
-    carry["state"], metrics = compiled(carry["state"], data, keys)
+    carry["state"], metrics = compiled(carry["state"], data, inputs)
     return metrics
 
   return compiled, compile_s, step

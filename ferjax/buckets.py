@@ -1,4 +1,5 @@
-"""Batches padded to a few sizes, so a jitted function fed varying counts (faces per image) compiles rarely."""
+"""Batches padded to a few sizes, so a jitted function fed varying counts (faces per image) compiles
+rarely."""
 
 import numpy as np
 
@@ -9,6 +10,7 @@ def bucket(count: int) -> int:
 
 
 def pad(batch: np.ndarray) -> np.ndarray:
-  """`batch` with zero items appended up to `bucket(len(batch))`; callers keep the first len(batch) outputs."""
+  """`batch` with zero items appended up to `bucket(len(batch))`; callers keep the first len(batch)
+  outputs."""
   missing = bucket(len(batch)) - len(batch)
   return np.concatenate([batch, np.zeros((missing,) + batch.shape[1:], batch.dtype)]) if missing else batch

@@ -60,4 +60,5 @@ def check(config: ml_collections.ConfigDict) -> None:
                        f"{config.num_runs}")
   unknown = sorted(set(per_run) - {"run", *PER_RUN.values()})
   if unknown:
-    raise ValueError(f"unknown config.per_run field(s) {unknown}; allowed: run, {', '.join(PER_RUN.values())}")
+    raise ValueError(f"unknown config.per_run field(s) {unknown}; allowed: run, "
+                     f"{', '.join(PER_RUN.values())}")

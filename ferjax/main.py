@@ -7,12 +7,10 @@ Config fields can be overridden with --config.<key>=<value>; an unknown key fail
 Data locations come from the config, whose defaults read FERJAX_DATA_DIR and FERJAX_MANUAL_DIR.
 """
 
-import sys
-
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
-from ferjax import distributed, train, xla_cache
+from ferjax import cli, distributed, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/cka.py:m6.",
                                           lock_config=True)
@@ -29,17 +27,15 @@ _SPLIT = flags.DEFINE_string("split", None, "With --mode=evaluate: the split to 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  logging.set_verbosity(logging.ERROR)  # TFDS and Orbax warn about routine things.
-  xla_cache.enable()  # Reruns and resumes skip compilation.
-  try:
-    distributed.initialize(_DISTRIBUTED.value)
-    if _MODE.value == "train":
-      train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-    else:
-      train.evaluate_workdir(_CONFIG.value, _WORKDIR.value, _SPLIT.value)
-  except (ValueError, FileNotFoundError, PermissionError, train.TrainingError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(1)
+  cli.run(train_or_evaluate, errors=(train.TrainingError,))
+
+
+def train_or_evaluate() -> None:
+  distributed.initialize(_DISTRIBUTED.value)
+  if _MODE.value == "train":
+    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  else:
+    train.evaluate_workdir(_CONFIG.value, _WORKDIR.value, _SPLIT.value)
 
 
 if __name__ == "__main__":

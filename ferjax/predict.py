@@ -23,9 +23,9 @@ from collections.abc import Iterator
 from typing import Any, TextIO
 
 import numpy as np
-from absl import app, flags, logging
+from absl import app, flags
 
-from ferjax import xla_cache
+from ferjax import cli
 from ferjax.faces import align, draw, extra
 from ferjax.faces.detect import Detector
 
@@ -333,13 +333,7 @@ def summarise(tally: Tally) -> None:
 
 
 def main(argv: list[str]) -> None:
-  logging.set_verbosity(logging.ERROR)  # Orbax logs every restore step.
-  xla_cache.enable()
-  try:
-    sys.exit(run(argv[1:]))
-  except (ValueError, FileNotFoundError, ImportError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(1)
+  sys.exit(cli.run(run, argv[1:]))
 
 
 if __name__ == "__main__":

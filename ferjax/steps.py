@@ -42,12 +42,14 @@ def objective_of(name: str) -> tuple[Objective, DeltaRule]:
   if name == "dda":
     return (lambda logits, embeddings, labels, centers, w: losses.multiscale_objective(
         logits, embeddings, labels, centers, lam=w["lam"], gamma=w["gamma"]),
-            lambda embeddings, labels, centers, w: losses.dda_delta(embeddings, labels, centers, gamma=w["gamma"]))
+            lambda embeddings, labels, centers, w: losses.dda_delta(
+                embeddings, labels, centers, gamma=w["gamma"]))
   raise ValueError(f"unknown loss {name!r}; expected softmax, island or dda")
 
 
 def run_inputs(keys: jax.Array, config: ml_collections.ConfigDict) -> dict:
-  """The train step's per-run inputs: {'key': (runs,) keys} and the (runs,) loss weights of `ferjax.hyper`."""
+  """The train step's per-run inputs: {'key': (runs,) keys} and the (runs,) loss weights of
+  `ferjax.hyper`."""
   return {"key": keys, **{name: jnp.asarray(value) for name, value in hyper.loss_weights(config).items()}}
 
 

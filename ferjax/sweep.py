@@ -18,13 +18,12 @@ import copy
 import json
 import os
 import pathlib
-import sys
 
 import ml_collections
-from absl import app, flags, logging
+from absl import app, flags
 from ml_collections import config_flags
 
-from ferjax import distributed, evaluate, hyper, train, xla_cache
+from ferjax import cli, distributed, evaluate, hyper, train
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "A config with a sweep, e.g. "
                                           "configs/fer2013.py:lambda_sweep.", lock_config=False)
@@ -144,14 +143,8 @@ def run_sweep(config: ml_collections.ConfigDict, workdir: os.PathLike, together:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  logging.set_verbosity(logging.ERROR)
-  xla_cache.enable()
-  try:
-    distributed.initialize("env_or_off")
-    run_sweep(_CONFIG.value, _WORKDIR.value, _TOGETHER.value)
-  except (ValueError, FileNotFoundError, PermissionError, train.TrainingError) as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(1)
+  cli.run(lambda: (distributed.initialize("env_or_off"),
+                   run_sweep(_CONFIG.value, _WORKDIR.value, _TOGETHER.value)), errors=(train.TrainingError,))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import skimage.data
 from PIL import Image
 
 import mtcnn_numpy as ref
@@ -129,8 +130,7 @@ def check_face(face: Face) -> None:
 
 
 def test_astronaut_one_face(detector):
-  skimage_data = pytest.importorskip("skimage.data")
-  faces = detector(skimage_data.astronaut())
+  faces = detector(skimage.data.astronaut())
   assert len(faces) == 1
   face = faces[0]
   check_face(face)

@@ -106,7 +106,8 @@ def test_predict_labels_every_face_and_reports_bad_input(predicted, inputs):
     (face,) = faces_of(records, "clip.mp4", frame)
     shifted = np.subtract(ASTRONAUT_FACE, [4 * frame, 0, 4 * frame, 0])
     assert iou(face["box"], shifted) > 0.5, (frame, face["box"])
-  assert {r["frame"] for r in records if r["input"].endswith("clip.mp4")} == set(range(0, VIDEO_FRAMES, EVERY))
+  video_frames = {r["frame"] for r in records if r["input"].endswith("clip.mp4")}
+  assert video_frames == set(range(0, VIDEO_FRAMES, EVERY))
   for record in records:
     probabilities = record["probabilities"]
     assert list(probabilities) == ["anger", "disgust", "fear", "happy", "sadness", "surprise"]
@@ -144,7 +145,8 @@ def test_portable_model_runs_without_the_training_code(predicted, workdir, input
       "from ferjax.portable import PortableClassifier\n"
       f"model = PortableClassifier.load({str(out / 'model.ferjax')!r})\n"
       f"print(json.dumps(model.probabilities(np.load({str(tmp_path / 'crop.npy')!r}))[0].tolist()))\n")
-  result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+  result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
   assert result.returncode == 0, result.stderr
   np.testing.assert_allclose(json.loads(result.stdout.splitlines()[-1]),
                              list(face["probabilities"].values()), atol=2e-4)
@@ -169,7 +171,8 @@ def test_crop_turns_the_eye_line_horizontal():
 def test_missing_video_support_names_the_extra(monkeypatch):
   import importlib.util
   find_spec = importlib.util.find_spec
-  monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "cv2" else find_spec(name, *a))
+  monkeypatch.setattr(importlib.util, "find_spec",
+                      lambda name, *a: None if name == "cv2" else find_spec(name, *a))
   with pytest.raises(ModuleNotFoundError, match=r"pip install -e '\.\[faces\]'") as error:
     extra.require("cv2", "opencv-python-headless")
   assert "'opencv-python-headless'" in str(error.value)

@@ -54,15 +54,16 @@ def learning_curves(panels: Mapping[str, Sequence[tuple[str, np.ndarray, np.ndar
 
 def sweep_curve(labels: Sequence[str], values: Sequence[float] | None, acc: Sequence[float],
                 sta: Sequence[float], path: os.PathLike, xlabel: str, title: str = "") -> None:
-  """Acc +- Sta (percent) per sweep point, against the swept value (log axis when it spans a decade or
-  more) or, when points are not numbers, against their labels."""
+  """Acc +- Sta (percent) per sweep point, against the swept value (log axis when it spans more than a
+  decade) or, when points are not numbers, against their labels."""
   acc, sta = 100 * np.asarray(acc), 100 * np.asarray(sta)
   figure, axis = plt.subplots(figsize=(5.5, 3.8))
   x = np.arange(len(labels)) if values is None else np.asarray(values, np.float64)
   axis.errorbar(x, acc, yerr=sta, marker="o", capsize=4)
+  axis.margins(y=0.15)  # Room for the best point's label.
   if values is None:
     axis.set_xticks(x, labels, rotation=20, ha="right", fontsize=8)
-  elif x.min() > 0 and x.max() / x.min() >= 10:
+  elif x.min() > 0 and x.max() / x.min() > 10:
     axis.set_xscale("log")
   best = int(np.argmax(acc))
   axis.annotate(f"{acc[best]:.2f}", (x[best], acc[best]), textcoords="offset points", xytext=(0, 8),

@@ -17,7 +17,7 @@ CLASSES = ["a", "b", "c", "d", "e", "f"]
 
 def classifier_of(name: str, **flags) -> Classifier:
   model = get_model(name, num_classes=len(CLASSES), width=TINY, batch_norm=True, **flags)
-  variables = model.init(jax.random.key(0), jnp.zeros((1, 48, 48, 1)))
+  variables = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 48, 48, 1)))
   return Classifier(model, variables, CLASSES, Preprocessing(48, 0.5, 0.25), config=None)
 
 
@@ -39,13 +39,16 @@ def test_grad_cam_of_a_pooled_linear_head_is_the_class_activation_map(ckplus_ima
 
 def test_paper_002_spatial_maps_reach_the_panel(ckplus_images, tmp_path):
   """(Paper 000's PD and RA maps are drawn by tests/test_predict.py's end-to-end run.)"""
-  maps = ["spatial attention 3", "spatial attention 4", "spatial attention 5"]
   classifier = classifier_of("multiscale", **variants.MULTISCALE_VARIANTS["MCSA"])
-  crops = (ckplus_images[0][:1, ..., 0] * 255).round().astype(np.uint8)
-  (first,) = explain.explanations(classifier, crops)
-  assert list(first["maps"]) == maps
-  assert all(0.0 <= m.min() and m.max() <= 1.0 for m in first["maps"].values())
-  assert len(first["channel_weights"]) == 5 and first["grad_cam"].shape == (48, 48)
-  assert first["probabilities"].sum() == pytest.approx(1.0, abs=1e-5)
-  explain.panel(crops[0], first, CLASSES, tmp_path / "panel.png", title="test")
+  inputs = jnp.asarray(ckplus_images[0][:1] - 0.5) / 0.25
+  _, aux = jax.jit(classifier.model.apply)(classifier.variables, inputs)
+  maps = {name: np.asarray(m[0]) for name, m in explain.attention_maps(aux).items()}
+  assert list(maps) == ["spatial attention 3", "spatial attention 4", "spatial attention 5"]
+  assert [m.shape for m in maps.values()] == [(12, 12), (6, 6), (3, 3)]
+  assert all(0.0 <= m.min() and m.max() <= 1.0 for m in maps.values())
+  explanation = {"probabilities": np.full(len(CLASSES), 1 / len(CLASSES)), "maps": maps,
+                 "grad_cam": np.linspace(0, 1, 48 * 48).reshape(48, 48),
+                 "channel_weights": [np.asarray(w[0]) for w in aux["channel_weights"]]}
+  crop = (ckplus_images[0][0, ..., 0] * 255).round().astype(np.uint8)
+  explain.panel(crop, explanation, CLASSES, tmp_path / "panel.png", title="test")
   assert Image.open(tmp_path / "panel.png").size[0] > 100 * (len(maps) + 2)

@@ -28,9 +28,10 @@ OBJECTIVES = {
 # Each new component once: plain VGG (m1), fusion + GCCA (m3), PD + RA (m5), island loss (m6); paper
 # 002 with channel attention and with both attentions. m2, m4, M and MSA add nothing these lack, and
 # tests/test_main.py trains m2 and m6 end to end.
-CASES = [("contextual-m1", "softmax"), ("contextual-m3", "softmax"), ("contextual-m5", "softmax")]
-CASES += [("contextual-m5", "island")]  # Table 1's m6: m5's network with the joint loss.
-CASES += [("multiscale-MCA", "dda"), ("multiscale-MCSA", "dda")]
+# The smallest and the largest network of each paper (the others are subsets of their modules), each
+# with its paper's joint loss; m1 with softmax alone. Table 1's m6 is m5's network with the island loss.
+CASES = [("contextual-m1", "softmax"), ("contextual-m3", "softmax"), ("contextual-m5", "island")]
+CASES += [("multiscale-MCSA", "dda")]
 
 
 def make_train_step(model, objective, delta_rule, optimizer, x, labels):

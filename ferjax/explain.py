@@ -10,6 +10,7 @@ respect to the last VGG block's output C5, averaged over positions, weights C5's
 that weighted sum, resized to the input, shows the regions that raised the class score.
 """
 
+import functools
 import os
 from typing import Any
 
@@ -19,7 +20,8 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 
-from ferjax.inference import Classifier
+from ferjax import buckets
+from ferjax.inference import Classifier, Preprocessing
 from ferjax.models.vgg import VGG16
 
 matplotlib.use("Agg")  # Files only; no display needed.
@@ -73,16 +75,19 @@ def attention_maps(aux: dict[str, Any]) -> dict[str, jax.Array]:
   return maps
 
 
-def explanations(classifier: Classifier, crops: np.ndarray) -> list[dict[str, Any]]:
-  """Per crop: probabilities, Grad-CAM, attention maps and channel weights as NumPy arrays."""
-  @jax.jit
-  def explain(variables, batch):
-    inputs = classifier.preprocessing.inputs(batch)
-    cam, logits, aux = grad_cam(classifier.model, variables, inputs)
-    weights = tuple(aux.get("channel_weights", ()))
-    return jax.nn.softmax(logits, -1), cam, attention_maps(aux), weights
+@functools.partial(jax.jit, static_argnames=("model", "preprocessing"))
+def _explain(model: nn.Module, preprocessing: Preprocessing, variables: Any, crops: jax.Array):
+  """One jitted program per (model, preprocessing, batch size), reused across images and frames."""
+  cam, logits, aux = grad_cam(model, variables, preprocessing.inputs(crops))
+  return jax.nn.softmax(logits, -1), cam, attention_maps(aux), tuple(aux.get("channel_weights", ()))
 
-  probabilities, cam, maps, weights = jax.device_get(explain(classifier.variables, jnp.asarray(crops)))
+
+def explanations(classifier: Classifier, crops: np.ndarray) -> list[dict[str, Any]]:
+  """Per crop: probabilities, Grad-CAM, attention maps and channel weights as NumPy arrays (the batch
+  padded to a bucket, so a stream of face counts compiles rarely)."""
+  outputs = _explain(classifier.model, classifier.preprocessing, classifier.variables,
+                     jnp.asarray(buckets.pad(crops)))
+  probabilities, cam, maps, weights = jax.device_get(outputs)
   return [{"probabilities": probabilities[i], "grad_cam": cam[i],
            "maps": {name: value[i] for name, value in maps.items()},
            "channel_weights": [block[i] for block in weights]} for i in range(len(crops))]

@@ -24,14 +24,31 @@ def center_loss(embeddings: jax.Array, labels: jax.Array, centers: jax.Array) ->
   return 0.5 * jnp.mean(jnp.sum((embeddings - centers[labels]) ** 2, axis=-1))
 
 
+def defined_directions(centers: jax.Array) -> jax.Array:
+  """(K,) bool: the centres whose direction, and so whose cosine in eq. 6, is defined.
+
+  cos(c_j, c_k) = c_j . c_k / (||c_j|| ||c_k||) has no value at c_j = 0. A centre counts as zero when
+  ||c_j|| <= eps ||c||_max (eps of the dtype): below that it is rounding noise at the scale of the
+  other centres, and its "direction" would get a cosine gradient of size 1 / ||c_j||. Zero-initialised
+  centres of classes not yet seen are exactly zero, and all-zero centres are all undefined.
+  """
+  squared = jnp.sum(centers * centers, axis=-1)
+  return squared > jnp.finfo(centers.dtype).eps ** 2 * jnp.max(squared)
+
+
 def center_cosine_term(centers: jax.Array) -> jax.Array:
-  """Island term L_{I-COS} (paper 000 eq. 6): sum over ordered pairs j != k of cos(c_j, c_k) + 1."""
-  # A zero centre (e.g. zero-initialised) has cosine 0 with every other and a finite gradient.
-  norms = jnp.sqrt(jnp.maximum(jnp.sum(centers * centers, axis=-1), 1e-12))
-  unit = centers / norms[:, None]
-  cosine = unit @ unit.T
-  off_diagonal = 1.0 - jnp.eye(centers.shape[0], dtype=centers.dtype)
-  return jnp.sum((cosine + 1.0) * off_diagonal)
+  """Island term L_{I-COS} (paper 000 eq. 6): sum over ordered pairs j != k of cos(c_j, c_k) + 1.
+
+  Only pairs of centres with a defined direction (`defined_directions`) take part: a zero centre
+  contributes no term and gets exactly zero gradient, whatever the initialisation. Undefined rows get
+  a squared norm of 1 before the inverse square root and a unit vector of 0 after it (a double
+  `where`), so not even the discarded branch divides by zero or differentiates a square root at 0.
+  """
+  defined = defined_directions(centers)
+  squared = jnp.where(defined, jnp.sum(centers * centers, axis=-1), 1.0)
+  unit = jnp.where(defined[:, None], centers * jax.lax.rsqrt(squared)[:, None], 0.0)
+  pairs = defined[:, None] & defined[None, :] & ~jnp.eye(centers.shape[0], dtype=bool)
+  return jnp.sum(jnp.where(pairs, unit @ unit.T + 1.0, 0.0))
 
 
 def island_loss(embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
@@ -110,7 +127,9 @@ def island_delta(embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
   """Cai et al. (2018) centre update: the center-loss delta plus lambda1 / (K - 1) times
   sum_{k != j} d cos(c_j, c_k) / d c_j = c_k / (|c_k||c_j|) - (c_k . c_j) c_j / (|c_k||c_j|^3).
 
-  The ordered-pair sum of eq. 6 counts each pair twice, so that sum is half its gradient.
+  The ordered-pair sum of eq. 6 counts each pair twice, so that sum is half its gradient. A centre
+  without a direction (zero, e.g. a class not seen since the zero initialisation) neither pushes
+  the others nor is pushed: its cosine gradient is exactly zero until its class pulls it away from 0.
   """
   num_classes = centers.shape[0]
   pair_gradient = 0.5 * jax.grad(center_cosine_term)(centers)

@@ -10,8 +10,9 @@ Each face found becomes one JSON line (input, frame, face, box, score, landmarks
 on stdout or in --out. Faces are found by MTCNN (`ferjax.faces`), cropped as the training data were
 (`ferjax.faces.align`) and classified together in one jitted call per image or video frame. INPUT may be
 image files, folders (searched recursively for images and videos) or videos (every --every-th frame).
-An unreadable input is reported and skipped, and the exit status is 1 at the end if any failed; an image
-without faces is reported on stderr and is not an error.
+An unreadable input, or one smaller than the detector's 12x12 window, is reported and skipped, and the
+exit status is 1 at the end if any failed; an image without faces is reported on stderr and is not an
+error.
 """
 
 import dataclasses
@@ -27,7 +28,7 @@ from absl import app, flags
 
 from ferjax import cli
 from ferjax.faces import align, draw, extra
-from ferjax.faces.detect import Detector
+from ferjax.faces.detect import PNET_CELL, Detector
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
@@ -124,6 +125,15 @@ def read_image(path: pathlib.Path) -> np.ndarray:
       return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
   except (UnidentifiedImageError, OSError, ValueError) as error:
     raise InputError(f"cannot read this image ({error})") from None
+
+
+def check_size(image: np.ndarray) -> None:
+  """InputError for an image or frame smaller than MTCNN's P-Net window, where no face can be searched
+  (the detector would raise a ValueError naming no file and end the run)."""
+  height, width = image.shape[:2]
+  if min(height, width) < PNET_CELL:
+    raise InputError(f"too small to search for faces: {height}x{width} pixels, at least "
+                     f"{PNET_CELL}x{PNET_CELL} needed")
 
 
 def video_frames(path: pathlib.Path, every: int) -> tuple[float, Iterator[tuple[int, np.ndarray]]]:
@@ -228,6 +238,7 @@ class VideoWriter:
 
 def label_image(labeller: Labeller, outputs: Outputs, path: pathlib.Path, tally: Tally) -> None:
   image = read_image(path)
+  check_size(image)
   start = time.perf_counter()
   records, crops = labeller(image)
   seconds = time.perf_counter() - start
@@ -245,6 +256,7 @@ def label_video(labeller: Labeller, outputs: Outputs, path: pathlib.Path, every:
   count, found, start = 0, 0, time.perf_counter()
   try:
     for index, frame in frames:
+      check_size(frame)
       records, crops = labeller(frame)
       _count(tally, path, index, records)
       outputs.write(path, index, stem, frame, records, crops)
@@ -337,4 +349,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.main(main)

@@ -1,5 +1,7 @@
 """The losses and centre rules against hand-computed values and the papers' closed forms."""
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -72,6 +74,62 @@ def test_island_rules_are_finite_for_zero_centres(batch):
   zeros = np.zeros((5, 5), np.float32)
   assert np.isfinite(losses.island_loss(embeddings, labels, zeros, 7.0))
   assert np.all(np.isfinite(losses.island_delta(embeddings, labels, zeros, 7.0)))
+  np.testing.assert_array_equal(losses.center_cosine_term(zeros), 0.0)
+  np.testing.assert_array_equal(jax.grad(losses.center_cosine_term)(jnp.asarray(zeros)), 0.0)
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e-9, 1e-30])
+def test_a_centre_without_direction_takes_no_cosine_term_and_no_gradient(batch, scale):
+  """Zero (or below eps times the largest norm) centres: no term, exactly zero gradient both ways."""
+  embeddings, labels, centers = batch
+  centers = centers.copy()
+  centers[3] *= scale  # class 3 is absent from the batch, so its centre is never pulled
+  others = np.delete(centers, 3, axis=0)
+  np.testing.assert_allclose(losses.center_cosine_term(centers), losses.center_cosine_term(others),
+                             rtol=1e-6)
+  gradient = np.asarray(jax.grad(losses.center_cosine_term)(jnp.asarray(centers)))
+  assert np.all(np.isfinite(gradient))
+  np.testing.assert_array_equal(gradient[3], 0.0)
+  np.testing.assert_allclose(np.delete(gradient, 3, axis=0),
+                             jax.grad(losses.center_cosine_term)(jnp.asarray(others)), rtol=1e-6)
+  np.testing.assert_array_equal(losses.island_delta(embeddings, labels, centers, 7.0)[3], 0.0)
+
+
+def test_a_small_centre_with_a_direction_keeps_its_cosine():
+  """Above the threshold the cosine is the paper's, however small the centre."""
+  centers = np.array([[1.0, 0.0], [0.0, 2.0], [1e-5, 1e-5]], np.float32)
+  # Pairs: (0,1) cos 0, (0,2) and (1,2) cos 1/sqrt(2); ordered pairs count each twice.
+  np.testing.assert_allclose(losses.center_cosine_term(centers), 2 * (1 + 2 * (1 + 2 ** -0.5)),
+                             rtol=1e-5)
+  assert np.all(np.asarray(losses.defined_directions(centers)))
+
+
+def island_run(absent_steps: int, steps: int = 10, num_classes: int = 7, dim: int = 16,
+               batch_size: int = 32) -> tuple[float, float]:
+  """Largest centre norm and island loss of Cai et al.'s rule from zero centres on class-clustered
+  embeddings, class 1 missing from the first `absent_steps` batches: (max norm, max loss)."""
+  rng = np.random.default_rng(0)
+  means = rng.normal(size=(num_classes, dim)).astype(np.float32) * 2.0
+  centers, norms, values = jnp.zeros((num_classes, dim)), [], []
+  for step in range(steps):
+    labels = np.arange(batch_size) % num_classes
+    if step < absent_steps:
+      labels = np.where(labels == 1, 0, labels)
+    embeddings = means[labels] + rng.normal(size=(batch_size, dim)).astype(np.float32)
+    values.append(float(losses.island_loss(embeddings, labels, centers, 7.0)))
+    centers = losses.update_centers(centers, losses.island_delta(embeddings, labels, centers, 7.0), 0.5)
+    norms.append(float(jnp.max(jnp.linalg.norm(centers, axis=-1))))
+  return max(norms), max(values)
+
+
+def test_a_class_absent_for_several_steps_does_not_blow_up_the_centres():
+  """Regression: a still-zero centre once had a cosine gradient ~1e6 times the others' (norm 3e6
+  after one step, island loss 3e11 when the class appeared)."""
+  present_norm, present_loss = island_run(absent_steps=0)
+  absent_norm, absent_loss = island_run(absent_steps=4)
+  assert np.isfinite(absent_norm) and np.isfinite(absent_loss)
+  assert absent_norm < 1.5 * present_norm, (absent_norm, present_norm)
+  assert absent_loss < 1.5 * present_loss, (absent_loss, present_loss)
 
 
 def test_distance_softmax_term_by_hand(batch):

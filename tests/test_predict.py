@@ -35,7 +35,7 @@ def iou(a, b) -> float:
 @pytest.fixture(scope="module")
 def workdir(ckplus_data, tfds_dir, tmp_path_factory):
   """Paper 000's m6 at the test width, trained for one epoch on CK+ fold 0."""
-  config = cka.get_config(f"m6,epochs=1,width={TINY}")
+  config = cka.get_config(f"m6,epochs=1,width={TINY},views=random")
   config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
   path = tmp_path_factory.mktemp("predict") / "m6"
   train.train_and_evaluate(config, path)
@@ -114,6 +114,26 @@ def test_predict_labels_every_face_and_reports_bad_input(predicted, inputs):
     assert math.isclose(sum(probabilities.values()), 1.0, abs_tol=1e-3)
     assert record["label"] == max(probabilities, key=probabilities.get)
     assert len(record["landmarks"]) == 5
+
+
+def test_an_image_too_small_for_the_detector_is_reported_and_the_run_goes_on(predicted, tmp_path):
+  """A 5x7 PNG sorted before a real photo: an error naming it, the photo still labelled, exit status 1."""
+  _, _, out = predicted
+  folder = tmp_path / "inputs"
+  folder.mkdir()
+  Image.fromarray(np.full((5, 7), 90, np.uint8)).save(folder / "a_tiny.png")
+  Image.fromarray(skimage.data.astronaut()).save(folder / "astronaut.png")
+  command = [sys.executable, "-m", "ferjax.predict", f"--model={out / 'model.ferjax'}", str(folder),
+             f"--out={tmp_path / 'faces.jsonl'}"]
+  env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(REPO / ".pytest_cache" / "jax"))
+  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+  assert result.returncode == 1, result.stderr
+  assert (f"error: {folder / 'a_tiny.png'}: too small to search for faces: 5x7 pixels, at least 12x12 "
+          "needed") in result.stderr
+  assert "1 image(s), 0 video frame(s): 1 face(s), 0 without a face, 1 failed" in result.stderr
+  records = [json.loads(line) for line in (tmp_path / "faces.jsonl").read_text().splitlines()]
+  (face,) = faces_of(records, "astronaut.png")
+  assert iou(face["box"], ASTRONAUT_FACE) > 0.5
 
 
 def test_predict_writes_pictures_and_video(predicted):

@@ -21,7 +21,9 @@ def stochastic_pool(x: torch.Tensor, sample: bool = False,
   Mirrors `ferjax.models.attention.stochastic_pool`: activations are ReLU'd and read as a multinomial
   p_i = a_i / sum(a). With `sample` one activation per (example, channel) is drawn with probability p_i
   from torch's RNG (training; the draws need not match JAX's); otherwise the expectation
-  sum(a^2) / sum(a) is returned (inference). An all-zero channel gives 0 and a zero gradient.
+  sum(a^2) / sum(a) is returned (inference). An all-zero channel gives 0 and a zero gradient. As in
+  ferjax, the sums, cdf and threshold are at least float32 whatever x's dtype (a bfloat16 running sum
+  stalls and leaves most positions undrawable) and the result has x's dtype.
 
   Args:
     x: (B, C, H, W) feature maps.
@@ -29,19 +31,19 @@ def stochastic_pool(x: torch.Tensor, sample: bool = False,
     generator: optional torch RNG for the draw.
 
   Returns:
-    (B, C) pooled descriptors.
+    (B, C) pooled descriptors, in x's dtype.
   """
-  a = F.relu(x).flatten(2)  # (B, C, H*W)
+  a = F.relu(x).flatten(2).to(torch.promote_types(x.dtype, torch.float32))  # (B, C, H*W)
   total = a.sum(dim=-1)
   positive = total > 0
   if not sample:
-    return torch.where(positive, (a * a).sum(dim=-1) / torch.where(positive, total, 1.0), 0.0)
+    return torch.where(positive, (a * a).sum(dim=-1) / torch.where(positive, total, 1.0), 0.0).to(x.dtype)
   cdf = a.cumsum(dim=-1)
   threshold = torch.rand(total.shape, generator=generator, dtype=a.dtype, device=a.device) * cdf[..., -1]
   # The first position whose cumulative mass exceeds the threshold; zero-mass positions are never picked.
   index = (cdf <= threshold[..., None]).sum(dim=-1).clamp(max=a.shape[-1] - 1)
   sampled = a.gather(-1, index[..., None])[..., 0]
-  return torch.where(positive, sampled, 0.0)
+  return torch.where(positive, sampled, 0.0).to(x.dtype)
 
 
 class GCCA(nn.Module):

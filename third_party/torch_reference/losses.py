@@ -22,16 +22,26 @@ def center_loss(embeddings: torch.Tensor, labels: torch.Tensor, centers: torch.T
   return 0.5 * ((embeddings - centers[labels]) ** 2).sum(dim=-1).mean()
 
 
+def defined_directions(centers: torch.Tensor) -> torch.Tensor:
+  """(K,) bool: the centres whose direction is defined, ||c_j|| > eps ||c||_max, as in ferjax (a zero
+  centre has no cosine)."""
+  squared = (centers * centers).sum(dim=-1)
+  return squared > torch.finfo(centers.dtype).eps ** 2 * squared.max()
+
+
 def center_cosine_term(centers: torch.Tensor) -> torch.Tensor:
   """Island term L_{I-COS} (paper 000 eq. 6): sum over ordered pairs j != k of cos(c_j, c_k) + 1.
 
-  Norms are floored at 1e-6 (squared norms at 1e-12) before normalising, as in ferjax: a zero centre
-  has cosine 0 with every other and a finite gradient.
+  As in ferjax, only pairs of centres with a defined direction take part: a zero centre contributes
+  no term and exactly zero gradient (its squared norm is replaced by 1 before the inverse square root
+  and its unit vector by 0 after it).
   """
-  norms = torch.sqrt(torch.clamp((centers * centers).sum(dim=-1), min=1e-12))
-  unit = centers / norms[:, None]
-  off_diagonal = 1.0 - torch.eye(centers.shape[0], dtype=centers.dtype, device=centers.device)
-  return ((unit @ unit.T + 1.0) * off_diagonal).sum()
+  defined = defined_directions(centers)
+  squared = torch.where(defined, (centers * centers).sum(dim=-1), 1.0)
+  unit = torch.where(defined[:, None], centers * torch.rsqrt(squared)[:, None], 0.0)
+  off_diagonal = ~torch.eye(centers.shape[0], dtype=torch.bool, device=centers.device)
+  pairs = defined[:, None] & defined[None, :] & off_diagonal
+  return torch.where(pairs, unit @ unit.T + 1.0, 0.0).sum()
 
 
 def island_loss(embeddings: torch.Tensor, labels: torch.Tensor, centers: torch.Tensor,
@@ -96,7 +106,8 @@ def _gradient_wrt_centers(loss_fn, centers: torch.Tensor) -> torch.Tensor:
 def island_delta(embeddings: torch.Tensor, labels: torch.Tensor, centers: torch.Tensor,
                  lambda1: float) -> torch.Tensor:
   """Cai et al. (2018) centre update: the center-loss delta plus lambda1 / (K - 1) times
-  sum_{k != j} d cos(c_j, c_k) / d c_j, i.e. half the gradient of the ordered-pair sum of eq. 6."""
+  sum_{k != j} d cos(c_j, c_k) / d c_j, i.e. half the gradient of the ordered-pair sum of eq. 6 (zero
+  for and from a centre without a direction)."""
   pair_gradient = 0.5 * _gradient_wrt_centers(center_cosine_term, centers)
   return center_delta(embeddings, labels, centers) + lambda1 / (centers.shape[0] - 1) * pair_gradient
 

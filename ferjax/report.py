@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 from absl import app, flags
 
-from ferjax import plots
+from ferjax import cli, plots
 from ferjax.models.variants import (
   CONTEXTUAL_LOSS,
   CONTEXTUAL_VARIANTS,
@@ -38,8 +38,10 @@ _EMBEDDINGS = flags.DEFINE_bool("embeddings", False, "Also measure and draw each
 
 # Paper 000 (Chen & Chen, JIPS 2024), section 3.4, Table 1 "Comparison of the experimental results for
 # various improvement strategies": (Acc %, Sta) per model row 1-6; row 6 adds the joint (island) loss,
-# whose check mark the PDF extraction lost. Sta is printed without a unit. CK+ there has 6 classes
-# (no contempt, section 3.1), i.e. ferjax's ckplus/6class.
+# whose check mark the PDF extraction lost. Sta is printed without a unit. CK+ there has 7 classes:
+# section 3.1 lists eight with neutral and omits contempt. CK+48 has no neutral, so neither ckplus/6class
+# (no contempt, no neutral) nor ckplus/7class (contempt, no neutral) has the paper's classes.
+PAPER_CKPLUS_CLASSES = 7
 PAPER_000_TABLE_1: dict[str, dict[str, tuple[float, float]]] = {
     "fer2013": {"m1": (69.79, 0.38), "m2": (71.53, 0.35), "m3": (73.85, 0.34), "m4": (73.84, 0.26),
                 "m5": (73.97, 0.25), "m6": (74.08, 0.24)},
@@ -189,22 +191,42 @@ def results_table(workdirs: Sequence[Workdir]) -> str:
   return _table(header, rows)
 
 
+# How each CK+ fold scheme of ferjax.data.splits is named in the report; the leaky ones say so.
+CKPLUS_PROTOCOLS = {
+    "subject": "10 subject-independent folds",
+    "leaky_per_class": "LEAKY per-class index folds (subjects on both sides)",
+    "leaky_random": "LEAKY random 9:1 image splits x 10 seeds (paper 002's protocol; subjects on both sides)",
+}
+
+
 def _protocol(workdir: Workdir) -> str:
   """How ferjax's number was obtained, where it may differ from the paper's protocol."""
   r = workdir.results
   if workdir.paper_dataset == "fer2013":
     notes = ["ferjax: selects on PublicTest, reports PrivateTest"]
   else:
-    notes = ["ferjax: 10 subject-independent folds" + ("" if r["split"] == "all folds"
-                                                       else f", only {r['split']}")]
-    if r["model"] == "contextual" and len(r["classes"]) != 6:
-      notes.append(f"{len(r['classes'])} classes, paper 6")
+    scheme = CKPLUS_PROTOCOLS[r.get("protocol", "subject")]
+    notes = [f"ferjax: {scheme}" + ("" if r["split"] == "all folds" else f", only {r['split']}")]
+    notes.append(_ckplus_classes(r["model"], r["classes"]))
   width = r["options"].get("width", 1.0)
   if width != 1.0:
     notes.append(f"width {width:g}")
+  if r["options"].get("align_corners"):
+    notes.append("PD upsampling with aligned corners")
+  if r["options"].get("classifier") == "vgg_fc":
+    notes.append("VGG16 FC head")
   if r["model"] == "contextual":
     notes.append("paper: Acc/Sta over 10 runs")
   return "; ".join(notes)
+
+
+def _ckplus_classes(model: str, classes: Sequence[str]) -> str:
+  """The class-set caveat of a CK+ row: CK+48 has no neutral. Paper 000 keeps neutral and drops contempt
+  (section 3.1); paper 002 drops contempt to keep FER2013's seven expressions (section 2.6.2)."""
+  ours = f"{len(classes)} classes {'with' if 'contempt' in classes else 'without'} contempt, no neutral"
+  paper = ("paper 7 with neutral, no contempt" if model == "contextual"
+           else "paper 002: seven, contempt removed")
+  return f"not like for like: {ours} (CK+48); {paper}"
 
 
 def paper_table(workdirs: Sequence[Workdir]) -> str | None:
@@ -470,10 +492,14 @@ def workdir_sections(workdirs: Sequence[Workdir], output: pathlib.Path, embeddin
   if comparison:
     sections += ["", "## Side by side with the papers", "", comparison, "",
                  ("Paper numbers as printed; paper 002 gives its variants' accuracies only in a chart "
-                  "(Figure 10), so none are quoted. Difference = ferjax Acc - paper Acc, percentage points.")]
+                  "(Figure 10), so none are quoted. Difference = ferjax Acc - paper Acc, percentage points. "
+                  "CK+ rows are not like for like: paper 000's CK+ has 7 classes, neutral kept and contempt "
+                  "dropped (section 3.1), while CK+48 has no neutral frames, so ferjax's CK+ has 6 classes "
+                  "(ckplus/6class) or 7 with contempt (ckplus/7class).")]
   comparison = table_2(workdirs)
   if comparison:
-    sections += ["", "## Paper 000 Table 2 with ferjax's m6", "", comparison]
+    sections += ["", "## Paper 000 Table 2 with ferjax's m6", "", comparison, "",
+                 "The CK+ columns differ in classes: the paper's 7 include neutral, CK+48 has none."]
   if embeddings:
     sections += ["", "## Embedding geometry (paper 002, Fig. 9)", "",
                  ("On the test split: intra = mean distance of a feature to its class centre, inter = mean "
@@ -497,4 +523,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.main(main)

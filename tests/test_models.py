@@ -144,3 +144,68 @@ def test_max_pool_gradient_goes_to_the_first_of_tied_maxima_like_pytorch():
   torch.nn.functional.max_pool2d(expected, 2).backward(torch.tensor(np.asarray(g).transpose(0, 3, 1, 2)))
   np.testing.assert_array_equal(pooled, nn.max_pool(x, (2, 2), strides=(2, 2)))
   np.testing.assert_array_equal(vjp(g)[0], expected.grad.numpy().transpose(0, 2, 3, 1))
+
+
+def test_vgg_fc_head_is_vgg16s_classifier_on_the_backbone():
+  """classifier="vgg_fc" (m1's "original VGG16"): pool5 + fc6, fc7 of 4096 + head. At 48 px pool5
+  leaves 1x1x512, at 224 px 7x7x512 = 25,088 inputs as in VGG16; 4096 scales with the width."""
+  from ferjax.models.summary import count_parameters
+  fc = 512 * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * 7 + 7
+  assert count_parameters("contextual", num_classes=7, classifier="vgg_fc") == 14_713_536 + fc
+  for size, inputs in ((48, 512), (224, 25_088)):
+    model = get_model("contextual", classifier="vgg_fc", num_classes=7)
+    x = jnp.zeros((1, size, size, 3))
+    params = jax.eval_shape(lambda: init(model, x))["params"]
+    assert params["fc6"]["kernel"].shape == (inputs, 4096)
+    assert params["fc7"]["kernel"].shape == (4096, 4096) and params["head"]["kernel"].shape == (4096, 7)
+  model = get_model("contextual", classifier="vgg_fc", width=TINY, num_classes=6)
+  x = jnp.zeros((2, 48, 48, 1))
+  logits, aux = jax.eval_shape(lambda: model.apply(init(model, x), x))
+  assert logits.shape == (2, 6) and aux["embedding"].shape == (2, 512) and set(aux) == {"embedding"}
+
+
+def test_vgg_fc_head_dropout_uses_the_dropout_stream(ckplus_images):
+  model = get_model("contextual", classifier="vgg_fc", width=TINY, dropout=0.5)
+  x = jnp.asarray(ckplus_images[0][:2])
+  variables = init(model, x)
+  train = [model.apply(variables, x, train=True, rngs={"dropout": jax.random.key(k)})[0] for k in (1, 2)]
+  assert not np.allclose(train[0], train[1])
+  np.testing.assert_array_equal(model.apply(variables, x)[0], model.apply(variables, x)[0])
+
+
+def test_paper_literal_switches_reject_the_variants_they_do_not_fit():
+  with pytest.raises(ValueError, match="model 1 only"):
+    get_model("contextual", fusion=True, classifier="vgg_fc")
+  with pytest.raises(ValueError, match="unknown classifier"):
+    get_model("contextual", classifier="fc")
+  with pytest.raises(ValueError, match="align_corners=True requires pd"):
+    get_model("contextual", fusion=True, gcca=True, align_corners=True)
+
+
+def test_corner_aligned_upsampling_keeps_the_corners_and_interpolates_linearly():
+  from ferjax.models.layers import resize
+  x = jnp.arange(2 * 3 * 3 * 1, dtype=jnp.float32).reshape(2, 3, 3, 1)
+  aligned = resize(x, (6, 6), align_corners=True)
+  np.testing.assert_allclose(aligned[:, ::5, ::5], x[:, ::2, ::2], rtol=1e-6)
+  # A linear ramp stays a ramp sampled at i * (3 - 1) / (6 - 1).
+  np.testing.assert_allclose(aligned[0, :, 0, 0], 3.0 * np.arange(6) * 2 / 5, rtol=1e-5, atol=1e-6)
+  half_pixel = resize(x, (6, 6))
+  assert not np.allclose(aligned, half_pixel)
+
+
+def test_config_switches_select_the_paper_literal_options():
+  """configs/*.py: `align_corners=true` (variants with PD) and `fc_head=true` (m1) reach the model's
+  options and build; other variants are refused with a ValueError naming the usable ones."""
+  from configs import cka, fer2013
+  options = cka.get_config("m5,align_corners=true").model.options
+  assert options.align_corners and options.classifier == "gap"
+  options = fer2013.get_config("m1,fc_head=true").model.options
+  assert options.classifier == "vgg_fc" and not options.align_corners
+  for options in (cka.get_config("").model.options, fer2013.get_config("m1").model.options):
+    assert not options.align_corners and options.classifier == "gap"
+    get_model("contextual", **options)
+  get_model("contextual", **cka.get_config("m6,align_corners").model.options)
+  with pytest.raises(ValueError, match="use m4, m5 or m6"):
+    cka.get_config("m3,align_corners=true")
+  with pytest.raises(ValueError, match="use m1, not m2"):
+    fer2013.get_config("m2,fc_head=true")

@@ -154,6 +154,17 @@ def test_report(workdirs, tmp_path):
         assert image.format == "PNG" and min(image.size) > 100
 
 
+def test_leaky_protocols_are_named_in_the_side_by_side_table(workdirs, tmp_path):
+  ck = workdirs["ck"]
+  for fold in ck.glob("fold_*"):
+    results = json.loads((fold / "results.json").read_text())
+    (fold / "results.json").write_text(json.dumps({**results, "protocol": "leaky_random"}))
+  results = json.loads((ck / "results.json").read_text())
+  (ck / "results.json").write_text(json.dumps({**results, "protocol": "leaky_random"}))
+  side = report.build_report([ck], tmp_path / "out").split("## Side by side with the papers")[1]
+  assert "LEAKY random 9:1 image splits x 10 seeds" in table_row(side, "CK+ (ckplus/6class)")[8]
+
+
 def test_shared_classes_get_columns(workdirs, tmp_path):
   text = report.build_report([workdirs["fer"], workdirs["mca"]], tmp_path / "out")
   header = next(line for line in text.splitlines() if line.startswith("| name"))

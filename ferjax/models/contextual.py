@@ -3,7 +3,8 @@
 Chen & Chen, "A Framework for Facial Expression Recognition Combining Contextual Information and
 Attention Mechanism" (JIPS 2024). The six rows of Table 1 are flags of one class:
 
-  m1  plain VGG16, global average pool of C5, dense             (all flags off)
+  m1  VGG16 backbone, global average pool of C5, dense           (all flags off; classifier="vgg_fc"
+                                                                 gives VGG16's own FC head instead)
   m2  + fusion                                                   fusion
   m3  + GCCA in every block                                      fusion, gcca
   m4  + partial decoder                                          fusion, gcca, pd
@@ -24,6 +25,16 @@ The paper does not fully specify how PD and RA feed the classifier. ferjax's rea
   PD needs the lateral outputs that fusion creates, and RA starts from PD's map: `pd` requires
   `fusion`, `ra` requires `pd`.
 The embedding (before dropout) is what the island loss acts on (eq. 5-7).
+
+Two switches follow the cited sources where ferjax's defaults do not:
+  * align_corners: PD's 2x upsampling aligns corner pixels, as CPD's code does (needs pd).
+  * classifier="vgg_fc" (m1 only): section 3.4 calls model 1 "the original VGG16 model", while section
+    2.2 drops "the final pooling layer and the fully connected layer" only from the modified backbone.
+    This head restores them (Simonyan & Zisserman, configuration D): 2x2 max-pool of C5 (floor, as
+    PyTorch), flatten in (H, W, C) order, FC 4096 + ReLU, dropout, FC 4096 + ReLU (the embedding),
+    dropout, FC classes; 4096 scales with `width`. At 48 px the pooled map is 1x1x512, so fc6 has 512
+    inputs (25,088 at 224 px, as in VGG16) and the width-1 network has 33,624,775 parameters for 7
+    classes. The dropout rate is the model's (paper 000: 0.001), not VGG's 0.5.
 """
 
 from typing import Any
@@ -34,10 +45,12 @@ import jax.numpy as jnp
 
 from ferjax.models.attention import GCCA
 from ferjax.models.decoder import PartialDecoder, ReverseAttention
-from ferjax.models.layers import ConvUnit, global_average_pool, resize, scaled
+from ferjax.models.layers import ConvUnit, global_average_pool, max_pool_2x2, resize, scaled
 from ferjax.models.vgg import VGG16
 
 LATERAL_FEATURES = 64
+VGG_FC_FEATURES = 4096
+CLASSIFIERS = ("gap", "vgg_fc")
 
 
 class ContextualNet(nn.Module):
@@ -56,8 +69,18 @@ class ContextualNet(nn.Module):
   width: float = 1.0
   dropout: float = 0.0
   batch_norm: bool = False
+  align_corners: bool = False
+  classifier: str = "gap"
 
   def __post_init__(self):
+    if self.classifier not in CLASSIFIERS:
+      raise ValueError(f"contextual: unknown classifier {self.classifier!r}; choose one of {CLASSIFIERS}")
+    if self.classifier == "vgg_fc" and self.fusion:
+      raise ValueError("contextual: classifier='vgg_fc' (VGG16's FC head) is Table 1's model 1 only; it "
+                       "needs fusion=False (the fusion head replaces it)")
+    if self.align_corners and not self.pd:
+      raise ValueError("contextual: align_corners=True requires pd=True (it sets the partial decoder's "
+                       "upsampling)")
     if self.pd and not self.fusion:
       raise ValueError("contextual: pd=True requires fusion=True (the partial decoder aggregates the "
                        "lateral outputs of blocks 3-5 that multi-feature fusion creates)")
@@ -75,12 +98,25 @@ class ContextualNet(nn.Module):
       aux["channel_weights"] = tuple(m["channel_weights"] for m in block_maps)
     if self.fusion:
       embedding = self._fuse(features, aux, train)
+    elif self.classifier == "vgg_fc":
+      embedding = self._vgg_fc(features[-1], train)
     else:
       embedding = global_average_pool(features[-1])
     aux["embedding"] = embedding
     hidden = nn.Dropout(self.dropout, deterministic=not train)(embedding)
     logits = nn.Dense(self.num_classes, kernel_init=nn.initializers.normal(0.01), name="head")(hidden)
     return logits, aux
+
+  def _vgg_fc(self, c5: jax.Array, train: bool) -> jax.Array:
+    """VGG16's pool5, fc6 and fc7 on C5 (the "original VGG16" of model 1); returns fc7's activations."""
+    height, width = c5.shape[1] // 2 * 2, c5.shape[2] // 2 * 2
+    pooled = max_pool_2x2(c5[:, :height, :width])
+    hidden = pooled.reshape(pooled.shape[0], -1)
+    features = scaled(VGG_FC_FEATURES, self.width)
+    init = nn.initializers.normal(0.01)
+    hidden = nn.relu(nn.Dense(features, kernel_init=init, name="fc6")(hidden))
+    hidden = nn.Dropout(self.dropout, deterministic=not train)(hidden)
+    return nn.relu(nn.Dense(features, kernel_init=init, name="fc7")(hidden))
 
   def _fuse(self, features, aux: dict[str, Any], train: bool) -> jax.Array:
     """Multi-feature fusion head: edge-enhanced C2 plus the map-weighted laterals of blocks 3-5."""
@@ -102,7 +138,8 @@ class ContextualNet(nn.Module):
     if not self.pd:
       return [None] * 3
     k = scaled(LATERAL_FEATURES, self.width)
-    global_map = PartialDecoder(k, self.batch_norm, name="partial_decoder")(*laterals, train)
+    global_map = PartialDecoder(k, self.batch_norm, self.align_corners, name="partial_decoder")(
+        *laterals, train)
     aux["global_map"] = global_map
     if not self.ra:
       return [resize(global_map, lateral.shape[1:3]) for lateral in laterals]

@@ -5,6 +5,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # He-normal over fan-out, as torchvision initialises VGG: keeps 13+ plain ReLU convs trainable from scratch.
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
@@ -101,16 +102,38 @@ def _max_pool_backward(x: jax.Array, grad: jax.Array) -> tuple[jax.Array]:
 max_pool_2x2.defvjp(_max_pool_forward, _max_pool_backward)
 
 
-def resize(x: jax.Array, size: Sequence[int]) -> jax.Array:
+def corner_aligned_weights(source: int, target: int) -> np.ndarray:
+  """(target, source) bilinear weights with the corner pixels aligned (PyTorch's `align_corners=True`).
+
+  Output pixel i samples the input at s_i = i (source - 1) / (target - 1), so the first and last pixels
+  of both grids coincide; row i holds 1 - frac(s_i) and frac(s_i) at floor(s_i) and floor(s_i) + 1.
+  """
+  positions = np.arange(target) * ((source - 1) / (target - 1) if target > 1 else 0.0)
+  lower = np.minimum(np.floor(positions).astype(int), source - 1)
+  upper = np.minimum(lower + 1, source - 1)
+  fraction = positions - lower
+  weights = np.zeros((target, source))
+  np.add.at(weights, (np.arange(target), lower), 1.0 - fraction)
+  np.add.at(weights, (np.arange(target), upper), fraction)
+  return weights
+
+
+def resize(x: jax.Array, size: Sequence[int], align_corners: bool = False) -> jax.Array:
   """Resizes NHWC maps between backbone resolutions, which differ by powers of two.
 
-  Upsampling is bilinear with half-pixel centres (PyTorch's `align_corners=False`); downsampling is
-  average pooling over the exact factor, so no antialiasing convention has to be matched.
+  Upsampling is bilinear, with half-pixel centres by default (PyTorch's `align_corners=False`) or with
+  the corner pixels aligned (`align_corners=True`, as the cascaded partial decoder's code upsamples),
+  the latter as two small constant matrix products. Downsampling is average pooling over the exact
+  factor, so no antialiasing convention has to be matched.
   """
   height, width = x.shape[1:3]
   target_h, target_w = size
   if (target_h, target_w) == (height, width):
     return x
+  if target_h > height and align_corners:
+    rows = jnp.asarray(corner_aligned_weights(height, target_h), x.dtype)
+    cols = jnp.asarray(corner_aligned_weights(width, target_w), x.dtype)
+    return jnp.einsum("ih,bhwc,jw->bijc", rows, x, cols, precision=jax.lax.Precision.HIGHEST)
   if target_h > height:
     return jax.image.resize(x, (x.shape[0], target_h, target_w, x.shape[3]), "bilinear")
   # The mean of each factor x factor block, as a reshape: XLA:CPU runs avg_pool's reduce-window slowly.

@@ -40,7 +40,9 @@ class MultiscaleConv(nn.Module):
 
   Parallel 1x1, 3x3 and 5x5 branches with 1/4, 1/2 and the remaining 1/4 of the output channels,
   each conv (+ BN) + ReLU, concatenated: the same output width as the VGG conv it replaces, with
-  receptive fields at three scales.
+  receptive fields at three scales. Kernels and split are ferjax's reading: the text says only that
+  "the Inception architecture is adopted as a design philosophy" for "multiscale kernel convolutional
+  layers" (its Figure 4 is lost).
   """
 
   features: int

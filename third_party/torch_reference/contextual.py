@@ -4,12 +4,15 @@ JIPS 2024): VGG16 + GCCA + multi-feature fusion + partial decoder + reverse atte
 Table 1's rows are flags: m1 none; m2 fusion; m3 + gcca; m4 + pd; m5 + ra; m6 = m5's network. The
 fusion head follows ferjax's reading (see the ferjax module): the edge-enhanced C2' = C2 * sigmoid(E)
 + C2 and the lateral outputs L3..L5 weighted by sigmoid of their stage map are pooled and concatenated
-into the embedding on which the island loss acts (eq. 5-7).
+into the embedding on which the island loss acts (eq. 5-7). `align_corners` sets the partial decoder's
+upsampling (CPD's corner-aligned convention); `classifier="vgg_fc"` (m1 only) is VGG16's own head:
+2x2 max-pool of C5, flatten in flax's (H, W, C) order, fc6 and fc7 (4096 x width, ReLU, dropout), head.
 """
 
 from typing import Any, Optional
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from third_party.torch_reference.attention import GCCA
@@ -18,6 +21,8 @@ from third_party.torch_reference.layers import ConvUnit, global_average_pool, re
 from third_party.torch_reference.vgg import VGG16
 
 LATERAL_FEATURES = 64
+VGG_FC_FEATURES = 4096
+CLASSIFIERS = ("gap", "vgg_fc")
 
 
 class ContextualNet(nn.Module):
@@ -25,18 +30,26 @@ class ContextualNet(nn.Module):
 
   aux: "embedding" (B, D); "channel_weights" (5 x (B, C_i)) with gcca; "edge_map" (B, 1, H2, W2) with
   fusion; "global_map" with pd; "reverse_attention" (A_5, A_4, A_3) and "stage_maps" (S_5, S_4, S_3)
-  with ra. `in_channels` (1 or 3) is the only option flax does not need.
+  with ra. `in_channels` (1 or 3) is the only option flax does not need. With classifier="vgg_fc",
+  fc6 is a LazyLinear: its input size (C5's channels times the pooled map's area) comes from the input
+  size, as in flax, and is fixed by the first forward pass or by loading a state dict.
   """
 
   def __init__(self, num_classes: int = 7, fusion: bool = False, gcca: bool = False, pd: bool = False,
                ra: bool = False, width: float = 1.0, dropout: float = 0.0, batch_norm: bool = False,
-               in_channels: int = 3):
+               align_corners: bool = False, classifier: str = "gap", in_channels: int = 3):
     super().__init__()
     if pd and not fusion:
       raise ValueError("contextual: pd=True requires fusion=True")
     if ra and not pd:
       raise ValueError("contextual: ra=True requires pd=True")
+    if classifier not in CLASSIFIERS or (classifier == "vgg_fc" and fusion):
+      raise ValueError(f"contextual: classifier {classifier!r} with fusion={fusion}; choose one of "
+                       f"{CLASSIFIERS}, and 'vgg_fc' only without fusion")
+    if align_corners and not pd:
+      raise ValueError("contextual: align_corners=True requires pd=True")
     self.fusion, self.gcca, self.pd, self.ra = fusion, gcca, pd, ra
+    self.classifier = classifier
     self.backbone = VGG16(in_channels, width, batch_norm, GCCA if gcca else None)
     c2, c3, c4, c5 = self.backbone.block_channels[1:]
     k = scaled(LATERAL_FEATURES, width)
@@ -45,21 +58,37 @@ class ContextualNet(nn.Module):
       for i, channels in zip((3, 4, 5), (c3, c4, c5)):
         self.add_module(f"lateral{i}", ConvUnit(channels, k, 1, batch_norm))
     if pd:
-      self.partial_decoder = PartialDecoder(k, batch_norm)
+      self.partial_decoder = PartialDecoder(k, batch_norm, align_corners)
     if ra:
       for i in (5, 4, 3):
         self.add_module(f"reverse_attention{i}", ReverseAttention(k, batch_norm))
+    embedding_width = c2 + 3 * k if fusion else c5
+    if classifier == "vgg_fc":
+      embedding_width = scaled(VGG_FC_FEATURES, width)
+      self.fc6 = nn.LazyLinear(embedding_width)
+      self.fc7 = nn.Linear(embedding_width, embedding_width)
     self.dropout = nn.Dropout(dropout)
-    self.head = nn.Linear(c2 + 3 * k if fusion else c5, num_classes)
+    self.head = nn.Linear(embedding_width, num_classes)
 
   def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, Any]]:
     features, block_maps = self.backbone(x)
     aux: dict[str, Any] = {}
     if self.gcca:
       aux["channel_weights"] = tuple(m["channel_weights"] for m in block_maps)
-    embedding = self._fuse(features, aux) if self.fusion else global_average_pool(features[-1])
+    if self.fusion:
+      embedding = self._fuse(features, aux)
+    elif self.classifier == "vgg_fc":
+      embedding = self._vgg_fc(features[-1])
+    else:
+      embedding = global_average_pool(features[-1])
     aux["embedding"] = embedding
     return self.head(self.dropout(embedding)), aux
+
+  def _vgg_fc(self, c5: torch.Tensor) -> torch.Tensor:
+    """VGG16's pool5 (floor mode), fc6 and fc7; flattened channels-last to match flax's Dense kernel."""
+    pooled = F.max_pool2d(c5, 2, stride=2)
+    hidden = torch.relu(self.fc6(pooled.permute(0, 2, 3, 1).flatten(1)))
+    return torch.relu(self.fc7(self.dropout(hidden)))
 
   def _fuse(self, features, aux: dict[str, Any]) -> torch.Tensor:
     """Multi-feature fusion head: edge-enhanced C2 plus the map-weighted laterals of blocks 3-5."""

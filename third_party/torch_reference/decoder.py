@@ -8,8 +8,8 @@ from torch import nn
 from third_party.torch_reference.layers import ConvUnit, resize, same_conv
 
 
-def _upsample(x: torch.Tensor) -> torch.Tensor:
-  return resize(x, (2 * x.shape[2], 2 * x.shape[3]))
+def _upsample(x: torch.Tensor, align_corners: bool = False) -> torch.Tensor:
+  return resize(x, (2 * x.shape[2], 2 * x.shape[3]), align_corners)
 
 
 class PartialDecoder(nn.Module):
@@ -23,11 +23,14 @@ class PartialDecoder(nn.Module):
     m4  = conv_concat2([l4', conv_up4(up(l5))])
     m3  = conv_concat3([l3', conv_up5(up(m4))])
     S_g = conv_out(conv_pre_out(m3))          (1x1 conv_out; 1 channel at l3's resolution)
+
+  `align_corners=True` makes `up` F.interpolate(..., align_corners=True), CPD's convention.
   """
 
-  def __init__(self, features: int, batch_norm: bool = False):
+  def __init__(self, features: int, batch_norm: bool = False, align_corners: bool = False):
     super().__init__()
     k = features
+    self.align_corners = align_corners
 
     def unit(channels_in: int, channels_out: int) -> ConvUnit:
       return ConvUnit(channels_in, channels_out, 3, batch_norm, relu=False)
@@ -40,10 +43,13 @@ class PartialDecoder(nn.Module):
     self.conv_out = nn.Conv2d(3 * k, 1, 1)
 
   def forward(self, l3: torch.Tensor, l4: torch.Tensor, l5: torch.Tensor) -> torch.Tensor:
-    l4_mix = self.conv_up1(_upsample(l5)) * l4
-    l3_mix = self.conv_up2(_upsample(_upsample(l5))) * self.conv_up3(_upsample(l4)) * l3
-    m4 = self.conv_concat2(torch.cat([l4_mix, self.conv_up4(_upsample(l5))], dim=1))
-    m3 = self.conv_concat3(torch.cat([l3_mix, self.conv_up5(_upsample(m4))], dim=1))
+    def up(x: torch.Tensor) -> torch.Tensor:
+      return _upsample(x, self.align_corners)
+
+    l4_mix = self.conv_up1(up(l5)) * l4
+    l3_mix = self.conv_up2(up(up(l5))) * self.conv_up3(up(l4)) * l3
+    m4 = self.conv_concat2(torch.cat([l4_mix, self.conv_up4(up(l5))], dim=1))
+    m3 = self.conv_concat3(torch.cat([l3_mix, self.conv_up5(up(m4))], dim=1))
     return self.conv_out(self.conv_pre_out(m3))
 
 

@@ -46,18 +46,19 @@ class ConvUnit(nn.Module):
     return F.relu(x) if self.relu else x
 
 
-def resize(x: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+def resize(x: torch.Tensor, size: Sequence[int], align_corners: bool = False) -> torch.Tensor:
   """Resizes NCHW maps between resolutions that differ by powers of two (as `ferjax`'s `resize`).
 
-  Upsampling is bilinear with half-pixel centres (`align_corners=False`, what jax.image.resize's
-  'bilinear' does when enlarging); downsampling is average pooling over the exact factor.
+  Upsampling is bilinear, with half-pixel centres by default (`align_corners=False`, what
+  jax.image.resize's 'bilinear' does when enlarging) or corner-aligned (`align_corners=True`, as CPD's
+  aggregation upsamples); downsampling is average pooling over the exact factor.
   """
   height, width = x.shape[2:]
   target_h, target_w = size
   if (target_h, target_w) == (height, width):
     return x
   if target_h > height:
-    return F.interpolate(x, size=(target_h, target_w), mode="bilinear", align_corners=False)
+    return F.interpolate(x, size=(target_h, target_w), mode="bilinear", align_corners=align_corners)
   factor = (height // target_h, width // target_w)
   return F.avg_pool2d(x, factor, stride=factor)
 

@@ -44,11 +44,13 @@ def ckplus_images() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def tfds_dir(request) -> pathlib.Path:
-  """Where the session's prepared datasets live: pytest's cache, keyed by the builders' source code,
-  so full datasets are built once and rebuilt only when a builder changes."""
+  """Where the session's prepared datasets live: pytest's cache, keyed by the builders' source code and
+  the archives' sha256, so full datasets are built once and rebuilt only when a builder or an archive
+  changes."""
   sources = sorted((REPO / "ferjax" / "data").glob("*.py"))
-  digest = hashlib.sha256(b"".join(p.read_bytes() for p in sources
-                                   if p.stem in ("archive", "fer2013", "ckplus"))).hexdigest()[:12]
+  code = b"".join(p.read_bytes() for p in sources if p.stem in ("archive", "fer2013", "ckplus", "quality"))
+  archives = "".join(archive.digest(DATA_DIR / name) for name in ("fer2013.zip", "CK+48.zip")).encode()
+  digest = hashlib.sha256(code + archives).hexdigest()[:12]
   return pathlib.Path(request.config.cache.mkdir(f"ferjax_tfds_{digest}"))
 
 

@@ -1,10 +1,11 @@
-"""Read-only access to a dataset as the user downloaded it (a zip or the same tree unpacked), and the
-form builders store images in.
+"""Read-only access to a dataset as the user downloaded it (a zip or the same tree unpacked), the form
+builders store images in, and what a prepared dataset records about its source.
 
 Builders never extract anything: members are read straight from the zip (or folder), and every error
 names the archive and member so that a user can find the bad file.
 """
 
+import hashlib
 import io
 import os
 import pathlib
@@ -14,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
+
+from ferjax.data import quality
 
 IMAGE_SIZE = 48
 
@@ -100,9 +103,30 @@ def find(manual_dir: os.PathLike, names: Sequence[str], accepted: str, source: s
       f"{source} Put it in that folder or pass --manual_dir (FERJAX_MANUAL_DIR for the main job).")
 
 
+def digest(path: os.PathLike) -> str:
+  """The sha256 that identifies a source: of a file's bytes (zip, CSV), or for a folder of its listing
+  (one 'path size mtime' line per file), which changes whenever a file is added, removed or rewritten
+  without reading every image."""
+  path = pathlib.Path(path)
+  if not path.is_dir():
+    with open(path, "rb") as handle:
+      return hashlib.file_digest(handle, "sha256").hexdigest()
+  lines = []
+  for file in sorted(p for p in path.rglob("*") if p.is_file()):
+    stat = file.stat()
+    lines.append(f"{file.relative_to(path).as_posix()}\t{stat.st_size}\t{stat.st_mtime_ns}\n")
+  return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
 class FromArchive:
   """Mixin for builders that read a user's download: its possible names, the forms accepted in words,
-  and where users get it, which `locate` turns into a FileNotFoundError that says what to put where."""
+  and where users get it, which `locate` turns into a FileNotFoundError that says what to put where.
+
+  A build records in `info.metadata` (TFDS's metadata.json beside the data) the source it read,
+  {'source': {'name', 'sha256'}, 'statistics': {split: quality.SplitStatistics.summary()}}, so that a
+  prepared copy can be checked against the archive and its splits against each other without reading
+  the images again. Builders store images through `stored_image`, which counts them.
+  """
 
   ARCHIVE_NAMES: tuple[str, ...] = ()
   ACCEPTED = ""
@@ -112,6 +136,22 @@ class FromArchive:
   def locate(cls, manual_dir: os.PathLike) -> pathlib.Path:
     """The archive in `manual_dir` to build from, or FileNotFoundError saying what to put there."""
     return find(manual_dir, cls.ARCHIVE_NAMES, cls.ACCEPTED, cls.SOURCE)
+
+  def _download_and_prepare(self, dl_manager: tfds.download.DownloadManager, **kwargs) -> None:
+    """Builds as TFDS does, then records the source's sha256 (taken before reading it) and every
+    split's image statistics (gathered while writing it); TFDS writes the metadata afterwards."""
+    source = self.locate(dl_manager.manual_dir)
+    sha256 = digest(source)
+    self._split_statistics = {}
+    super()._download_and_prepare(dl_manager, **kwargs)
+    self.info.metadata.update(
+        source={"name": source.name, "sha256": sha256},
+        statistics={split: s.summary() for split, s in self._split_statistics.items()})
+
+  def stored_image(self, split: str, pixels: np.ndarray) -> bytes:
+    """The stored form (PNG) of one (H, W) uint8 image of `split`, counted in its statistics."""
+    self._split_statistics.setdefault(split, quality.SplitStatistics()).add(pixels)
+    return encode_png(pixels)
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

@@ -57,8 +57,9 @@ class Ckplus(archive.FromArchive, tfds.core.GeneratorBasedBuilder):
   ARCHIVE_NAMES = NAMES
   ACCEPTED = ACCEPTED
   SOURCE = SOURCE
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "CK+48, configs 7class and 6class (contempt dropped), one split."}
+  VERSION = tfds.core.Version("1.1.0")
+  RELEASE_NOTES = {"1.0.0": "CK+48, configs 7class and 6class (contempt dropped), one split.",
+                   "1.1.0": "Records the archive's sha256 and the split's image statistics."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = f"Place {ACCEPTED} in manual_dir. {SOURCE}"
   BUILDER_CONFIGS = [
       CkplusConfig(name="7class", classes=ALL_CLASSES, description="All seven CK+48 classes."),
@@ -79,6 +80,7 @@ class Ckplus(archive.FromArchive, tfds.core.GeneratorBasedBuilder):
         }),
         supervised_keys=("image", "label"),
         homepage="https://www.jeffcohn.net/Resources/",
+        metadata=tfds.core.MetadataDict(),
     )
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager) -> dict[str, Iterator]:
@@ -90,7 +92,7 @@ class Ckplus(archive.FromArchive, tfds.core.GeneratorBasedBuilder):
     classes = self.builder_config.classes
     for member, name, subject, sequence, frame in rows:
       yield member, {
-          "image": archive.encode_png(source.image(member)),
+          "image": self.stored_image("train", source.image(member)),
           "label": classes.index(name),
           "subject": subject,
           "sequence": sequence,

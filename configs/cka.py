@@ -1,5 +1,7 @@
-"""CK+ (6 classes, contempt dropped) with paper 000's framework (Chen & Chen 2024), subject-independent
-10-fold cross-validation; the argument picks Table 1's row (m1..m6, default m6) and other switches.
+"""CK+ with paper 000's framework (Chen & Chen 2024), subject-independent 10-fold cross-validation; the
+argument picks Table 1's row (m1..m6, default m6) and other switches. CK+48 has 6 classes once contempt
+is dropped; paper 000 drops contempt too but keeps neutral (section 3.1), which CK+48 lacks, so the
+paper's CK+ has 7 classes and its Table 1 CK+ column is not a like-for-like comparison.
 
 The full model on fold 0 (paper settings, 48 px):
   python -m ferjax.main --config=configs/cka.py --workdir=workdirs/cka
@@ -10,8 +12,9 @@ Table 1 row m3, all 10 folds, 10 runs per fold (paper 000's Acc / Sta protocol):
 Switches: m1..m6, width=, size= (224 is the papers' input), epochs=, runs=, seed=, fold=0..9|all,
 source=device|grain, bn=true|false (BatchNorm, default on),
 dtype=float32|bfloat16 (convs and matmuls; weights stay float32), quick, lambda_sweep|lambda1_sweep
-(or sweep=<name>; paper 000's Fig. 6 sweeps, run by ferjax.sweep). Any field can also be set with
---config.<key>=<value>.
+(or sweep=<name>; paper 000's Fig. 6 sweeps, run by ferjax.sweep), align_corners=true (m4..m6: the
+partial decoder upsamples as CPD's code), fc_head=true (m1: VGG16's own FC head). Any field can also be
+set with --config.<key>=<value>.
   python -m ferjax.sweep --config=configs/cka.py:lambda1_sweep,fold=all --workdir=workdirs/cka_lambda1
 """
 
@@ -19,9 +22,9 @@ import ml_collections
 
 from configs import common
 
-# Epochs are not given by paper 000; 30 epochs of CK+'s ~830 training images is where the plateau
-# schedule has halved the rate several times.
-EPOCHS = 30
+# Epochs are not given by paper 000. An epoch of the expanded set is 15 passes over a fold's ~835
+# training images (391 steps of 32): 10 of them; 30 with views=random (one random view per step).
+EPOCHS = {"expanded": 10, "random": 30}
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:

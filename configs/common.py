@@ -10,6 +10,7 @@ import os
 import ml_collections
 
 from ferjax import hyper
+from ferjax.data import augment
 from ferjax.models import variants
 
 
@@ -48,12 +49,17 @@ def choose(table: dict, name: str, what: str) -> dict:
 
 
 NUM_CLASSES = {"fer2013": 7, "ckplus/6class": 6, "ckplus/7class": 7}
+# `quick`: epochs per view mode, and FER2013's training subset, sized for minutes on a 2-core CPU.
+QUICK_EPOCHS = {"expanded": 2, "random": 20}
+QUICK_SUBSET = {"fer2013": 1024}
 # Pixel mean and std of each training set (uint8 / 255), for input normalisation.
-PIXEL_STATS = {"fer2013": (0.508, 0.206), "ckplus/6class": (0.512, 0.293), "ckplus/7class": (0.512, 0.293)}
-# Paper 000 (section 3.1) and paper 002 (section 2.3) both flip and rotate by +-10 degrees at 5-degree
-# steps; ferjax draws one of those views per step (see ferjax.data.augment.augment_batch).
-PAPER_AUGMENTATION = dict(flip=True, rotation="discrete", max_degrees=10.0, crop_scale=(), erase_prob=0.0,
-                          tta=False)
+PIXEL_STATS = {"fer2013": (0.514, 0.307), "ckplus/6class": (0.512, 0.293), "ckplus/7class": (0.512, 0.293)}
+# Paper 000 (section 3.1) and paper 002 (section 2.7.2) expand the training set 15 times before
+# training: 3 mirror states x rotations of -10..10 degrees at 5-degree steps. views="expanded" makes an
+# epoch visit every (image, view) pair once (ferjax.data.augment.expansion_views); views="random" draws
+# one random view per step instead (a flip with probability 0.5 and one of the angles).
+PAPER_AUGMENTATION = dict(views="expanded", mirrors=augment.PAPER_MIRRORS, flip=True, rotation="discrete",
+                          max_degrees=10.0, crop_scale=(), erase_prob=0.0, tta=False)
 
 
 # The papers' sweeps (`python -m ferjax.sweep`): config overrides per point, and the paper they belong to.
@@ -87,28 +93,36 @@ def sweep_points(name: str, paper: str, loss: str) -> tuple:
 def base_config(dataset: str, args: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
   """Everything but the model and loss: data, input, optimisation, runs, logging.
 
-  `args` supplies: width, size, epochs, runs, seed, fold, source, quick, dtype, sweep.
+  `args` supplies: width, size, epochs, runs, seed, fold, folds, source, views, subset, dtype, sweep.
   """
   config = ml_collections.ConfigDict()
   config.dataset = dataset
   config.data_dir = os.environ.get("FERJAX_DATA_DIR", "~/tensorflow_datasets")
   config.manual_dir = os.environ.get("FERJAX_MANUAL_DIR", "../shared/data")
   # CK+ has no official split: 10 subject-independent folds (ferjax.data.splits); fold=-1 runs all 10.
-  config.folds = ml_collections.ConfigDict(dict(scheme="subject", num_folds=10, fold=args.fold))
-  config.data = ml_collections.ConfigDict(dict(source=args.source, num_workers=0))
+  # folds=leaky_random is paper 002's protocol (10 seeded random 9:1 image splits; subjects leak).
+  config.folds = ml_collections.ConfigDict(dict(scheme=args.folds, num_folds=10, fold=args.fold))
+  # subset: a deterministic sample of that many examples of each split (0: all), for quick runs.
+  # allow_inconsistent_splits: train even if one split's pixel statistics or sharpness depart from the
+  # others' tenfold (ferjax.data.quality; such an archive is damaged, e.g. a blurred training split).
+  config.data = ml_collections.ConfigDict(dict(source=args.source, num_workers=0, subset=dict(
+      train=args.subset, validation=0, test=0), allow_inconsistent_splits=False))
   mean, std = PIXEL_STATS[dataset]
   # Native 48 px by default; the papers resize to 224 px (size=224).
-  config.input = ml_collections.ConfigDict(dict(size=args.size, mean=mean, std=std, **PAPER_AUGMENTATION))
-  config.batch_size = 32                       # both papers.
+  config.input = ml_collections.ConfigDict(dict(size=args.size, mean=mean, std=std,
+                                                **dict(PAPER_AUGMENTATION, views=args.views)))
+  config.batch_size = 32                       # paper 002 (section 2.5); paper 000 states none.
   config.dtype = args.dtype                    # float32, or bfloat16 convs and matmuls (ferjax.steps).
   config.eval_batch_size = 256
   config.num_epochs = args.epochs
   config.optimizer = ml_collections.ConfigDict(dict(
-      learning_rate=0.01,                      # paper 002; paper 000 gives none and uses the same.
-      momentum=0.9,                            # both papers (SGD).
+      learning_rate=0.01,                      # paper 002; paper 000 states no initial rate.
+      momentum=0.9,                            # paper 002's SGD; paper 000 names no optimizer.
       nesterov=False,
       weight_decay=5e-4))                      # neither paper says; the usual VGG value.
-  config.schedule = ml_collections.ConfigDict(dict(name="plateau", factor=0.5, patience=3, decay=0.9))
+  # plateau: PyTorch's ReduceLROnPlateau (threshold 1e-4, relative); exponential: x decay per epoch.
+  config.schedule = ml_collections.ConfigDict(dict(name="plateau", factor=0.5, patience=3, threshold=1e-4,
+                                                   decay=0.9))
   config.num_runs = args.runs                  # papers: N = 10 runs, Acc = mean, Sta = population std.
   config.first_run = 0                         # runs first_run.. of the seed: N runs split over jobs.
   config.per_run = hyper.empty()               # per-run loss weights / rates of a vmapped sweep.
@@ -121,42 +135,62 @@ def base_config(dataset: str, args: ml_collections.ConfigDict) -> ml_collections
 
 def parse_common(arg: str, **model_defaults) -> ml_collections.ConfigDict:
   """parse_arg with the switches every config file takes; `quick` shrinks a run to minutes on a CPU."""
-  # bn: BatchNorm after every conv. The papers fine-tune VGG16 from (presumably ImageNet) weights that
-  # ferjax cannot ship; from scratch, plain VGG16 at lr 0.01 collapses to the majority class on CK+
-  # (measured: 29% on fold 0 after 15 epochs without BN, 75% with it), so BN is on by default.
-  args = parse_arg(arg, width=1.0, size=48, epochs=0, runs=1, seed=0, fold=0, source="device",
-                   quick=False, bn=True, dtype="float32", sweep="",
-                   **model_defaults)
+  # bn: BatchNorm after every conv (neither paper mentions BatchNorm). Neither paper says its VGG16
+  # starts from pretrained weights (paper 000 section 3.2 blames run-to-run variance on "the random
+  # initialization of network parameters"); from scratch, plain VGG16 at lr 0.01 collapses to the
+  # majority class on CK+ (measured: 29% on fold 0 after 15 epochs without BN, 75% with it), so BN is on.
+  args = parse_arg(arg, width=1.0, size=48, epochs=0, runs=1, seed=0, fold=0, folds="subject",
+                   source="device", views="expanded", subset=0, quick=False, bn=True, dtype="float32",
+                   sweep="", schedule="", **model_defaults)
   if args.get("variant") in SWEEPS:  # 'lambda_sweep' names a sweep of the default variant.
     args.sweep, args.variant = args.variant, model_defaults["variant"]
   if args.fold == "all":
     args.fold = -1
   if args.quick:
     args.width = min(args.width, 0.25)
-    args.epochs = args.epochs or 20
+    args.epochs = args.epochs or QUICK_EPOCHS.get(args.views, 0)
   return args
 
 
-def paper000(dataset: str, arg: str, epochs: int) -> ml_collections.ConfigDict:
-  """Paper 000's framework (Chen & Chen 2024) on `dataset`; the arg's variant is a Table 1 row."""
-  args = parse_common(arg, variant="m6")
-  args.epochs = args.epochs or epochs
+def dataset_args(args: ml_collections.ConfigDict, dataset: str,
+                 epochs: dict[str, int]) -> ml_collections.ConfigDict:
+  """Fills the dataset's defaults into parsed args: epochs per view mode (`epochs`), quick's subset."""
+  args.epochs = args.epochs or epochs.get(args.views, 0)
+  if args.quick and not args.subset:
+    args.subset = QUICK_SUBSET.get(dataset, 0)
+  return args
+
+
+def paper000(dataset: str, arg: str, epochs: dict[str, int]) -> ml_collections.ConfigDict:
+  """Paper 000's framework (Chen & Chen 2024) on `dataset`; the arg's variant is a Table 1 row;
+  `epochs` maps each view mode ('expanded', 'random') to its default number of epochs."""
+  # Paper-literal switches (docs/FIDELITY.md): align_corners, CPD's corner-aligned upsampling in the
+  # partial decoder (variants with PD); fc_head, VGG16's own FC head for "the original VGG16" (m1 only).
+  args = dataset_args(parse_common(arg, variant="m6", align_corners=False, fc_head=False), dataset, epochs)
+  flags = choose(variants.CONTEXTUAL_VARIANTS, args.variant, "Table 1 row")
+  if args.align_corners and not flags["pd"]:
+    raise ValueError(f"align_corners=true sets the partial decoder's upsampling; {args.variant} has none "
+                     "(use m4, m5 or m6)")
+  if args.fc_head and args.variant != "m1":
+    raise ValueError(f"fc_head=true is VGG16's FC head of Table 1's model 1; use m1, not {args.variant}")
   config = base_config(dataset, args)
   config.model = ml_collections.ConfigDict(dict(name="contextual", options=dict(
-      choose(variants.CONTEXTUAL_VARIANTS, args.variant, "Table 1 row"),
-      num_classes=NUM_CLASSES[dataset], width=args.width, dropout=0.001, batch_norm=args.bn)))
+      flags, num_classes=NUM_CLASSES[dataset], width=args.width, dropout=0.001, batch_norm=args.bn,
+      align_corners=args.align_corners, classifier="vgg_fc" if args.fc_head else "gap")))
   # Joint loss L = L_s + 0.005 (L_C + 7 L_cos) for m6 (eq. 7, section 3.3), softmax for m1..m5.
   config.loss = ml_collections.ConfigDict(dict(
       name=variants.CONTEXTUAL_LOSS[args.variant], lam=0.005, lambda1=7.0, gamma=0.0, center_rate=0.5))
-  config.schedule.name = "plateau"             # halve the rate after 3 epochs without improvement.
+  # Section 3.3: halve "when the loss rate ceased to decrease within three iterations" (PyTorch 1.4):
+  # ReduceLROnPlateau(factor=0.5, patience=3) halves after the 4th epoch without a lower loss.
+  config.schedule.name = args.schedule or "plateau"
   config.sweep.points = sweep_points(args.sweep, "paper000", config.loss.name)
   return config
 
 
-def paper002(dataset: str, arg: str, epochs: int) -> ml_collections.ConfigDict:
-  """Paper 002's multiscale VGG16 on `dataset`; the arg's variant is M, MCA, MSA or MCSA."""
-  args = parse_common(arg, variant="MCSA")
-  args.epochs = args.epochs or epochs
+def paper002(dataset: str, arg: str, epochs: dict[str, int]) -> ml_collections.ConfigDict:
+  """Paper 002's multiscale VGG16 on `dataset`; the arg's variant is M, MCA, MSA or MCSA; `epochs` as
+  in `paper000`."""
+  args = dataset_args(parse_common(arg, variant="MCSA"), dataset, epochs)
   config = base_config(dataset, args)
   config.model = ml_collections.ConfigDict(dict(name="multiscale", options=dict(
       choose(variants.MULTISCALE_VARIANTS, args.variant, "paper 002 variant"),
@@ -164,6 +198,8 @@ def paper002(dataset: str, arg: str, epochs: int) -> ml_collections.ConfigDict:
   # Softmax + center + DDA; weights of the DDA authors (see ferjax.losses.multiscale_objective).
   config.loss = ml_collections.ConfigDict(dict(name="dda", lam=0.01, lambda1=0.0, gamma=0.125,
                                                center_rate=0.5))
-  config.schedule.name = "exponential"         # lr 0.01 x 0.9 per epoch (section 2.3).
+  # Section 2.5: "an exponential decay strategy", "decay coefficient is set to 0.9"; ferjax applies it
+  # once per epoch (the paper does not say per what).
+  config.schedule.name = args.schedule or "exponential"
   config.sweep.points = sweep_points(args.sweep, "paper002", config.loss.name)
   return config

@@ -5,7 +5,8 @@ report PrivateTest; the argument picks Table 1's row (m1..m6, default m6) and ot
   python -m ferjax.main --config=configs/fer2013.py:m4,runs=10 --workdir=workdirs/fer2013_m4
 Switches: m1..m6, width=, size= (224 is the papers' input), epochs=, runs=, seed=, source=device|grain,
 bn=true|false, dtype=float32|bfloat16, quick, lambda_sweep|lambda1_sweep (or sweep=<name>: paper 000's
-Fig. 6, section 3.3). Any field can also be set with --config.<key>=<value>.
+Fig. 6, section 3.3), align_corners=true (m4..m6: the partial decoder upsamples as CPD's code),
+fc_head=true (m1: VGG16's own FC head). Any field can also be set with --config.<key>=<value>.
   python -m ferjax.sweep --config=configs/fer2013.py:lambda1_sweep,runs=3 --workdir=workdirs/lambda1_sweep
   python -m ferjax.sweep --config=configs/fer2013.py:lambda_sweep,runs=3 --workdir=workdirs/lambda_sweep
 """
@@ -14,8 +15,9 @@ import ml_collections
 
 from configs import common
 
-# Not given by paper 000: 40 epochs of FER2013's 28,709 training images (35,880 steps of 32).
-EPOCHS = 40
+# Not given by paper 000. An epoch of the expanded set is 15 x 28,709 images (13,457 steps of 32):
+# 6 of them (80,742 steps); 40 epochs (35,880 steps) with views=random.
+EPOCHS = {"expanded": 6, "random": 40}
 
 
 def get_config(arg: str = "") -> ml_collections.ConfigDict:

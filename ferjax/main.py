@@ -40,4 +40,4 @@ def train_or_evaluate() -> None:
 
 if __name__ == "__main__":
   flags.mark_flags_as_required(["config", "workdir"])
-  app.run(main)
+  cli.main(main)

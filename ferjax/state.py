@@ -4,8 +4,8 @@ Small FER networks do not fill an accelerator; N of them do (DESIGN.md, "seeds i
 of `RunState` has a leading axis of size `num_runs`, and the train step maps over it (vmapped on
 accelerators, a loop on the CPU: see `ferjax.steps.over_runs`); only
 the step counter is shared. The learning rate lives in the state, per run, because both papers change
-it per epoch from what the run has seen (paper 000: halve after 3 epochs without improvement; paper
-002: exponential decay), and a resumed run must carry on from exactly where it stopped.
+it per epoch from what the run has seen (paper 000: halve on a plateau of the loss; paper 002:
+exponential decay), and a resumed run must carry on from exactly where it stopped.
 """
 
 from collections.abc import Sequence
@@ -76,21 +76,45 @@ def run_keys(seed: int, runs: Sequence[int]) -> jax.Array:
   return jax.vmap(lambda r: jax.random.fold_in(root, r))(jnp.asarray(list(runs)))
 
 
+PLATEAU_RULES = ("plateau", "plateau_at_patience")
+SCHEDULES = (*PLATEAU_RULES, "exponential", "constant")
+# PyTorch's ReduceLROnPlateau leaves the rate alone when the reduction is smaller than this (its `eps`).
+_TORCH_MIN_REDUCTION = 1e-8
+
+
 def end_epoch(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
               schedule: ml_collections.ConfigDict, base_rate: jax.Array) -> RunState:
   """The per-epoch learning-rate rule of the config, applied to every run (vmapped by the caller).
 
-  'plateau' (paper 000, section 3.3): halve (x `factor`) once `patience` epochs pass without a new
-  lowest monitored loss. 'exponential' (paper 002): base_rate * decay^(epoch + 1). 'constant': as is.
+  'plateau' (paper 000, section 3.3: the rate "decayed to half of its original value when the loss
+  rate ceased to decrease within three iterations", trained in PyTorch 1.4) is PyTorch's
+  `ReduceLROnPlateau(mode="min", factor, patience, threshold, threshold_mode="rel", cooldown=0)`: an
+  epoch improves when its loss is below best * (1 - threshold), and the rate is multiplied by
+  `factor` once more than `patience` epochs in a row have not improved (with patience 3: after the
+  4th), then the count restarts. 'plateau_at_patience' is ferjax's earlier reading: any new lowest
+  loss improves, and the rate drops at the `patience`-th epoch without one.
+
+  optax.contrib.reduce_on_plateau is not used: it drops the rate when the count *reaches* `patience`
+  (the 'plateau_at_patience' timing, one epoch before PyTorch), and it scales updates inside the
+  optimizer chain, while here the rate is per-run state that the exponential rule shares.
+
+  'exponential' (paper 002): base_rate * decay^(epoch + 1). 'constant': as is.
   """
-  if schedule.name == "plateau":
-    improved = monitored_loss < runs.best_loss
+  if schedule.name in PLATEAU_RULES:
+    pytorch = schedule.name == "plateau"
+    threshold = schedule.threshold if pytorch else 0.0
+    improved = monitored_loss < runs.best_loss * (1.0 - threshold)
     bad = jnp.where(improved, 0, runs.bad_epochs + 1)
-    reduce = bad >= schedule.patience
-    return runs.replace(learning_rate=jnp.where(reduce, runs.learning_rate * schedule.factor,
-                                                runs.learning_rate),
-                        bad_epochs=jnp.where(reduce, 0, bad),
-                        best_loss=jnp.minimum(runs.best_loss, monitored_loss))
+    reduce = bad > schedule.patience if pytorch else bad >= schedule.patience
+    reduced = runs.learning_rate * schedule.factor
+    if pytorch:
+      reduce &= runs.learning_rate - reduced > _TORCH_MIN_REDUCTION
+      reset = bad > schedule.patience
+    else:
+      reset = reduce
+    return runs.replace(learning_rate=jnp.where(reduce, reduced, runs.learning_rate),
+                        bad_epochs=jnp.where(reset, 0, bad),
+                        best_loss=jnp.where(improved, monitored_loss, runs.best_loss))
   if schedule.name == "exponential":
     rate = base_rate * schedule.decay ** (epoch + 1).astype(jnp.float32)
     return runs.replace(learning_rate=jnp.full_like(runs.learning_rate, rate))

@@ -69,12 +69,23 @@ def over_runs(fn: Callable, runs_first: Any, *shared: Any) -> Any:
   return jax.tree.map(lambda *leaves: jnp.stack(leaves), *outputs)
 
 
+VIEW_MODES = ("expanded", "random")
+
+
 def augment_options(config: ml_collections.ConfigDict) -> dict:
-  """The config's input section as keyword arguments of `augment.augment_batch`."""
+  """The config's input section as keyword arguments of `augment.augment_batch` (but `views`)."""
   crop = tuple(config.crop_scale) if config.crop_scale else None
   return dict(flip=config.flip, rotation=config.rotation, max_degrees=config.max_degrees,
               crop_scale=crop, erase_prob=config.erase_prob, size=config.size, mean=config.mean,
-              std=config.std)
+              std=config.std, mirrors=tuple(config.get("mirrors", augment.PAPER_MIRRORS)))
+
+
+def views_per_example(config: ml_collections.ConfigDict) -> int:
+  """How many fixed views of each training image an epoch holds: the papers' 15 (mirror states x
+  angles) with config.input.views = 'expanded', 1 with 'random' (one random view drawn per step)."""
+  if config.input.get("views", "random") == "random":
+    return 1
+  return len(config.input.mirrors) * len(augment.PAPER_ANGLES)
 
 
 COMPUTE_DTYPES = ("float32", "bfloat16")
@@ -102,11 +113,13 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
   """
   objective, delta_rule = objective_of(config.loss.name)
   options = augment_options(config.input)
+  fixed_views = views_per_example(config) > 1
 
   def run_step(runs: RunState, batch: dict, run: dict, step: jax.Array):
     key = jax.random.fold_in(run["key"], step)
     k_augment, k_stochastic, k_dropout = jax.random.split(key, 3)
-    images = augment.augment_batch(k_augment, batch["image"], **options)
+    images = augment.augment_batch(k_augment, batch["image"], views=batch["view"] if fixed_views else None,
+                                   **options)
     labels = batch["label"]
 
     def loss_fn(params):

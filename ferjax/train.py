@@ -51,16 +51,20 @@ def run_seeds(seed: int, runs: Sequence[int]) -> tuple[int, ...]:
 
 
 def prepared_builder(config: ml_collections.ConfigDict):
-  """The config's dataset, prepared from its archive if it is not prepared yet."""
-  builder = datasets.get_builder(config.dataset, config.data_dir)
-  if builder.is_prepared():
-    return builder
+  """The config's dataset, prepared from its archive if it is not prepared yet or the archive changed,
+  and refused if its splits differ by an order of magnitude in contrast or sharpness (a damaged
+  archive) unless `config.data.allow_inconsistent_splits`."""
+  allow = bool(config.data.get("allow_inconsistent_splits", False))
   try:
-    return datasets.prepare(config.dataset, config.manual_dir, config.data_dir)
+    return datasets.prepare(config.dataset, config.manual_dir, config.data_dir, allow)
+  except datasets.InconsistentSplitsError as error:
+    raise datasets.InconsistentSplitsError(
+        f"{error}; --config.data.allow_inconsistent_splits=true uses it anyway") from None
   except FileNotFoundError as error:
+    builder = datasets.get_builder(config.dataset, config.data_dir)
     raise FileNotFoundError(
         f"{config.dataset} is not prepared in {builder.data_dir} and cannot be built: {error} Build it "
-        f"with: python -m ferjax.data.prepare --dataset={config.dataset.split('/')[0]} "
+        f"with: python -m ferjax.data.prepare --dataset={config.dataset} "
         f"--manual_dir=<folder with the archive> --data_dir={config.data_dir}") from None
 
 
@@ -74,32 +78,47 @@ def load_data(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, fold: 
   builder = prepared_builder(config)
   extra = {"num_workers": config.data.num_workers} if config.data.source == "grain" else {}
   seeds = run_seeds(config.seed, hyper.run_numbers(config))
+  sizes = config.data.get("subset", {})
 
-  def source(split, batch_size, indices=None):
-    return source_class(config).from_builder(builder, split, mesh, batch_size, indices=indices, seeds=seeds,
-                                             **extra)
+  def source(role: str, split: str, indices: np.ndarray | None = None):
+    """The source of `role` ('train', 'validation' or 'test'), on `indices` of `split` (default all)."""
+    if sizes.get(role, 0):
+      indices = splits.subset(np.arange(builder.info.splits[split].num_examples) if indices is None
+                              else indices, sizes[role])
+    train = role == "train"
+    return source_class(config).from_builder(
+        builder, split, mesh, config.batch_size if train else config.eval_batch_size, indices=indices,
+        seeds=seeds, **(dict(views=steps.views_per_example(config)) if train else {}), **extra)
 
   names = builder.info.features["label"].names
-  if config.dataset == "fer2013":
+  if is_fer2013(config):
     splits_ = splits.FER2013_SPLITS
-    return Data(source(splits_["train"], config.batch_size),
-                source(splits_["select"], config.eval_batch_size),
-                source(splits_["report"], config.eval_batch_size), names, splits_["report"])
+    return Data(source("train", splits_["train"]), source("validation", splits_["select"]),
+                source("test", splits_["report"]), names, splits_["report"])
   examples = datasets.read_split(builder, "train")
-  folds = splits.ckplus_folds(config.folds.scheme, examples["subject"], examples["label"],
-                              examples["id"].astype(str), config.folds.num_folds)
-  train, test = splits.fold_indices(folds, fold)
-  return Data(source("train", config.batch_size, train), None,
-              source("train", config.eval_batch_size, test), names, f"fold {fold}")
+  train, test = splits.ckplus_split(config.folds.scheme, examples["subject"], examples["label"],
+                                    examples["id"].astype(str), config.folds.num_folds, fold)
+  name = f"repetition {fold}" if config.folds.scheme == "leaky_random" else f"fold {fold}"
+  return Data(source("train", "train", train), None, source("test", "train", test), names, name)
+
+
+DATASETS = ("fer2013", "fer2013/unchanged", "fer2013/equalized", "ckplus/6class", "ckplus/7class")
+
+
+def is_fer2013(config: ml_collections.ConfigDict) -> bool:
+  """FER2013 in either preparation: it has a validation split (PublicTest) and no folds."""
+  return config.dataset.partition("/")[0] == "fer2013"
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Fails before any work on settings that cannot run."""
   choices = {"data.source": (config.data.source, ("device", "grain")),
              "loss.name": (config.loss.name, ("softmax", "island", "dda")),
-             "schedule.name": (config.schedule.name, ("plateau", "exponential", "constant")),
-             "dataset": (config.dataset, ("fer2013", "ckplus/6class", "ckplus/7class")),
-             "dtype": (config.dtype, steps.COMPUTE_DTYPES)}
+             "schedule.name": (config.schedule.name, state_lib.SCHEDULES),
+             "dataset": (config.dataset, DATASETS),
+             "dtype": (config.dtype, steps.COMPUTE_DTYPES),
+             "input.views": (config.input.get("views", "random"), steps.VIEW_MODES),
+             "folds.scheme": (config.folds.scheme, splits.CKPLUS_SCHEMES)}
   for key, (value, allowed) in choices.items():
     if value not in allowed:
       raise ValueError(f"config.{key} = {value!r}; expected one of {', '.join(allowed)}")
@@ -139,7 +158,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike) 
   check_workdir(workdir)
   if jax.process_index() == 0:
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
-  if config.dataset == "fer2013" or config.folds.fold >= 0:
+  if is_fer2013(config) or config.folds.fold >= 0:
     return train_one(config, workdir, max(config.folds.fold, 0))
   results = []
   for fold in range(config.folds.num_folds):
@@ -160,7 +179,7 @@ def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: in
   num_classes = len(data.class_names)
   model, optimizer, state, keys = state_lib.initial_state(config, mesh, num_classes)
   replicated = mesh_lib.replicated(mesh)
-  best = state.runs
+  best = copy_tree(state.runs)  # Never an alias of the state, whose buffers the train step donates.
   record = {"epoch": 0, "best_accuracy": [-1.0] * config.num_runs, "best_epoch": [0] * config.num_runs}
   checkpoints = checkpoints_lib.Checkpoints(workdir / "checkpoints", config.checkpoint_keep)
   if checkpoints.latest_step is not None:
@@ -280,16 +299,31 @@ def finish_epoch(config, data, state, best, record, epoch, train_loss, eval_step
     reporter.console(int(state.step), {"val_loss": metrics["loss"], "val_accuracy": metrics["accuracy"]},
                      note=f"end of epoch {epoch}")
     improved = metrics["accuracy"] > np.asarray(record["best_accuracy"])
-    best = jax.tree.map(lambda new, old: jnp.where(
-        jnp.asarray(improved).reshape((-1,) + (1,) * (new.ndim - 1)), new, old), state.runs, best)
     record["best_accuracy"] = np.where(improved, metrics["accuracy"], record["best_accuracy"]).tolist()
-    record["best_epoch"] = np.where(improved, epoch, record["best_epoch"]).tolist()
     monitored = metrics["loss"]
-  else:
-    best = state.runs
-    record["best_epoch"] = [epoch] * config.num_runs
+  else:  # Nothing to select on: the final epoch is reported.
+    improved = np.ones(config.num_runs, bool)
+  best = keep_best(jnp.asarray(improved), state.runs, best)
+  record["best_epoch"] = np.where(improved, epoch, record["best_epoch"]).tolist()
   runs = end_epoch(state.runs, jnp.asarray(monitored, jnp.float32), jnp.asarray(epoch - 1))
   return state.replace(runs=runs), best, record
+
+
+def copy_tree(tree: Any) -> Any:
+  """A copy of every array of `tree` in new buffers."""
+  return jax.tree.map(lambda leaf: jnp.array(leaf, copy=True), tree)
+
+
+@jax.jit
+def keep_best(improved: jax.Array, runs: state_lib.RunState,
+              best: state_lib.RunState) -> state_lib.RunState:
+  """Each run's state from `runs` where `improved` (one flag per run), else from `best`.
+
+  The result lives in new buffers: the train step donates the state, so a `best` that aliased
+  `state.runs` would be deleted by the next step (FER2013 runs once died at their first validation so).
+  """
+  return jax.tree.map(lambda new, old: jnp.where(improved.reshape((-1,) + (1,) * (new.ndim - 1)), new, old),
+                      runs, best)
 
 
 def save(checkpoints, state, best, record, batches) -> None:
@@ -304,7 +338,9 @@ def final_results(config, data, best, eval_step, record, fold, seconds) -> dict:
   acc, sta = evaluate.acc_sta(metrics["accuracy"])
   results = {
       "dataset": config.dataset, "model": config.model.name, "options": dict(config.model.options),
-      "loss": config.loss.name, "split": data.test_name, "fold": fold if config.dataset != "fer2013" else None,
+      "loss": config.loss.name, "split": data.test_name, "fold": None if is_fer2013(config) else fold,
+      "protocol": "fer2013" if is_fer2013(config) else config.folds.scheme,
+      "views": config.input.get("views", "random"),
       "classes": data.class_names, "num_runs": config.num_runs, "num_epochs": config.num_epochs,
       "accuracy": metrics["accuracy"].tolist(), "acc": acc, "sta": sta,
       "per_class_accuracy": metrics["per_class_accuracy"].tolist(),

@@ -152,6 +152,23 @@ def test_discrete_rotation_only_uses_the_paper_angles():
   assert len({angle for angle, _ in drawn}) >= 2 and len({mirror for _, mirror in drawn}) == 2
 
 
+def test_expansion_views_are_the_fifteen_fixed_rotations_and_mirrors():
+  images = uint8_batch(batch=15)
+  out = np.asarray(jax.jit(lambda i, v: augment.augment_batch(jax.random.key(3), i, views=v))(
+      images, jnp.arange(15)))
+  image = augment.to_float(images[0])
+  mirrors = {"none": lambda x: x, "horizontal": lambda x: x[:, ::-1], "vertical": lambda x: x[::-1]}
+  for view, (mirror, angle) in enumerate((m, a) for m in augment.PAPER_MIRRORS for a in augment.PAPER_ANGLES):
+    expected = mirrors[mirror](np.asarray(rotate(image, angle)))
+    np.testing.assert_allclose(out[view], expected, atol=2e-5, err_msg=f"view {view}: {mirror}, {angle}")
+  np.testing.assert_array_equal(out[2], np.asarray(image))  # no mirror, 0 degrees: the image itself.
+  # Fixed views ignore the random draws: another key gives the same images.
+  again = augment.augment_batch(jax.random.key(4), images[:3], views=jnp.array([0, 7, 14]))
+  np.testing.assert_allclose(np.asarray(again), out[[0, 7, 14]], atol=1e-5)
+  with pytest.raises(ValueError, match="mirror states.*'diagonal'"):
+    augment.expansion_views(("none", "diagonal"))
+
+
 def test_unknown_rotation_name_is_rejected():
   with pytest.raises(ValueError, match="'spin'.*uniform.*discrete.*none"):
     augment.augment_batch(jax.random.key(0), uint8_batch(batch=1), rotation="spin")

@@ -50,7 +50,7 @@ def train_losses(workdir) -> np.ndarray:
 
 
 def tiny(arg: str, tfds_dir, **overrides):
-  config = cka.get_config(f"{arg},width=0.125")
+  config = cka.get_config(f"{arg},width=0.125,views=random")
   config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
   config.log_every_steps = 13
   for key, value in overrides.items():
@@ -80,9 +80,24 @@ def run_main(*args: str) -> subprocess.CompletedProcess:
                         text=True, timeout=300)
 
 
-def test_unknown_config_key_fails_before_any_work(tmp_path):
-  result = run_main("--config=configs/cka.py:quick", f"--workdir={tmp_path / 'w'}", "--config.nonsense=3")
-  assert result.returncode != 0 and "nonsense" in result.stderr
+BAD_COMMANDS = {
+    "unknown key": (["--config=configs/cka.py:quick", "--config.nonsense=3"], "unknown config key 'nonsense'"),
+    "unknown nested key": (["--config=configs/cka.py", "--config.input.nope=1"], "unknown config key 'nope'"),
+    "unknown variant": (["--config=configs/cka.py:m7"], "unknown Table 1 row 'm7'"),
+    "misspelt argument": (["--config=configs/cka.py:quick,widht=0.5"], "unknown config argument 'widht'"),
+    "bad value": (["--config=configs/cka.py", "--config.num_epochs=abc"], "invalid literal for int()"),
+    "bad choice": (["--config=configs/cka.py:views=sideways"], "config.input.views = 'sideways'"),
+    "missing file": (["--config=configs/nofile.py"], "No such file or directory: 'configs/nofile.py'"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_COMMANDS))
+def test_bad_config_input_is_one_line_on_stderr_before_any_work(name, tmp_path):
+  args, message = BAD_COMMANDS[name]
+  result = run_main(*args, f"--workdir={tmp_path / 'w'}")
+  assert result.returncode == 1, result.stderr
+  assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr
+  assert message in result.stderr and "Traceback" not in result.stderr
   assert not (tmp_path / "w").exists()
 
 

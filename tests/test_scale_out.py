@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import DATA_DIR, REPO
 
-ARGS = ["--config=configs/cka.py:m2,epochs=1,width=0.125", "--config.log_every_steps=2"]
+ARGS = ["--config=configs/cka.py:m2,epochs=1,width=0.125,views=random", "--config.log_every_steps=2"]
 
 
 def environment(tfds_dir, devices: int = 1) -> dict:
@@ -76,7 +76,7 @@ def wait_for_checkpoint(workdir, step: int, process: subprocess.Popen, timeout: 
 
 
 # m2 keeps these fast; tests/test_main.py resumes m6 (island loss centres) in-process.
-KILL_ARGS = ["--config=configs/cka.py:m2,epochs=4,width=0.125", "--config.log_every_steps=13"]
+KILL_ARGS = ["--config=configs/cka.py:m2,epochs=4,width=0.125,views=random", "--config.log_every_steps=13"]
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def test_a_killed_run_resumes_to_the_same_result(uninterrupted, tfds_dir, tmp_pa
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
     ckplus_data, tfds_dir, tmp_path):
   env = environment(tfds_dir)
-  args = ["--config=configs/cka.py:m2,width=0.125", "--config.log_every_steps=13", f"--workdir={tmp_path}"]
+  args = ["--config=configs/cka.py:m2,width=0.125,views=random", "--config.log_every_steps=13", f"--workdir={tmp_path}"]
   run([sys.executable, "-m", "ferjax.main", *args, "--config.num_epochs=1"], env)
   # Resumed for a second epoch with an absurd weight decay, the parameters overflow within steps.
   result = subprocess.run([sys.executable, "-m", "ferjax.main", *args, "--config.num_epochs=2",

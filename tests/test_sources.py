@@ -59,6 +59,39 @@ def test_each_training_epoch_is_a_fresh_permutation_without_the_remainder():
   assert not np.array_equal(other_seed.train(0, np.arange(16)), plan.train(0, np.arange(16)))
 
 
+@pytest.mark.parametrize("n, batch", [(100, 16), (835, 32)])
+def test_an_expanded_epoch_visits_every_example_and_view_once(n, batch):
+  plan = order.Order(num_examples=n, batch_size=batch, seed=5, views=15)
+  assert plan.steps_per_epoch == n * 15 // batch
+  rows = np.arange(batch)
+  pairs = [np.stack(plan.train_views(step, rows)) for step in range(plan.steps_per_epoch)]
+  items = np.concatenate([example * 15 + view for example, view in pairs])
+  assert len(np.unique(items)) == len(items) == plan.steps_per_epoch * batch  # no pair twice
+  assert len(items) > n * 15 - batch  # only the last partial batch waits
+  in_jax = jax.jit(lambda step: plan.train_views(step, jnp.asarray(rows), jnp))(3)
+  np.testing.assert_array_equal(np.stack(in_jax), pairs[3])
+  # One view is today's order of examples; views of one example are spread over the epoch.
+  np.testing.assert_array_equal(order.Order(n, batch, 5).train(2, rows), order.Order(n, batch, 5, 1).train(2, rows))
+  first_step_of = {}
+  for step, (example, _) in enumerate(pairs):
+    for e in example:
+      first_step_of.setdefault(int(e), step)
+  assert max(first_step_of.values()) < plan.steps_per_epoch // 2
+
+
+def test_grain_and_device_sources_give_the_same_expanded_batches(ckplus_data, mesh):
+  builder = ckplus_data["6class"]
+  grain_source = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seeds=(7, 8), views=15)
+  device_source = device.DeviceSource.from_builder(builder, "train", mesh, BATCH, seeds=(7, 8), views=15)
+  assert device_source.order.steps_per_epoch == 927 * 15 // BATCH == 217
+  assert_same_batches(grain_source.train_batches(), device_source.train_batches(), count=3)
+  grain_late = grain_source.train_batches()
+  grain_late.set_state({**grain_late.get_state(), "next_index": 216})
+  assert_same_batches(grain_late, device_source.train_batches(start=216), count=2)  # across the epoch end
+  views = np.asarray(next(device_source.train_batches())["view"])
+  assert views.shape == (2, BATCH) and views.min() >= 0 and views.max() <= 14 and len(np.unique(views)) > 5
+
+
 def test_grain_and_device_sources_give_the_same_batches_across_epochs(ckplus_data, mesh):
   builder = ckplus_data["6class"]
   grain_source = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seeds=(7, 8))

@@ -17,7 +17,7 @@ POINTS = ({"loss.lam": 0.0}, {"loss.lam": 0.05}, {"loss.lam": 0.5})
 
 def sweep_config(tfds_dir, points=POINTS):
   """m2's network (the cheapest to compile) trained with the island loss whose weight the points vary."""
-  config = cka.get_config(f"m2,epochs=1,width={TINY}")
+  config = cka.get_config(f"m2,epochs=1,width={TINY},views=random")
   config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
   config.log_every_steps = 13
   config.loss.name = "island"

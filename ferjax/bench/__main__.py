@@ -25,6 +25,7 @@ from collections.abc import Sequence
 import jax
 from absl import app, flags, logging
 
+from ferjax import cli
 from ferjax.bench import cases, ferjax_steps, profile, report, timing
 
 WHATS = ("input", "train", "eval", "profile", "layers", "all")
@@ -140,4 +141,4 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.main(main)

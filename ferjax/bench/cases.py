@@ -64,9 +64,14 @@ def config_of(case: Case, augment: bool = False) -> ml_collections.ConfigDict:
   return config
 
 
+NUM_VIEWS = 15  # 3 mirror states x 5 angles (ferjax.data.augment.expansion_views)
+
+
 def synthetic_batch(case: Case, size: int | None = None) -> dict:
-  """Random uint8 grayscale images (batch, size, size, 1) and labels, as the data sources deliver."""
+  """Random uint8 grayscale images (batch, size, size, 1), labels and views of the papers' 15-view
+  expansion, as the data sources deliver."""
   size = size or case.image_size
   rng = np.random.default_rng(0)
   return {"image": rng.integers(0, 256, (case.batch, size, size, 1), dtype=np.uint8),
-          "label": (np.arange(case.batch) % NUM_CLASSES).astype(np.int32)}
+          "label": (np.arange(case.batch) % NUM_CLASSES).astype(np.int32),
+          "view": (np.arange(case.batch) % NUM_VIEWS).astype(np.int32)}

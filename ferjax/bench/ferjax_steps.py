@@ -82,7 +82,8 @@ def compiled_train_step(case: cases.Case, augment: bool = False, source: str = "
     rng = np.random.default_rng(0)
     data = device.DeviceSource.from_arrays(
         rng.integers(0, 256, (SOURCE_EXAMPLES, raw, raw, 1), dtype=np.uint8),
-        np.arange(SOURCE_EXAMPLES) % cases.NUM_CLASSES, mesh, case.batch, seeds=tuple(range(case.num_runs)))
+        np.arange(SOURCE_EXAMPLES) % cases.NUM_CLASSES, mesh, case.batch, seeds=tuple(range(case.num_runs)),
+        views=steps.views_per_example(config))
   else:
     host = cases.synthetic_batch(case, raw)
     data = jax.device_put({k: np.stack([v] * case.num_runs) for k, v in host.items()},

@@ -34,6 +34,12 @@ Box = tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike]
 ROTATIONS = ("uniform", "discrete", "none")
 # Paper 000 (Chen & Chen 2024, section 3.1): rotations of +-10 degrees at 5-degree intervals.
 PAPER_ANGLES = (-10.0, -5.0, 0.0, 5.0, 10.0)
+# Mirror states as (mirror left-right, extra rotation in degrees): a vertical mirror is the left-right
+# mirror turned by 180 degrees. Paper 002 (section 2.7.2) mirrors each image "to three times the number
+# of original samples": ferjax reads the three states as the image, its left-right and its top-bottom
+# mirror (neither paper names them), which with the 5 angles gives both papers' "15 times".
+MIRRORS = {"none": (False, 0.0), "horizontal": (True, 0.0), "vertical": (True, 180.0)}
+PAPER_MIRRORS = ("none", "horizontal", "vertical")
 TTA_VIEW_NAMES = (
     "identity", "hflip",
     "top_left", "top_left_hflip", "top_right", "top_right_hflip",
@@ -205,19 +211,38 @@ def _crop_box(area_u: jax.Array, x_u: jax.Array, y_u: jax.Array, height: int, wi
   return (box_w / 2.0 + x_u * (width - box_w), box_h / 2.0 + y_u * (height - box_h), box_w, box_h)
 
 
-def _augment_one(key: jax.Array, image: jax.Array, *, flip: bool, rotation: str, max_degrees: float,
-                 angles: Sequence[float], crop_scale: tuple[float, float] | None, erase_prob: float,
-                 out_size: tuple[int, int], mean: float | Sequence[float],
-                 std: float | Sequence[float]) -> jax.Array:
+def expansion_views(mirrors: Sequence[str] = PAPER_MIRRORS,
+                    angles: Sequence[float] = PAPER_ANGLES) -> tuple[jax.Array, jax.Array]:
+  """The fixed views of the papers' offline expansion: (mirror (V,) bool, degrees (V,) float32).
+
+  View v = m * len(angles) + a is the image rotated by `angles[a]` about its centre, then mirrored by
+  `mirrors[m]` (see MIRRORS): 3 x 5 = 15 views with the defaults, view 2 being the image itself.
+  """
+  unknown = sorted(set(mirrors) - set(MIRRORS))
+  if unknown or not mirrors or not angles:
+    raise ValueError(f"mirror states {list(mirrors)} and angles {list(angles)}: expected a non-empty "
+                     f"subset of {list(MIRRORS)} and at least one angle")
+  pairs = [(MIRRORS[m][0], MIRRORS[m][1] + a) for m in mirrors for a in angles]
+  return jnp.array([p[0] for p in pairs]), jnp.array([p[1] for p in pairs], jnp.float32)
+
+
+def _augment_one(key: jax.Array, image: jax.Array, view: tuple[jax.Array, jax.Array] | None, *,
+                 flip: bool, rotation: str, max_degrees: float, angles: Sequence[float],
+                 crop_scale: tuple[float, float] | None, erase_prob: float, out_size: tuple[int, int],
+                 mean: float | Sequence[float], std: float | Sequence[float]) -> jax.Array:
   """The random pipeline for one float image: one composed warp, normalisation, random erasing.
 
+  `view` = (mirror, degrees) fixes the mirror and rotation (the papers' expansion); None draws them.
   All geometric draws come from one call to the generator, which keeps the compiled step small.
   """
   k_geometry, k_erase = jax.random.split(key)
   flip_u, angle_u, area_u, x_u, y_u = jax.random.uniform(k_geometry, (5,))
   height, width = image.shape[:2]
-  mirror = flip & (flip_u < 0.5)
-  degrees = _angle(angle_u, rotation, max_degrees, angles)
+  if view is None:
+    mirror = flip & (flip_u < 0.5)
+    degrees = _angle(angle_u, rotation, max_degrees, angles)
+  else:
+    mirror, degrees = view
   box = (_full_box(height, width) if crop_scale is None
          else _crop_box(area_u, x_u, y_u, height, width, crop_scale))
   out = normalize(warp(image, _box_matrix(box, out_size, degrees, mirror), out_size), mean, std)
@@ -230,8 +255,13 @@ def augment_batch(rng: jax.Array, images: ArrayLike, *, flip: bool = True, rotat
                   max_degrees: float = 10.0, angles: Sequence[float] = PAPER_ANGLES,
                   crop_scale: tuple[float, float] | None = None, erase_prob: float = 0.0,
                   size: Size | None = None, mean: float | Sequence[float] = 0.0,
-                  std: float | Sequence[float] = 1.0) -> jax.Array:
+                  std: float | Sequence[float] = 1.0, views: ArrayLike | None = None,
+                  mirrors: Sequence[str] = PAPER_MIRRORS) -> jax.Array:
   """Randomly augments a uint8 batch (B, H, W, C) into float32 (B, size, size, C), one key per example.
+
+  With `views` (B,) view numbers of `expansion_views(mirrors, angles)`, each example's mirror and
+  rotation are that fixed view instead of random draws (`flip`, `rotation` and `max_degrees` unused):
+  the papers' offline 15x expansion, visited one (image, view) pair at a time by `ferjax.data.order`.
 
   Per example: a horizontal flip with probability 0.5 (`flip`); a rotation about the view's centre, by an angle
   uniform in [-max_degrees, max_degrees] ("uniform"), drawn uniformly from `angles` ("discrete") or none
@@ -240,11 +270,9 @@ def augment_batch(rng: jax.Array, images: ArrayLike, *, flip: bool = True, rotat
   with black fill, then `normalize(mean, std)` and random erasing with probability `erase_prob`
   (after normalisation, so its value 0 is the mean pixel whenever `mean` is the data mean).
 
-  rotation="discrete" with flip=True is paper 000's augmentation (Chen & Chen 2024, JIPS, section
-  3.1): flips and rotations of +-10 degrees at 5-degree intervals, which enlarged the data 15 times,
-  i.e. 5 angles x 3 mirror states in paper 002's wording. We read the mirror states as identity or
-  horizontal mirror and replace the offline 15x expansion by an online draw: each step, one angle
-  uniform from `angles` and a flip with probability 0.5.
+  Without `views`, rotation="discrete" with flip=True draws one of the papers' views at random each
+  step (one angle uniform from `angles`, a left-right flip with probability 0.5): ferjax's earlier,
+  online stand-in for the expansion, kept as the `views=random` switch of the configs.
 
   The string and tuple options are Python values fixed at trace time; close over them (e.g. with
   `functools.partial`) when jitting.
@@ -256,7 +284,12 @@ def augment_batch(rng: jax.Array, images: ArrayLike, *, flip: bool = True, rotat
   one = functools.partial(_augment_one, flip=flip, rotation=rotation, max_degrees=max_degrees,
                           angles=tuple(angles), crop_scale=crop_scale, erase_prob=erase_prob,
                           out_size=out_size, mean=mean, std=std)
-  return jax.vmap(one)(jax.random.split(rng, floats.shape[0]), floats)
+  keys = jax.random.split(rng, floats.shape[0])
+  if views is None:
+    return jax.vmap(lambda key, image: one(key, image, None))(keys, floats)
+  view_mirror, view_degrees = expansion_views(mirrors, angles)
+  views = jnp.asarray(views)
+  return jax.vmap(one)(keys, floats, (view_mirror[views], view_degrees[views]))
 
 
 def preprocess_eval(images: ArrayLike, *, size: Size | None = None, mean: float | Sequence[float] = 0.0,

@@ -33,12 +33,13 @@ def _put_replicated(array: np.ndarray, mesh: Mesh) -> jax.Array:
 
 
 @functools.partial(jax.tree_util.register_dataclass, data_fields=["arrays"],
-                   meta_fields=["mesh", "batch_size", "seeds"])
+                   meta_fields=["mesh", "batch_size", "seeds", "views"])
 @dataclasses.dataclass(frozen=True)
 class DeviceSource:
   """Batches gathered on device from `arrays` (image, label, index), or from their subset `indices`.
 
-  Training batches are (runs, batch, ...), one independent order per seed in `seeds`.
+  Training batches are (runs, batch, ...), one independent order per seed in `seeds`, with the `view`
+  (0..views-1) of each row: an epoch enumerates every (example, view) pair once (see `order.Order`).
 
   A pytree whose leaves are the arrays: pass the source into a jitted function as an argument (never
   close over it), so that the split is an input of the computation rather than a constant baked into it.
@@ -48,37 +49,44 @@ class DeviceSource:
   mesh: Mesh
   batch_size: int
   seeds: tuple[int, ...] = (0,)
+  views: int = 1
 
   @classmethod
   def from_builder(cls, builder: "tfds.core.DatasetBuilder", split: str, mesh: Mesh, batch_size: int,
-                   indices: np.ndarray | None = None, seeds: tuple[int, ...] = (0,)) -> "DeviceSource":
+                   indices: np.ndarray | None = None, seeds: tuple[int, ...] = (0,),
+                   views: int = 1) -> "DeviceSource":
     """Decodes `split` (or its examples `indices`) and puts it on the devices of `mesh`."""
     from ferjax.data import datasets  # TFDS: only needed to read a prepared dataset.
     examples = datasets.read_split(builder, split)
     indices = np.arange(len(examples["label"])) if indices is None else np.asarray(indices)
     return cls.from_arrays(examples["image"][indices], examples["label"][indices], mesh, batch_size,
-                           seeds, indices)
+                           seeds, indices, views)
 
   @classmethod
   def from_arrays(cls, images: np.ndarray, labels: np.ndarray, mesh: Mesh, batch_size: int,
-                  seeds: tuple[int, ...] = (0,), indices: np.ndarray | None = None) -> "DeviceSource":
+                  seeds: tuple[int, ...] = (0,), indices: np.ndarray | None = None,
+                  views: int = 1) -> "DeviceSource":
     """A source over host arrays: uint8 images (N, H, W, C), labels (N,), example ids (default 0..N-1)."""
     indices = np.arange(len(labels)) if indices is None else np.asarray(indices)
     host = {"image": np.asarray(images), "label": np.asarray(labels).astype(np.int32),
             "index": indices.astype(np.int32)}
-    return cls({k: _put_replicated(v, mesh) for k, v in host.items()}, mesh, batch_size, tuple(seeds))
+    return cls({k: _put_replicated(v, mesh) for k, v in host.items()}, mesh, batch_size, tuple(seeds),
+               views)
 
   @property
   def order(self) -> order_lib.Order:
-    """The first run's order (all runs share num_examples and batch_size)."""
-    return order_lib.Order(int(self.arrays["label"].shape[0]), self.batch_size, self.seeds[0])
+    """The first run's order (all runs share num_examples, views and batch_size)."""
+    return order_lib.Order(int(self.arrays["label"].shape[0]), self.batch_size, self.seeds[0], self.views)
 
   def train_batch(self, step: jax.Array) -> dict[str, jax.Array]:
     """Training batch `step`, (runs, batch, ...); call it inside the jitted train step."""
     rows = jnp.arange(self.batch_size)
-    positions = jax.vmap(lambda seed: dataclasses.replace(self.order, seed=seed).train(step, rows, jnp))(
-        jnp.asarray(self.seeds, jnp.uint32))
-    return self._gather(positions, jnp.ones(positions.shape, bool), mesh_lib.run_batch_sharding(self.mesh))
+    positions, views = jax.vmap(
+        lambda seed: dataclasses.replace(self.order, seed=seed).train_views(step, rows, jnp))(
+            jnp.asarray(self.seeds, jnp.uint32))
+    sharding = mesh_lib.run_batch_sharding(self.mesh)
+    batch = self._gather(positions, jnp.ones(positions.shape, bool), sharding)
+    return {**batch, "view": jax.lax.with_sharding_constraint(views.astype(jnp.int32), sharding)}
 
   def eval_batch(self, number: jax.Array) -> dict[str, jax.Array]:
     """Evaluation batch `number`, padded past the end with `mask` marking the real rows."""

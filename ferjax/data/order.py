@@ -1,7 +1,10 @@
 """The order in which both sources visit examples, as a pure function of the position in the stream.
 
 Training position `p` (step * global_batch + row) falls in epoch `p // (steps_per_epoch * batch)`; its
-example is a keyed pseudo-random permutation of [0, n) evaluated at the position within the epoch.
+item is a keyed pseudo-random permutation of [0, n * views) evaluated at the position within the epoch,
+and item `i` is example `i // views` seen through fixed view `i % views`. With one view an epoch visits
+every example once; with the papers' 15 views (5 angles x 3 mirror states, see
+`ferjax.data.augment.expansion_views`) it visits every (example, view) pair of the expanded set once.
 The permutation is a 4-round Feistel network on 2h bits (2^2h >= n) with cycle walking, written once
 against the array namespace `xp`, so NumPy (the grain source, in worker processes) and jax.numpy (the
 device source, inside jit) compute the very same indices. Being stateless, it needs no shuffle buffer,
@@ -71,11 +74,11 @@ def permute(positions, num_examples: int, seed: int, epoch, xp: ModuleType = np)
   return x.astype(xp.int32)
 
 
-def train_order(positions, num_examples: int, batch_size: int, seed: int, xp: ModuleType = np):
-  """Example index at each training stream position; a fresh permutation every epoch."""
-  epoch_length = steps_per_epoch(num_examples, batch_size) * batch_size
+def train_order(positions, num_items: int, batch_size: int, seed: int, xp: ModuleType = np):
+  """Item index at each training stream position; a fresh permutation of the items every epoch."""
+  epoch_length = steps_per_epoch(num_items, batch_size) * batch_size
   positions = xp.asarray(positions)
-  return permute(positions % epoch_length, num_examples, seed, positions // epoch_length, xp)
+  return permute(positions % epoch_length, num_items, seed, positions // epoch_length, xp)
 
 
 def eval_order(positions, num_examples: int, xp: ModuleType = np):
@@ -91,7 +94,8 @@ def num_eval_batches(num_examples: int, batch_size: int) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class Order:
-  """Which example fills each row of each batch, for `num_examples` examples and a global batch size.
+  """Which example (and view) fills each row of each batch, for `num_examples` examples, `views` fixed
+  views of each, and a global batch size.
 
   `rows` are row numbers within the global batch: a process asks only for the rows it loads.
   """
@@ -99,10 +103,11 @@ class Order:
   num_examples: int
   batch_size: int
   seed: int = 0
+  views: int = 1
 
   @property
   def steps_per_epoch(self) -> int:
-    return steps_per_epoch(self.num_examples, self.batch_size)
+    return steps_per_epoch(self.num_examples * self.views, self.batch_size)
 
   @property
   def num_eval_batches(self) -> int:
@@ -110,8 +115,13 @@ class Order:
 
   def train(self, step, rows, xp: ModuleType = np):
     """Example index per row of training batch `step`."""
+    return self.train_views(step, rows, xp)[0]
+
+  def train_views(self, step, rows, xp: ModuleType = np):
+    """(example index, view index) per row of training batch `step`."""
     positions = xp.asarray(step).astype(xp.int32) * self.batch_size + xp.asarray(rows)
-    return train_order(positions, self.num_examples, self.batch_size, self.seed, xp)
+    items = train_order(positions, self.num_examples * self.views, self.batch_size, self.seed, xp)
+    return items // self.views, items % self.views
 
   def eval(self, number, rows, xp: ModuleType = np):
     """(example index, mask) per row of evaluation batch `number`."""

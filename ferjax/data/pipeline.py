@@ -48,9 +48,12 @@ class LoadBatch:
   train: bool
 
   def __call__(self, number: int) -> Batch:
+    extra = {}
     if self.train:
-      positions = np.stack([o.train(number, self.rows) for o in self.orders])
+      positions, views = (np.stack(parts) for parts in zip(*(o.train_views(number, self.rows)
+                                                                for o in self.orders)))
       mask = np.ones(positions.shape, bool)
+      extra["view"] = views.astype(np.int32)
     else:
       positions, mask = self.orders[0].eval(number, self.rows)
     record_ids = self.indices[positions]
@@ -58,7 +61,7 @@ class LoadBatch:
     batch = {key: np.stack([np.asarray(e[key]) for e in examples]) for key in FEATURES}
     batch = {key: value.reshape(*positions.shape, *value.shape[1:]) for key, value in batch.items()}
     batch["label"] = batch["label"].astype(np.int32)
-    return {**batch, "index": record_ids.astype(np.int32), "mask": mask}
+    return {**batch, "index": record_ids.astype(np.int32), "mask": mask, **extra}
 
 
 class Batches:
@@ -100,7 +103,8 @@ class Batches:
 class GrainSource:
   """Batches of `records` (a random-access TFDS data source), or of its subset `indices`.
 
-  Training batches are (runs, batch, ...), one independent order per seed in `seeds`.
+  Training batches are (runs, batch, ...), one independent order per seed in `seeds`, with the `view`
+  (0..views-1) of each row: an epoch enumerates every (example, view) pair once (see `order.Order`).
   """
 
   records: Sequence[dict[str, Any]]
@@ -109,6 +113,7 @@ class GrainSource:
   seeds: tuple[int, ...] = (0,)
   num_workers: int = 0
   indices: np.ndarray | None = None
+  views: int = 1
 
   @classmethod
   def from_builder(cls, builder: tfds.core.DatasetBuilder, split: str, mesh: Mesh, batch_size: int,
@@ -117,7 +122,8 @@ class GrainSource:
 
   @property
   def orders(self) -> tuple[order_lib.Order, ...]:
-    return tuple(order_lib.Order(len(self._indices()), self.batch_size, seed) for seed in self.seeds)
+    return tuple(order_lib.Order(len(self._indices()), self.batch_size, seed, self.views)
+                 for seed in self.seeds)
 
   @property
   def order(self) -> order_lib.Order:

@@ -4,7 +4,8 @@ CK+48 holds three near-identical frames per sequence and several sequences per s
 shares a subject with its training folds measures recall of a face, not recognition of an expression.
 `subject_folds` keeps every subject in one fold (the honest protocol); `per_class_index_folds` is the
 scheme popular repos use (each class's images, in file order, cut into k chunks), kept for comparison
-with published numbers and named as leaky wherever it is reported.
+with published numbers and named as leaky wherever it is reported; `random_split` is paper 002's own
+protocol (section 2.7.1: a random 9:1 split of the images), repeated with 10 seeds, equally leaky.
 """
 
 from collections.abc import Sequence
@@ -13,7 +14,9 @@ import numpy as np
 
 # FER2013's official protocol: train on Training, select on PublicTest, report PrivateTest.
 FER2013_SPLITS = {"train": "train", "select": "public_test", "report": "private_test"}
-CKPLUS_SCHEMES = ("subject", "leaky_per_class")
+CKPLUS_SCHEMES = ("subject", "leaky_per_class", "leaky_random")
+# The split every scheme but 'subject' leaks: subjects (and a sequence's near-identical frames) cross it.
+LEAKY_SCHEMES = ("leaky_per_class", "leaky_random")
 
 
 def subject_folds(subjects: np.ndarray, labels: np.ndarray, num_folds: int = 10) -> np.ndarray:
@@ -66,6 +69,33 @@ def ckplus_folds(scheme: str, subjects: np.ndarray, labels: np.ndarray, ids: Seq
   if scheme == "leaky_per_class":
     return per_class_index_folds(labels, ids, num_folds)
   raise ValueError(f"unknown CK+ fold scheme {scheme!r}; expected one of {', '.join(CKPLUS_SCHEMES)}")
+
+
+def random_split(num_examples: int, repetition: int,
+                 test_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+  """(train, test) example indices of repetition `repetition`: a seeded random `test_fraction` of the
+  examples for testing (LEAKY on CK+: frames of one sequence and one subject fall on both sides)."""
+  shuffled = np.random.default_rng([repetition, num_examples]).permutation(num_examples)
+  num_test = int(round(test_fraction * num_examples))
+  return np.sort(shuffled[num_test:]), np.sort(shuffled[:num_test])
+
+
+def ckplus_split(scheme: str, subjects: np.ndarray, labels: np.ndarray, ids: Sequence[str], num_folds: int,
+                 fold: int) -> tuple[np.ndarray, np.ndarray]:
+  """(train, test) example indices of fold (or, for 'leaky_random', repetition) `fold` of `scheme`."""
+  if scheme == "leaky_random":
+    if not 0 <= fold < num_folds:
+      raise ValueError(f"repetition {fold} does not exist; repetitions are 0..{num_folds - 1}")
+    return random_split(len(labels), fold)
+  return fold_indices(ckplus_folds(scheme, subjects, labels, ids, num_folds), fold)
+
+
+def subset(indices: np.ndarray, size: int) -> np.ndarray:
+  """A deterministic sample of `size` of `indices` (all of them for 0), kept in their stored order."""
+  indices = np.asarray(indices)
+  if size <= 0 or size >= len(indices):
+    return indices
+  return indices[np.sort(np.random.default_rng(0).permutation(len(indices))[:size])]
 
 
 def fold_indices(folds: np.ndarray, fold: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,8 +12,9 @@ the `margin` that `ferjax.faces.align.crop_face` should use to reproduce that da
 import sys
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
+from ferjax import cli
 from ferjax.data import archive as archive_lib
 from ferjax.faces.detect import Detector
 
@@ -64,4 +65,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.main(main)

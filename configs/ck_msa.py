@@ -5,8 +5,10 @@ does not name it), which CK+48 lacks.
 
   python -m ferjax.main --config=configs/ck_msa.py --workdir=workdirs/ck_msa
   python -m ferjax.main --config=configs/ck_msa.py:MSA,fold=all,runs=10 --workdir=workdirs/ck_msa_all
-Switches: M|MCA|MSA|MCSA, width=, size=, epochs=, runs=, seed=, fold=0..9|all, source=device|grain,
-bn=true|false, dtype=float32|bfloat16, quick, gamma_sweep|loss_sweep (or sweep=<name>, run by ferjax.sweep).
+Paper 002's own protocol, LEAKY (a random 9:1 image split, section 2.6.2; 10 seeded repetitions):
+  python -m ferjax.main --config=configs/ck_msa.py:folds=leaky_random,fold=all --workdir=workdirs/ck_msa_9to1
+Switches: M|MCA|MSA|MCSA, gamma_sweep|loss_sweep (run by ferjax.sweep), and those of every config
+(configs/common.py:parse_common).
   python -m ferjax.sweep --config=configs/ck_msa.py:loss_sweep,fold=all --workdir=workdirs/ck_loss_sweep
 """
 

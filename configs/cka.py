@@ -5,16 +5,14 @@ paper's CK+ has 7 classes and its Table 1 CK+ column is not a like-for-like comp
 
 The full model on fold 0 (paper settings, 48 px):
   python -m ferjax.main --config=configs/cka.py --workdir=workdirs/cka
-A quick run (width 0.25, 20 epochs, a few minutes on a CPU; the README's main-job command):
+A quick run (width 0.25, 2 expanded epochs, minutes on a CPU; the README's main-job command):
   python -m ferjax.main --config=configs/cka.py:quick --workdir=workdirs/cka_quick
 Table 1 row m3, all 10 folds, 10 runs per fold (paper 000's Acc / Sta protocol):
   python -m ferjax.main --config=configs/cka.py:m3,fold=all,runs=10 --workdir=workdirs/cka_m3
-Switches: m1..m6, width=, size= (224 is the papers' input), epochs=, runs=, seed=, fold=0..9|all,
-source=device|grain, bn=true|false (BatchNorm, default on),
-dtype=float32|bfloat16 (convs and matmuls; weights stay float32), quick, lambda_sweep|lambda1_sweep
-(or sweep=<name>; paper 000's Fig. 6 sweeps, run by ferjax.sweep), align_corners=true (m4..m6: the
-partial decoder upsamples as CPD's code), fc_head=true (m1: VGG16's own FC head). Any field can also be
-set with --config.<key>=<value>.
+Switches: m1..m6, lambda_sweep|lambda1_sweep (paper 000's Fig. 6, run by ferjax.sweep),
+align_corners=true (m4..m6: the partial decoder upsamples as CPD's code), fc_head=true (m1: VGG16's own
+FC head), and those of every config (configs/common.py:parse_common). Any field can also be set with
+--config.<key>=<value>.
   python -m ferjax.sweep --config=configs/cka.py:lambda1_sweep,fold=all --workdir=workdirs/cka_lambda1
 """
 

@@ -134,7 +134,15 @@ def base_config(dataset: str, args: ml_collections.ConfigDict) -> ml_collections
 
 
 def parse_common(arg: str, **model_defaults) -> ml_collections.ConfigDict:
-  """parse_arg with the switches every config file takes; `quick` shrinks a run to minutes on a CPU."""
+  """parse_arg with the switches every config file takes:
+
+  width= (channel multiplier), size= (input side; 224 is the papers'), epochs=, runs= (seeds in one
+  program), seed=, fold=0..9|all, folds=subject|leaky_random|leaky_per_class (CK+ protocol),
+  source=device|grain, views=expanded|random (the papers' 15-view epoch, or one random view per step),
+  subset=N (a fixed sample of N training images), bn=true|false, dtype=float32|bfloat16,
+  schedule=plateau|plateau_at_patience|exponential|constant, sweep=<name>, and quick: width 0.25 and 2
+  expanded epochs (20 random-view ones), with FER2013 on a 1,024-image subset: minutes on a CPU.
+  """
   # bn: BatchNorm after every conv (neither paper mentions BatchNorm). Neither paper says its VGG16
   # starts from pretrained weights (paper 000 section 3.2 blames run-to-run variance on "the random
   # initialization of network parameters"); from scratch, plain VGG16 at lr 0.01 collapses to the

@@ -3,10 +3,11 @@ report PrivateTest; the argument picks Table 1's row (m1..m6, default m6) and ot
 
   python -m ferjax.main --config=configs/fer2013.py --workdir=workdirs/fer2013
   python -m ferjax.main --config=configs/fer2013.py:m4,runs=10 --workdir=workdirs/fer2013_m4
-Switches: m1..m6, width=, size= (224 is the papers' input), epochs=, runs=, seed=, source=device|grain,
-bn=true|false, dtype=float32|bfloat16, quick, lambda_sweep|lambda1_sweep (or sweep=<name>: paper 000's
-Fig. 6, section 3.3), align_corners=true (m4..m6: the partial decoder upsamples as CPD's code),
-fc_head=true (m1: VGG16's own FC head). Any field can also be set with --config.<key>=<value>.
+A quick run (width 0.25, 2 expanded epochs of a fixed 1,024-image subset, minutes on a CPU):
+  python -m ferjax.main --config=configs/fer2013.py:quick --workdir=workdirs/fer2013_quick
+Switches: m1..m6, lambda_sweep|lambda1_sweep (paper 000's Fig. 6, section 3.3), align_corners=true
+(m4..m6: the partial decoder upsamples as CPD's code), fc_head=true (m1: VGG16's own FC head), and those
+of every config (configs/common.py:parse_common). Any field can also be set with --config.<key>=<value>.
   python -m ferjax.sweep --config=configs/fer2013.py:lambda1_sweep,runs=3 --workdir=workdirs/lambda1_sweep
   python -m ferjax.sweep --config=configs/fer2013.py:lambda_sweep,runs=3 --workdir=workdirs/lambda_sweep
 """

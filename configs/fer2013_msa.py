@@ -3,9 +3,8 @@ select on PublicTest, report PrivateTest.
 
   python -m ferjax.main --config=configs/fer2013_msa.py --workdir=workdirs/fer2013_msa
   python -m ferjax.main --config=configs/fer2013_msa.py:MCA,runs=10 --workdir=workdirs/fer2013_mca
-Switches: M|MCA|MSA|MCSA, width=, size=, epochs=, runs=, seed=, source=device|grain, bn=true|false,
-dtype=float32|bfloat16, quick, gamma_sweep|loss_sweep (or sweep=<name>: DDA's gamma; softmax vs center
-vs DDA, the losses of Fig. 9).
+Switches: M|MCA|MSA|MCSA, gamma_sweep|loss_sweep (DDA's gamma; softmax vs center vs DDA, the losses of
+Fig. 9; run by ferjax.sweep), and those of every config (configs/common.py:parse_common).
   python -m ferjax.sweep --config=configs/fer2013_msa.py:gamma_sweep --workdir=workdirs/gamma_sweep
   python -m ferjax.sweep --config=configs/fer2013_msa.py:loss_sweep --workdir=workdirs/loss_sweep
 """

@@ -45,11 +45,11 @@ def _root_message(error: BaseException) -> str:
   return lines[-1] if lines else type(error).__name__
 
 
-def parse_flags(argv: list[str]) -> list[str]:
+def parse_flags(argv: list[str], flag_values: flags.FlagValues = flags.FLAGS) -> list[str]:
   """absl's flag parsing, with a bad flag, config key, config argument or value reported as one line
   on stderr and exit status 1, instead of absl's usage text and the traceback around it."""
   try:
-    return flags.FLAGS(argv)
+    return flag_values(argv)
   except flags.UnrecognizedFlagError as error:
     if error.flagname.startswith("config."):
       fail(f"unknown config key {error.flagname.removeprefix('config.')!r} (--{error.flagname})")

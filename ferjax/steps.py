@@ -145,6 +145,8 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
       centers = losses.update_centers(centers, delta, run["center_rate"])
     metrics = {"loss": loss, **parts, "accuracy": jnp.mean(jnp.argmax(logits, -1) == labels),
                "grad_norm": optax.tree.norm(grads), "learning_rate": runs.learning_rate}
+    if delta_rule is not None:  # The largest loss centre: where a runaway island or DDA term shows first.
+      metrics["center_norm"] = jnp.max(jnp.linalg.norm(centers, axis=-1))
     return runs.replace(params=params, batch_stats=batch_stats, opt_state=opt_state,
                         centers=centers), metrics
 

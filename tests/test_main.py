@@ -7,10 +7,12 @@ import sys
 
 import numpy as np
 import pytest
+from absl import flags
 from conftest import DATA_DIR, REPO
+from ml_collections import config_flags
 
 from configs import ck_msa, cka, fer2013, fer2013_msa
-from ferjax import train
+from ferjax import cli, train
 
 CONFIG_ARGS = [(cka, a) for a in ("", "m1", "m2", "m3", "m4", "m5", "m6", "m3,fold=all,runs=10", "quick",
                                   "size=224", "source=grain", "lambda1_sweep")]
@@ -80,20 +82,34 @@ def run_main(*args: str) -> subprocess.CompletedProcess:
                         text=True, timeout=300)
 
 
-BAD_COMMANDS = {
-    "unknown key": (["--config=configs/cka.py:quick", "--config.nonsense=3"], "unknown config key 'nonsense'"),
-    "unknown nested key": (["--config=configs/cka.py", "--config.input.nope=1"], "unknown config key 'nope'"),
+BAD_ARGUMENTS = {
     "unknown variant": (["--config=configs/cka.py:m7"], "unknown Table 1 row 'm7'"),
     "misspelt argument": (["--config=configs/cka.py:quick,widht=0.5"], "unknown config argument 'widht'"),
-    "bad value": (["--config=configs/cka.py", "--config.num_epochs=abc"], "invalid literal for int()"),
-    "bad choice": (["--config=configs/cka.py:views=sideways"], "config.input.views = 'sideways'"),
-    "missing file": (["--config=configs/nofile.py"], "No such file or directory: 'configs/nofile.py'"),
+    "unknown flag": (["--config=configs/cka.py", "--epochs=3"], "Unknown command line flag 'epochs'"),
 }
 
 
-@pytest.mark.parametrize("name", sorted(BAD_COMMANDS))
-def test_bad_config_input_is_one_line_on_stderr_before_any_work(name, tmp_path):
-  args, message = BAD_COMMANDS[name]
+@pytest.mark.parametrize("name", sorted(BAD_ARGUMENTS))
+def test_bad_config_arguments_are_one_line_on_stderr(name, capsys):
+  args, message = BAD_ARGUMENTS[name]
+  flag_values = flags.FlagValues()
+  config_flags.DEFINE_config_file("config", None, "", flag_values=flag_values, lock_config=True)
+  with pytest.raises(SystemExit) as exit_info:
+    cli.parse_flags(["main", *args], flag_values)
+  stderr = capsys.readouterr().err
+  assert exit_info.value.code == 1
+  assert stderr.count("\n") == 1 and stderr.startswith("error: ") and message in stderr, stderr
+
+
+# Overrides (--config.<key>) and a missing file fail only in the real command's flag parsing.
+@pytest.mark.parametrize("args, message", [
+    (["--config=configs/cka.py:quick", "--config.nonsense=3"], "unknown config key 'nonsense'"),
+    (["--config=configs/cka.py", "--config.input.nope=1"], "unknown config key 'nope'"),
+    (["--config=configs/cka.py", "--config.num_epochs=abc"], "invalid literal for int()"),
+    (["--config=configs/nofile.py"], "No such file or directory: 'configs/nofile.py'"),
+    (["--config=configs/cka.py:views=sideways"], "config.input.views = 'sideways'")],
+    ids=["key", "nested key", "value", "file", "choice"])
+def test_bad_config_input_fails_the_command_before_any_work(args, message, tmp_path):
   result = run_main(*args, f"--workdir={tmp_path / 'w'}")
   assert result.returncode == 1, result.stderr
   assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: "), result.stderr

@@ -109,7 +109,8 @@ def test_a_killed_run_resumes_to_the_same_result(uninterrupted, tfds_dir, tmp_pa
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
     ckplus_data, tfds_dir, tmp_path):
   env = environment(tfds_dir)
-  args = ["--config=configs/cka.py:m2,width=0.125,views=random", "--config.log_every_steps=13", f"--workdir={tmp_path}"]
+  args = ["--config=configs/cka.py:m2,width=0.125,views=random", "--config.log_every_steps=13",
+          f"--workdir={tmp_path}"]
   run([sys.executable, "-m", "ferjax.main", *args, "--config.num_epochs=1"], env)
   # Resumed for a second epoch with an absurd weight decay, the parameters overflow within steps.
   result = subprocess.run([sys.executable, "-m", "ferjax.main", *args, "--config.num_epochs=2",

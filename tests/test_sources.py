@@ -70,8 +70,11 @@ def test_an_expanded_epoch_visits_every_example_and_view_once(n, batch):
   assert len(items) > n * 15 - batch  # only the last partial batch waits
   in_jax = jax.jit(lambda step: plan.train_views(step, jnp.asarray(rows), jnp))(3)
   np.testing.assert_array_equal(np.stack(in_jax), pairs[3])
-  # One view is today's order of examples; views of one example are spread over the epoch.
-  np.testing.assert_array_equal(order.Order(n, batch, 5).train(2, rows), order.Order(n, batch, 5, 1).train(2, rows))
+  # With one view, items are examples (the random-view mode's order); views of one example are spread
+  # over the epoch.
+  examples, views = order.Order(n, batch, 5).train_views(2, rows)
+  np.testing.assert_array_equal(examples, order.permute(2 * batch + rows, n, 5, 0))
+  assert not views.any()
   first_step_of = {}
   for step, (example, _) in enumerate(pairs):
     for e in example:

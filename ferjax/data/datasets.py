@@ -86,12 +86,14 @@ def prepare(name: str, manual_dir: os.PathLike = DEFAULT_MANUAL_DIR, data_dir: o
   return builder
 
 
-def read_split(builder: tfds.core.DatasetBuilder, split: str) -> dict[str, np.ndarray]:
-  """Every example of a prepared split, decoded and stacked: one array per feature, in stored order."""
+def read_split(builder: tfds.core.DatasetBuilder, split: str,
+               indices: np.ndarray | None = None) -> dict[str, np.ndarray]:
+  """The examples `indices` (default: every one, in stored order) of a prepared split, decoded and
+  stacked: one array per feature."""
   if split not in builder.info.splits:
     raise ValueError(f"{builder.name} has no split {split!r}; it has {', '.join(builder.info.splits)}")
   source = builder.as_data_source(split)
-  examples = source.__getitems__(range(len(source)))
+  examples = source.__getitems__(range(len(source)) if indices is None else np.asarray(indices).tolist())
   return {key: np.stack([np.asarray(e[key]) for e in examples]) for key in examples[0]}
 
 

@@ -57,10 +57,9 @@ class DeviceSource:
                    views: int = 1) -> "DeviceSource":
     """Decodes `split` (or its examples `indices`) and puts it on the devices of `mesh`."""
     from ferjax.data import datasets  # TFDS: only needed to read a prepared dataset.
-    examples = datasets.read_split(builder, split)
+    examples = datasets.read_split(builder, split, indices)  # Decodes only the examples it keeps.
     indices = np.arange(len(examples["label"])) if indices is None else np.asarray(indices)
-    return cls.from_arrays(examples["image"][indices], examples["label"][indices], mesh, batch_size,
-                           seeds, indices, views)
+    return cls.from_arrays(examples["image"], examples["label"], mesh, batch_size, seeds, indices, views)
 
   @classmethod
   def from_arrays(cls, images: np.ndarray, labels: np.ndarray, mesh: Mesh, batch_size: int,

@@ -20,8 +20,8 @@ import ml_collections
 
 from configs import common
 
-# Epochs are not given by paper 000. An epoch of the expanded set is 15 passes over a fold's ~835
-# training images (391 steps of 32): 10 of them; 30 with views=random (one random view per step).
+# Epochs are not given by paper 000. An epoch of the expanded set is 15 passes over a fold's ~834
+# training images (~390 steps of 32): 10 of them; 30 with views=random (one random view per step).
 EPOCHS = {"expanded": 10, "random": 30}
 
 

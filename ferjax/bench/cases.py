@@ -20,7 +20,7 @@ PAPER002 = tuple(variants.MULTISCALE_VARIANTS)
 VARIANTS = PAPER000 + PAPER002
 CONFIGS_DIR = pathlib.Path(__file__).resolve().parents[2] / "configs"
 NUM_CLASSES = 7  # FER2013's (the configs' dataset).
-NO_AUGMENTATION = dict(flip=False, rotation="none", crop_scale=(), erase_prob=0.0)
+NO_AUGMENTATION = dict(views="random", flip=False, rotation="none", crop_scale=(), erase_prob=0.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +57,7 @@ def config_of(case: Case, augment: bool = False) -> ml_collections.ConfigDict:
   arg = (f"{case.variant},width={case.width},size={case.image_size},runs={case.num_runs},"
          f"dtype={case.dtype},epochs=1")
   paper = common.paper000 if case.variant in PAPER000 else common.paper002
-  config = paper("fer2013", arg, epochs=1)
+  config = paper("fer2013", arg, epochs={"expanded": 1, "random": 1})
   config.batch_size = case.batch
   if not augment:
     config.input.update(NO_AUGMENTATION)

@@ -88,7 +88,7 @@ def load_data(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, fold: 
     train = role == "train"
     return source_class(config).from_builder(
         builder, split, mesh, config.batch_size if train else config.eval_batch_size, indices=indices,
-        seeds=seeds, **(dict(views=steps.views_per_example(config)) if train else {}), **extra)
+        seeds=seeds, views=steps.views_per_example(config) if train else 1, **extra)
 
   names = builder.info.features["label"].names
   if is_fer2013(config):

@@ -13,7 +13,8 @@ import numpy as np
 from tensorboardX import SummaryWriter
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+  """'1h02m' or '4m05s': a time span as progress lines show it."""
   seconds = int(max(seconds, 0))
   hours, rest = divmod(seconds, 3600)
   return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
@@ -49,6 +50,12 @@ class Progress:
     self._jsonl.write(json.dumps(row) + "\n")
     self._jsonl.flush()
 
+  def images_per_second(self, step: int) -> float | None:
+    """Training images/s from the clock's start to `step` (None before any timed step)."""
+    if not self._clock or step <= self._clock[1]:
+      return None
+    return (step - self._clock[1]) * self.images_per_step / (time.perf_counter() - self._clock[0])
+
   def console(self, step: int, values: dict, note: str = "") -> None:
     """One progress line: step, epoch, mean over runs of each value, images/s and ETA."""
     if not self.active:
@@ -59,7 +66,7 @@ class Progress:
       elapsed = time.perf_counter() - self._clock[0]
       rate = (step - self._clock[1]) / elapsed
       parts += [f"{rate * self.images_per_step:,.0f} img/s",
-                f"ETA {_duration((self.total_steps - step) / rate)}"]
+                f"ETA {duration((self.total_steps - step) / rate)}"]
     print("  ".join(parts) + (f"  {note}" if note else ""), flush=True)
 
   def close(self) -> None:

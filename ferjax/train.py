@@ -23,7 +23,7 @@ import ml_collections
 import numpy as np
 
 from ferjax import checkpoints as checkpoints_lib
-from ferjax import evaluate, hyper, plots, progress, steps
+from ferjax import evaluate, hyper, plots, progress, steps, stopping
 from ferjax import mesh as mesh_lib
 from ferjax import state as state_lib
 from ferjax.data import datasets, device, pipeline, splits
@@ -43,6 +43,7 @@ class Data:
   test: Any
   class_names: list[str]
   test_name: str
+  source: dict  # What the prepared dataset was built from: {'name', 'sha256'} of the archive.
 
 
 def run_seeds(seed: int, runs: Sequence[int]) -> tuple[int, ...]:
@@ -91,15 +92,16 @@ def load_data(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, fold: 
         seeds=seeds, views=steps.views_per_example(config) if train else 1, **extra)
 
   names = builder.info.features["label"].names
+  built_from = datasets.recorded(builder, "source")
   if is_fer2013(config):
     splits_ = splits.FER2013_SPLITS
     return Data(source("train", splits_["train"]), source("validation", splits_["select"]),
-                source("test", splits_["report"]), names, splits_["report"])
+                source("test", splits_["report"]), names, splits_["report"], built_from)
   examples = datasets.read_split(builder, "train")
   train, test = splits.ckplus_split(config.folds.scheme, examples["subject"], examples["label"],
                                     examples["id"].astype(str), config.folds.num_folds, fold)
   name = f"repetition {fold}" if config.folds.scheme == "leaky_random" else f"fold {fold}"
-  return Data(source("train", "train", train), None, source("test", "train", test), names, name)
+  return Data(source("train", "train", train), None, source("test", "train", test), names, name, built_from)
 
 
 DATASETS = ("fer2013", "fer2013/unchanged", "fer2013/equalized", "ckplus/6class", "ckplus/7class")
@@ -141,34 +143,31 @@ def check_workdir(workdir: pathlib.Path) -> None:
     raise PermissionError(f"workdir {workdir} is not writable: {error.strerror}") from None
 
 
-class _Stop:
-  """Set by SIGTERM: the loop saves a checkpoint at the next step and returns."""
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike,
+                       stop: stopping.Stop | None = None) -> dict:
+  """Trains and evaluates the config (every fold for CK+ with fold=-1); returns and writes results.
 
-  def __init__(self):
-    self.requested = False
-
-  def __call__(self, signum, frame):
-    self.requested = True
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike) -> dict:
-  """Trains and evaluates the config (every fold for CK+ with fold=-1); returns and writes results."""
+  `stop` (default: a new one) is the SIGTERM handler while training and may carry a time budget; a job
+  it stops saves a checkpoint and returns {'stopped_at_step', 'reason'} instead of results.
+  """
+  stop = stop or stopping.Stop()
   check_config(config)
   workdir = pathlib.Path(workdir)
   check_workdir(workdir)
   if jax.process_index() == 0:
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
   if is_fer2013(config) or config.folds.fold >= 0:
-    return train_one(config, workdir, max(config.folds.fold, 0))
+    return train_one(config, workdir, max(config.folds.fold, 0), stop)
   results = []
   for fold in range(config.folds.num_folds):
-    results.append(train_one(config, workdir / f"fold_{fold}", fold))
+    results.append(train_one(config, workdir / f"fold_{fold}", fold, stop))
     if "stopped_at_step" in results[-1]:  # SIGTERM: rerunning resumes this fold, then the rest.
       return results[-1]
   return write_summary(workdir, results)
 
 
-def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: int) -> dict:
+def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: int,
+              stop: stopping.Stop) -> dict:
   """One training job (one CK+ fold, or FER2013): train, select, evaluate, write results.json."""
   workdir.mkdir(parents=True, exist_ok=True)
   start_time = time.time()
@@ -196,7 +195,6 @@ def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: in
   end_epoch = jax.jit(lambda runs, loss, epoch: jax.vmap(
       lambda r, monitored, rate: state_lib.end_epoch(r, epoch, monitored, config.schedule, rate))(
           runs, loss, base_rates), out_shardings=replicated)
-  stop = _Stop()
   previous_handler = signal.signal(signal.SIGTERM, stop)
   inputs = steps.run_inputs(keys, config)  # Placed by the step's in_shardings, as the keys always were.
   try:
@@ -205,10 +203,12 @@ def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: in
   finally:
     signal.signal(signal.SIGTERM, previous_handler)
     checkpoints.close()
-  if int(state.step) < total_steps:  # Stopped by SIGTERM, checkpoint saved.
+  if int(state.step) < total_steps:  # Stopped by SIGTERM or the budget, checkpoint saved.
     reporter.close()
-    return {"stopped_at_step": int(state.step)}
+    return {"stopped_at_step": int(state.step), "reason": stop.reason}
   results = final_results(config, data, best, eval_step, record, fold, time.time() - start_time)
+  results.update(steps=total_steps, images_per_second=reporter.images_per_second(total_steps),
+                 split_sizes=split_sizes(data), source=data.source)
   reporter.write(total_steps, "test", {"accuracy": results["accuracy"]})
   reporter.close()
   write_results(workdir, results)
@@ -250,11 +250,14 @@ def train_loop(config, data, state, best, record, inputs, train_step, eval_step,
     state, metrics = train_step(state, next(batches) if batches is not None else data.train, inputs)
     pending.append(metrics)
     step += 1
-    if step == first_step + 1:  # Compiled: images/s counts from here.
+    if step == first_step + 1:  # Compiled: images/s and the budget's step clock count from here.
       reporter.start(jax.block_until_ready(state.step))
+      stop.compiled(step)
     epoch_done = step % steps_per_epoch == 0
-    if step % config.log_every_steps == 0 or epoch_done or stop.requested:
+    stopping_now = stop.check()
+    if step % config.log_every_steps == 0 or epoch_done or stopping_now:
       host = jax.device_get(pending)
+      stop.project(step, total_steps)  # The host has waited for `step`: its time is measured.
       check_finite(host, step - len(host), checkpoints.latest_step)
       epoch_losses += [m["loss"] for m in host]
       means = {k: np.mean([m[k] for m in host], axis=0) for k in host[0]}
@@ -267,13 +270,19 @@ def train_loop(config, data, state, best, record, inputs, train_step, eval_step,
                                          eval_step, end_epoch, reporter)
       epoch_losses = []
       save(checkpoints, state, best, record, batches)
-    if stop.requested and step < total_steps:
+    if stopping_now and step < total_steps:
       save(checkpoints, state, best, record, batches)
       checkpoints.wait()
-      print(f"SIGTERM: saved step {step} to {checkpoints.latest_step}; rerun the command to resume.",
+      print(f"{stop.reason}: saved step {step} to {checkpoints.latest_step}; rerun the command to resume.",
             flush=True)
       break
   return state, best, record
+
+
+def split_sizes(data: Data) -> dict[str, int]:
+  """Examples in each source of the job (after any subset)."""
+  sources = {"train": data.train, "validation": data.validation, "test": data.test}
+  return {role: source.order.num_examples for role, source in sources.items() if source is not None}
 
 
 def check_finite(host_metrics: list[dict], first_step: int, last_good: int | None) -> None:

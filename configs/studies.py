@@ -1,0 +1,78 @@
+"""The papers' tables as studies: which cells (config + arguments) make each row, for `ferjax.study`.
+
+  python -m ferjax.study --study=table1_fer2013 --budget=9m --ledger=docs/results/ledger.jsonl
+  python -m ferjax.study --study=table1_ckplus --budget=1h --ledger=ledger.jsonl --width=0.25 --epochs=1 --runs=1
+  python -m ferjax.report --ledger=ledger.jsonl
+
+Every study keeps the papers' N = 10 runs per cell unless `--runs` says otherwise; CK+ studies train
+all 10 subject-independent folds (`--folds` picks some). Published numbers come from ferjax.published.
+"""
+
+from ferjax.plan import Cell, Study
+from ferjax.published import PAPER_000_FIG_6_BEST, PAPER_000_TABLE_1, PAPER_000_TABLE_2
+
+CKPLUS_FOLDS = tuple(range(10))
+_TABLE_1_ROWS = ("m1", "m2", "m3", "m4", "m5", "m6")
+_PAPER_002_ROWS = ("M", "MCA", "MSA", "MCSA")
+
+
+def table_1(dataset: str, config: str) -> tuple[Cell, ...]:
+  """Paper 000's Table 1: m1..m6 with the published Acc / Sta."""
+  return tuple(Cell(row, config, row, published=PAPER_000_TABLE_1[dataset][row]) for row in _TABLE_1_ROWS)
+
+
+def table_2(dataset: str, config: str, paper_002_config: str) -> tuple[Cell, ...]:
+  """The rows of paper 000's Table 2 ferjax has: its proposed method (m6); paper 002's MCSA with DDA
+  beside it, which Table 2 does not list."""
+  return (Cell("m6", config, "m6", published=PAPER_000_TABLE_2["Proposed method (m6)"][dataset]),
+          Cell("paper 002 MCSA + DDA", paper_002_config, "MCSA"))
+
+
+def reference_rows(dataset: str) -> tuple[tuple[str, float, float], ...]:
+  """Table 2's other methods, which ferjax does not implement: published numbers only."""
+  return tuple((method, *numbers[dataset]) for method, numbers in PAPER_000_TABLE_2.items()
+               if not method.startswith("Proposed"))
+
+
+def paper_002(config: str) -> tuple[Cell, ...]:
+  """Paper 002's variants with its DDA loss (softmax + center + DDA) and with softmax alone."""
+  cells = []
+  for row in _PAPER_002_ROWS:
+    cells.append(Cell(f"{row} + DDA", config, row))
+    cells.append(Cell(f"{row} softmax", config, row, overrides=(("loss.name", "softmax"),)))
+  return tuple(cells)
+
+
+_PAPER_002_PAIRS = (("M + DDA", "MCA + DDA"), ("M + DDA", "MSA + DDA"), ("M + DDA", "MCSA + DDA"),
+                    *((f"{row} softmax", f"{row} + DDA") for row in _PAPER_002_ROWS))
+
+
+def fig_6(key: str, values: tuple[float, ...], fixed: tuple[str, float]) -> tuple[Cell, ...]:
+  """One panel of paper 000's Fig. 6: m6 on FER2013 with `key` swept and the other weight `fixed`."""
+  return tuple(Cell(f"{key.split('.')[1]}={value:g}", "fer2013", "m6", overrides=((key, value), fixed))
+               for value in values)
+
+
+STUDIES = {study.name: study for study in (
+    Study("table1_fer2013", "Paper 000 Table 1 on FER2013 (PrivateTest; selected on PublicTest)",
+          table_1("fer2013", "fer2013")),
+    Study("table1_ckplus", "Paper 000 Table 1 on CK+ (10 subject-independent folds)",
+          table_1("ckplus", "cka"), folds=CKPLUS_FOLDS,
+          note="CK+48 has 6 classes without neutral; the paper's CK+ has 7 with neutral."),
+    Study("table2_fer2013", "Paper 000 Table 2 on FER2013: the methods ferjax has",
+          table_2("fer2013", "fer2013", "fer2013_msa"), reference_rows=reference_rows("fer2013")),
+    Study("table2_ckplus", "Paper 000 Table 2 on CK+: the methods ferjax has",
+          table_2("ckplus", "cka", "ck_msa"), folds=CKPLUS_FOLDS, reference_rows=reference_rows("ckplus")),
+    Study("fig6_lambda1", "Paper 000 Fig. 6(b): lambda_1 from 1 to 10 at lambda = 0.01 (FER2013)",
+          fig_6("loss.lambda1", tuple(float(v) for v in range(1, 11)), ("loss.lam", 0.01)),
+          note=f"The paper's text: highest at lambda_1 = {PAPER_000_FIG_6_BEST['loss.lambda1']:g}."),
+    Study("fig6_lambda", "Paper 000 Fig. 6(a): lambda at lambda_1 = 7 (FER2013)",
+          fig_6("loss.lam", (0.0005, 0.001, 0.005, 0.01, 0.05), ("loss.lambda1", 7.0)),
+          note=f"The paper's text: highest at lambda = {PAPER_000_FIG_6_BEST['loss.lam']:g}."),
+    Study("paper002_fer2013", "Paper 002's variants on FER2013, with and without its DDA loss",
+          paper_002("fer2013_msa"), comparisons=_PAPER_002_PAIRS,
+          note="Paper 002 gives its variants' accuracies only in a chart (Fig. 10): none are quoted."),
+    Study("paper002_ckplus", "Paper 002's variants on CK+ (10 subject-independent folds), with and "
+          "without its DDA loss", paper_002("ck_msa"), folds=CKPLUS_FOLDS, comparisons=_PAPER_002_PAIRS,
+          note="Paper 002's own CK+ protocol is a leaky random 9:1 split; these folds are by subject."),
+)}

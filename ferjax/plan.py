@@ -1,0 +1,160 @@
+"""A study as data: its cells (a config and arguments each), the scale it runs at, and the jobs left.
+
+A `Study` is one table or figure of a paper: `Cell`s in the paper's row order, the runs each needs
+(the papers' N = 10) and, for CK+, the folds. A `Scale` (width, input size, epochs, runs, training
+subset, view mode, dtype, folds) applies to the whole study and is recorded with every ledger line.
+`jobs` turns a study at a scale into programs still to run, one per (cell, fold) with the cell's
+missing runs on its run axis, skipping what a ledger already holds.
+"""
+
+import dataclasses
+import importlib
+import json
+from collections.abc import Collection, Sequence
+
+import ml_collections
+
+from ferjax import ledger
+
+
+@dataclasses.dataclass(frozen=True)
+class Cell:
+  """One row: `configs/<config>.py:<arg>` with `overrides` (flattened config keys); `published` is
+  the paper's (Acc %, Sta) where its text prints one."""
+
+  name: str
+  config: str
+  arg: str = ""
+  overrides: tuple[tuple[str, object], ...] = ()
+  published: tuple[float, float | None] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+  """One table: its cells, the runs per cell, the folds (None: a dataset with a fixed test split), the
+  row pairs whose difference is tested (default: consecutive rows), and published-only rows."""
+
+  name: str
+  title: str
+  cells: tuple[Cell, ...]
+  runs: int = 10
+  folds: tuple[int, ...] | None = None
+  comparisons: tuple[tuple[str, str], ...] | None = None
+  reference_rows: tuple[tuple[str, float, float], ...] = ()
+  note: str = ""
+
+  def pairs(self) -> tuple[tuple[str, str], ...]:
+    if self.comparisons is not None:
+      return self.comparisons
+    names = [cell.name for cell in self.cells]
+    return tuple(zip(names, names[1:]))
+
+  def cell(self, name: str) -> Cell:
+    for cell in self.cells:
+      if cell.name == name:
+        return cell
+    raise KeyError(f"study {self.name} has no cell {name!r}; its cells: {[c.name for c in self.cells]}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scale:
+  """What a study changes in every cell (None: the config's own value). `runs` and `folds` choose how
+  many runs and which folds; the others are config switches (configs/common.py:parse_common)."""
+
+  width: float | None = None
+  size: int | None = None
+  epochs: int | None = None
+  subset: int | None = None
+  views: str | None = None
+  dtype: str | None = None
+  runs: int | None = None
+  folds: tuple[int, ...] | None = None
+
+  SWITCHES = ("width", "size", "epochs", "subset", "views", "dtype")
+
+  def record(self) -> dict:
+    """The scale as the ledger keeps it: only what was set."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
+            if v is not None}
+
+  def arg(self, cell_arg: str) -> str:
+    switches = [f"{name}={getattr(self, name)}" for name in self.SWITCHES if getattr(self, name) is not None]
+    return ",".join(filter(None, [cell_arg, *switches]))
+
+
+def cell_config(cell: Cell, scale: Scale, fold: int | None) -> ml_collections.ConfigDict:
+  """The cell's config at `scale`, for one CK+ fold (None: FER2013), with one run (runs are set per
+  job)."""
+  module = importlib.import_module(f"configs.{cell.config}")
+  arg = scale.arg(cell.arg) + ("" if fold is None else f",fold={fold}")
+  config = module.get_config(arg)
+  config.update_from_flattened_dict(dict(cell.overrides))
+  return config
+
+
+def config_record(config: ml_collections.ConfigDict) -> dict:
+  """The config as plain JSON, as the ledger stores and hashes it."""
+  return json.loads(config.to_json_best_effort())
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+  """One program: a cell's runs `runs` on one fold, with its config and the config's hash."""
+
+  study: str
+  cell: str
+  fold: int | None
+  runs: tuple[int, ...]
+  config: ml_collections.ConfigDict
+  config_hash: str
+
+  @property
+  def label(self) -> str:
+    where = "" if self.fold is None else f" fold {self.fold}"
+    runs = f"run {self.runs[0]}" if len(self.runs) == 1 else f"runs {self.runs[0]}-{self.runs[-1]}"
+    return f"{self.cell}{where} ({runs})"
+
+
+def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> tuple[list[Job], int]:
+  """(jobs still to run, all jobs of the study) in row order: every fold of a row before the next row.
+
+  `done` holds ledger keys (study, cell, run, fold, config hash). A job trains the contiguous range
+  from its first to its last missing run in one program (a run already in the ledger is trained
+  again only if it lies inside that range, and its new line is a duplicate that readers drop).
+  """
+  runs = scale.runs or study.runs
+  folds = study.folds if study.folds is None or scale.folds is None else scale.folds
+  pending, total = [], 0
+  for cell in study.cells:
+    for fold in (None,) if folds is None else folds:
+      config = cell_config(cell, scale, fold)
+      digest = ledger.config_hash(config_record(config))
+      total += 1
+      missing = [run for run in range(runs) if (study.name, cell.name, run, fold, digest) not in done]
+      if not missing:
+        continue
+      first, last = missing[0], missing[-1]
+      with config.unlocked():
+        config.first_run, config.num_runs = first, last - first + 1
+      pending.append(Job(study.name, cell.name, fold, tuple(range(first, last + 1)), config, digest))
+  return pending, total
+
+
+def parse_folds(text: str) -> tuple[int, ...] | None:
+  """'' -> None (the study's), 'all' -> 0..9, '0,3' -> (0, 3), '0-4' -> (0, ..., 4)."""
+  if not text:
+    return None
+  if text == "all":
+    return tuple(range(10))
+  folds: list[int] = []
+  for part in text.split(","):
+    low, sep, high = part.partition("-")
+    try:
+      folds += list(range(int(low), int(high) + 1)) if sep else [int(low)]
+    except ValueError:
+      raise ValueError(f"--folds={text!r}: expected 'all', fold numbers 0-9 and ranges, e.g. 0,3 or 0-4") \
+          from None
+  if any(not 0 <= fold <= 9 for fold in folds):
+    raise ValueError(f"--folds={text!r}: folds are 0-9")
+  return tuple(sorted(set(folds)))
+

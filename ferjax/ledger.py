@@ -1,6 +1,6 @@
 """The study ledger: append-only JSON lines, one per finished run, the one owner of that format.
 
-A line holds everything needed to trust and recompute a table row without the workdir: the study,
+A line holds everything needed to trust and recompute a table row without the workdir: when it finished, the study,
 cell, run and fold; the seeds; the full config and its hash; the dataset's split sizes and the sha256
 of the archive it was prepared from; the device, the library versions and the git commit; wall time,
 steps and images/s; the selected epoch, the test accuracy, the per-class accuracy and the confusion
@@ -13,6 +13,7 @@ filled up) is reported with its file and line number and skipped; it is never si
 """
 
 import dataclasses
+import datetime
 import hashlib
 import importlib.metadata
 import json
@@ -102,10 +103,11 @@ def run_lines(study: str, cell: str, config: dict, results: dict, seeds: dict[st
   shared by its runs (they trained in one program) and given whole, with how many runs shared it.
   """
   digest = config_hash(config)
+  finished_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
   lines = []
   for index, run in enumerate(seeds["run"]):
     lines.append({
-        "format": FORMAT, "study": study, "cell": cell, "run": int(run), "fold": results["fold"],
+        "format": FORMAT, "finished_at": finished_at, "study": study, "cell": cell, "run": int(run), "fold": results["fold"],
         "seed": config["seed"], "data_seed": int(seeds["data"][index]), "config_hash": digest,
         "scale": scale, "dataset": results["dataset"], "split": results["split"],
         "protocol": results["protocol"], "split_sizes": results["split_sizes"], "source": results["source"],

@@ -1,7 +1,7 @@
 """The study ledger: append-only JSON lines, one per finished run, the one owner of that format.
 
-A line holds everything needed to trust and recompute a table row without the workdir: when it finished, the study,
-cell, run and fold; the seeds; the full config and its hash; the dataset's split sizes and the sha256
+A line holds everything needed to trust and recompute a table row without the workdir: when it
+finished; the study, cell, run and fold; the seeds; the full config and its hash; the dataset's split sizes and the sha256
 of the archive it was prepared from; the device, the library versions and the git commit; wall time,
 steps and images/s; the selected epoch, the test accuracy, the per-class accuracy and the confusion
 matrix. A study writes a job's lines only once the job has finished, in one append, so an
@@ -184,7 +184,7 @@ def _parse(text: str) -> tuple[dict | None, str | None]:
   try:
     line = json.loads(text)
   except json.JSONDecodeError as error:
-    return None, f"not a JSON object ({error.msg} at column {error.colno}; cut short?), skipped"
+    return None, f"not valid JSON ({error}; cut short?), skipped"
   if not isinstance(line, dict):
     return None, f"a JSON {type(line).__name__}, not an object, skipped"
   absent = [field for field in REQUIRED if field not in line]

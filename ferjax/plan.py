@@ -7,6 +7,7 @@ subset, view mode, dtype, folds) applies to the whole study and is recorded with
 missing runs on its run axis, skipping what a ledger already holds.
 """
 
+import copy
 import dataclasses
 import importlib
 import json
@@ -43,12 +44,6 @@ class Study:
   reference_rows: tuple[tuple[str, float, float], ...] = ()
   note: str = ""
 
-  def pairs(self) -> tuple[tuple[str, str], ...]:
-    if self.comparisons is not None:
-      return self.comparisons
-    names = [cell.name for cell in self.cells]
-    return tuple(zip(names, names[1:]))
-
   def cell(self, name: str) -> Cell:
     for cell in self.cells:
       if cell.name == name:
@@ -59,7 +54,9 @@ class Study:
 @dataclasses.dataclass(frozen=True)
 class Scale:
   """What a study changes in every cell (None: the config's own value). `runs` and `folds` choose how
-  many runs and which folds; the others are config switches (configs/common.py:parse_common)."""
+  many runs and which folds, `runs_per_job` caps the runs one program trains (so that a short lease
+  finishes a few runs rather than none); the others are config switches
+  (configs/common.py:parse_common)."""
 
   width: float | None = None
   size: int | None = None
@@ -69,6 +66,7 @@ class Scale:
   dtype: str | None = None
   runs: int | None = None
   folds: tuple[int, ...] | None = None
+  runs_per_job: int | None = None
 
   SWITCHES = ("width", "size", "epochs", "subset", "views", "dtype")
 
@@ -116,11 +114,13 @@ class Job:
 
 
 def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> tuple[list[Job], int]:
-  """(jobs still to run, all jobs of the study) in row order: every fold of a row before the next row.
+  """(jobs still to run, jobs of the whole study) in row order: every fold of a row
+  before the next row.
 
   `done` holds ledger keys (study, cell, run, fold, config hash). A job trains the contiguous range
-  from its first to its last missing run in one program (a run already in the ledger is trained
-  again only if it lies inside that range, and its new line is a duplicate that readers drop).
+  from its first to its last missing run in one program, cut into chunks of `scale.runs_per_job` (a
+  run already in the ledger is trained again only if it lies inside such a range, and its new line is
+  a duplicate that readers drop).
   """
   runs = scale.runs or study.runs
   folds = study.folds if study.folds is None or scale.folds is None else scale.folds
@@ -129,14 +129,19 @@ def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> tuple[list[Job]
     for fold in (None,) if folds is None else folds:
       config = cell_config(cell, scale, fold)
       digest = ledger.config_hash(config_record(config))
-      total += 1
+      total += -(-runs // (scale.runs_per_job or runs))  # Jobs of this (cell, fold) with an empty ledger.
       missing = [run for run in range(runs) if (study.name, cell.name, run, fold, digest) not in done]
       if not missing:
         continue
-      first, last = missing[0], missing[-1]
-      with config.unlocked():
-        config.first_run, config.num_runs = first, last - first + 1
-      pending.append(Job(study.name, cell.name, fold, tuple(range(first, last + 1)), config, digest))
+      chunk = scale.runs_per_job or len(range(missing[0], missing[-1] + 1))
+      for first in range(missing[0], missing[-1] + 1, chunk):
+        last = min(first + chunk, missing[-1] + 1)
+        if not any(first <= run < last for run in missing):
+          continue
+        job_config = copy.deepcopy(config)
+        with job_config.unlocked():
+          job_config.first_run, job_config.num_runs = first, last - first
+        pending.append(Job(study.name, cell.name, fold, tuple(range(first, last)), job_config, digest))
   return pending, total
 
 

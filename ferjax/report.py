@@ -3,6 +3,7 @@
   python -m ferjax.report workdirs/fer2013_m6 workdirs/ck_m6 [--output=reports/]
   python -m ferjax.report workdirs/lambda_sweep workdirs/lambda1_sweep        # sweeps (ferjax.sweep)
   python -m ferjax.report workdirs/ms_softmax workdirs/ms_center workdirs/ms_dda --embeddings
+  python -m ferjax.report --ledger=docs/results/cpu_scale.jsonl      # studies' tables (ferjax.tables)
 
 Writes report.md (also printed) and PNG files into the output folder (default: the first path's
 parent): per workdir a confusion matrix (summed over runs, row percentages) and learning curves (mean
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from absl import app, flags
 
-from ferjax import cli, plots
+from ferjax import cli, ledger, plots, tables
 from ferjax.published import PAPER_000_TABLE_1, PAPER_000_TABLE_2, PAPER_002_VARIANTS
 from ferjax.models.variants import (
   CONTEXTUAL_LOSS,
@@ -34,6 +35,8 @@ from ferjax.models.variants import (
 
 _OUTPUT = flags.DEFINE_string("output", None, "Folder for report.md and the PNG files (default: the "
                               "first workdir's parent).")
+_LEDGER = flags.DEFINE_list("ledger", [], "Study ledgers (JSON lines, merged): render each study's table "
+                            "(Markdown, JSON, PNG; ferjax.tables) instead of workdirs.")
 _EMBEDDINGS = flags.DEFINE_bool("embeddings", False, "Also measure and draw each workdir's test-split "
                                 "embedding geometry (loads the model and the data).")
 
@@ -483,7 +486,28 @@ def workdir_sections(workdirs: Sequence[Workdir], output: pathlib.Path, embeddin
   return sections
 
 
+def ledger_report(paths: Sequence[str], output: os.PathLike | None) -> str:
+  """The tables of the studies in the ledgers at `paths`, written to `output` (default: the first
+  ledger's folder)."""
+  from configs.studies import STUDIES
+  contents = ledger.read(paths)
+  ledger.report_problems(contents)
+  found = tables.tables(contents.lines, STUDIES)
+  if not found:
+    raise ReportError(f"{', '.join(paths)}: no line of a study in configs/studies.py")
+  return tables.write(found, pathlib.Path(output or pathlib.Path(paths[0]).parent))
+
+
 def main(argv: list[str]) -> None:
+  if _LEDGER.value:
+    if len(argv) > 1:
+      raise app.UsageError("give either --ledger or workdirs, not both")
+    try:
+      print(ledger_report(_LEDGER.value, _OUTPUT.value), end="")
+    except (ReportError, ledger.LedgerError) as error:
+      print(f"ferjax.report: error: {error}", file=sys.stderr)
+      sys.exit(1)
+    return
   if len(argv) < 2:
     raise app.UsageError("give one or more finished workdirs or sweeps: python -m ferjax.report PATH...")
   try:

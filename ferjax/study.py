@@ -38,6 +38,8 @@ _SUBSET = flags.DEFINE_integer("subset", None, "Train on a fixed sample of this 
 _VIEWS = flags.DEFINE_enum("views", None, ["expanded", "random"], "The papers' 15-view epoch or random views.")
 _DTYPE = flags.DEFINE_enum("dtype", None, ["float32", "bfloat16"], "Compute dtype of every cell.")
 _RUNS = flags.DEFINE_integer("runs", None, "Runs per cell (default: the study's, the papers' 10).")
+_RUNS_PER_JOB = flags.DEFINE_integer("runs_per_job", None, "At most this many runs in one program (default: all "
+                                    "of a cell's missing runs).")
 _FOLDS = flags.DEFINE_string("folds", "", "CK+ folds to run: all, 0,3 or 0-4 (default: the study's).")
 
 # Seconds a job needs after its last step (test evaluation, results), added to its projected time.
@@ -68,8 +70,7 @@ def selected(study: plan.Study, cells: list[str]) -> plan.Study:
     return study
   chosen = {study.cell(name).name for name in cells}
   kept = tuple(cell for cell in study.cells if cell.name in chosen)
-  return dataclasses.replace(study, cells=kept, comparisons=tuple(
-      pair for pair in study.pairs() if set(pair) <= chosen))
+  return dataclasses.replace(study, cells=kept)
 
 
 @dataclasses.dataclass
@@ -173,7 +174,8 @@ def study_command() -> None:
     raise ValueError(f"unknown study {_STUDY.value!r}; choose one of {', '.join(STUDIES)}")
   study = selected(STUDIES[_STUDY.value], _CELLS.value)
   scale = plan.Scale(width=_WIDTH.value, size=_SIZE.value, epochs=_EPOCHS.value, subset=_SUBSET.value,
-                     views=_VIEWS.value, dtype=_DTYPE.value, runs=_RUNS.value, folds=plan.parse_folds(_FOLDS.value))
+                     views=_VIEWS.value, dtype=_DTYPE.value, runs=_RUNS.value, folds=plan.parse_folds(_FOLDS.value),
+                     runs_per_job=_RUNS_PER_JOB.value)
   budget_s = parse_duration(_BUDGET.value)
   if _WORKDIR.value:
     run_study(study, scale, pathlib.Path(_LEDGER.value), pathlib.Path(_WORKDIR.value), budget_s)

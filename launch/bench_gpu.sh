@@ -15,8 +15,11 @@ out="${OUT:-bench_gpu}"
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
 
+# PYTHON: the interpreter (default python); BENCH_ARGS: flags appended to every part's (they win), e.g.
+# the tiny settings of launch/lease.sh --dry-run.
 bench() {
-  python -m ferjax.bench "$@" --json="$out/$part.json" 2>&1 | tee "$out/$part.log"
+  # shellcheck disable=SC2086 -- BENCH_ARGS holds several flags.
+  "${PYTHON:-python}" -m ferjax.bench "$@" ${BENCH_ARGS:-} --json="$out/$part.json" 2>&1 | tee "$out/$part.log"
 }
 
 case "$part" in

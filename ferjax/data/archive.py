@@ -1,14 +1,19 @@
-"""Read-only access to a dataset as the user downloaded it (a zip or the same tree unpacked), the form
-builders store images in, and what a prepared dataset records about its source.
+"""Read-only access to a dataset as the user downloaded it (a zip or the same tree unpacked, or a
+tar.xz repack of the zip), the form builders store images in, and what a prepared dataset records
+about its source.
 
-Builders never extract anything: members are read straight from the zip (or folder), and every error
-names the archive and member so that a user can find the bad file.
+Builders never extract anything to disk: members are read straight from the zip (or folder, or from a
+tar.xz read into memory once), and every error names the archive and member so that a user can find
+the bad file. `repack` writes a zip's members, byte for byte, into a solid tar.xz: FER2013's 35,887
+small JPEGs share their headers, so it is 28% smaller than the zip (71 MB -> 52 MB), small enough to
+travel to an accelerator lease in one call (launch/README.md).
 """
 
 import hashlib
 import io
 import os
 import pathlib
+import tarfile
 import zipfile
 from collections.abc import Sequence
 
@@ -25,17 +30,24 @@ class ArchiveError(ValueError):
   """A dataset archive is missing, unreadable or laid out differently from what a builder expects."""
 
 
+TAR_SUFFIX = ".tar.xz"
+
+
 class Archive:
-  """A zip file or folder, opened once; `members()` are '/'-separated paths relative to its root.
+  """A zip file, a tar.xz or a folder, opened once; `members()` are '/'-separated paths relative to
+  its root.
 
   Use as a context manager: a zip stays open between reads, since reopening it parses the whole
-  central directory (35,887 entries for FER2013) each time.
+  central directory (35,887 entries for FER2013) each time. A tar.xz has no index to seek by, so its
+  files are read into memory when it is opened (142 MB for FER2013).
   """
 
   def __init__(self, path: os.PathLike):
     self.path = pathlib.Path(path)
     self._zip = None
-    if not self.path.is_dir():
+    if self.path.name.endswith(TAR_SUFFIX):
+      self._zip = _TarFiles(self.path)
+    elif not self.path.is_dir():
       try:
         self._zip = zipfile.ZipFile(self.path)
       except (OSError, zipfile.BadZipFile) as error:
@@ -70,6 +82,44 @@ class Archive:
   def where(self, member: str) -> str:
     """How error messages name a member: '<folder>/<member>' or '<zip>:<member>'."""
     return f"{self.path}{'/' if self._zip is None else ':'}{member}"
+
+
+class _TarFiles:
+  """A tar.xz's regular files in memory, with the part of ZipFile's interface `Archive` uses."""
+
+  def __init__(self, path: pathlib.Path):
+    try:
+      with tarfile.open(path, "r:xz") as tar:
+        self._files = {member.name: tar.extractfile(member).read() for member in tar if member.isfile()}
+    except (OSError, tarfile.TarError, EOFError) as error:
+      raise ArchiveError(f"{path} is not a readable tar.xz file: {error}") from None
+
+  def namelist(self) -> list[str]:
+    return list(self._files)
+
+  def read(self, member: str) -> bytes:
+    return self._files[member]
+
+  def close(self) -> None:
+    self._files = {}
+
+
+def repack(zip_path: os.PathLike, output: os.PathLike) -> pathlib.Path:
+  """Writes every file of the zip at `zip_path` into the tar.xz `output` with the same names and
+  bytes, in sorted order and without owners or times, so that the same zip always gives the same
+  tar.xz; returns `output`."""
+  output = pathlib.Path(output)
+  if not output.name.endswith(TAR_SUFFIX):
+    raise ValueError(f"{output}: a repacked archive is named *{TAR_SUFFIX}")
+  temporary = output.with_name(output.name + ".partial")
+  with Archive(zip_path) as source, tarfile.open(temporary, "w:xz", preset=9) as tar:
+    for member in source.members():
+      data = source.read(member)
+      info = tarfile.TarInfo(member)
+      info.size, info.mtime, info.mode = len(data), 0, 0o644
+      tar.addfile(info, io.BytesIO(data))
+  temporary.replace(output)
+  return output
 
 
 def decode_image(data: bytes, where: str, shape: Sequence[int] = (48, 48)) -> np.ndarray:

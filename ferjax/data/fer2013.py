@@ -2,7 +2,8 @@
 
 Forms read from `manual_dir`, in this order of preference:
   * `fer2013.zip` or its unpacked folder `fer2013/`: `train/<class>/Training_<id>.jpg` and
-    `test/<class>/{PublicTest,PrivateTest}_<id>.jpg` (the image-folder distribution);
+    `test/<class>/{PublicTest,PrivateTest}_<id>.jpg` (the image-folder distribution), or the zip's
+    byte-identical repack `fer2013.tar.xz` (`ferjax.data.archive.repack`, for accelerator leases);
   * `fer2013.csv`: Kaggle's original release, columns emotion, pixels (2,304 space-separated values), Usage.
 Either way the labels follow the Kaggle order (0 angry ... 6 neutral) and the usages are the splits:
 Training -> train, PublicTest -> public_test (model selection), PrivateTest -> private_test (report).
@@ -28,9 +29,10 @@ from ferjax.data import archive
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 SPLITS = {"Training": "train", "PublicTest": "public_test", "PrivateTest": "private_test"}
 FOLDER_OF_USAGE = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"}
-NAMES = ("fer2013.zip", "fer2013", "fer2013.csv")
-ACCEPTED = ("fer2013.zip or a folder fer2013/ holding train/<class>/Training_<id>.jpg and "
-            "test/<class>/{PublicTest,PrivateTest}_<id>.jpg, or Kaggle's fer2013.csv "
+NAMES = ("fer2013.zip", "fer2013", "fer2013.tar.xz", "fer2013.csv")
+ACCEPTED = ("fer2013.zip (or its repack fer2013.tar.xz) or a folder fer2013/ holding "
+            "train/<class>/Training_<id>.jpg and test/<class>/{PublicTest,PrivateTest}_<id>.jpg, or Kaggle's "
+            "fer2013.csv "
             "(columns emotion, pixels, Usage)")
 SOURCE = ("FER2013 comes from the Kaggle challenge 'Challenges in Representation Learning: Facial "
           "Expression Recognition Challenge' (fer2013.csv) or its image-folder mirror on Kaggle "

@@ -109,7 +109,7 @@ def base_config(dataset: str, args: ml_collections.ConfigDict) -> ml_collections
       train=args.subset, validation=0, test=0), allow_inconsistent_splits=False))
   mean, std = PIXEL_STATS[dataset]
   # Native 48 px by default; the papers resize to 224 px (size=224).
-  config.input = ml_collections.ConfigDict(dict(size=args.size, mean=mean, std=std,
+  config.input = ml_collections.ConfigDict(dict(size=args.size, mean=mean, std=std, tta_report=args.tta_report,
                                                 **dict(PAPER_AUGMENTATION, views=args.views)))
   config.batch_size = 32                       # paper 002 (section 2.5); paper 000 states none.
   config.dtype = args.dtype                    # float32, or bfloat16 convs and matmuls (ferjax.steps).
@@ -140,7 +140,9 @@ def parse_common(arg: str, **model_defaults) -> ml_collections.ConfigDict:
   program), seed=, fold=0..9|all, folds=subject|leaky_random|leaky_per_class (CK+ protocol),
   source=device|grain, views=expanded|random (the papers' 15-view epoch, or one random view per step),
   subset=N (a fixed sample of N training images), bn=true|false, dtype=float32|bfloat16,
-  schedule=plateau|plateau_at_patience|exponential|constant, sweep=<name>, and quick: width 0.25 and 2
+  schedule=plateau|plateau_at_patience|exponential|constant, sweep=<name>, pretrained=PATH (ImageNet
+  VGG16 convs from torchvision's .pth or Keras' .h5, beyond the papers; ferjax.models.pretrained),
+  tta_report (also report the test split with 12-view test-time augmentation), and quick: width 0.25 and 2
   expanded epochs (20 random-view ones), with FER2013 on a 1,024-image subset: minutes on a CPU.
   """
   # bn: BatchNorm after every conv (neither paper mentions BatchNorm). Neither paper says its VGG16
@@ -149,7 +151,7 @@ def parse_common(arg: str, **model_defaults) -> ml_collections.ConfigDict:
   # majority class on CK+ (measured: 29% on fold 0 after 15 epochs without BN, 75% with it), so BN is on.
   args = parse_arg(arg, width=1.0, size=48, epochs=0, runs=1, seed=0, fold=0, folds="subject",
                    source="device", views="expanded", subset=0, quick=False, bn=True, dtype="float32",
-                   sweep="", schedule="", **model_defaults)
+                   sweep="", schedule="", pretrained="", tta_report=False, **model_defaults)
   if args.get("variant") in SWEEPS:  # 'lambda_sweep' names a sweep of the default variant.
     args.sweep, args.variant = args.variant, model_defaults["variant"]
   if args.fold == "all":
@@ -182,7 +184,7 @@ def paper000(dataset: str, arg: str, epochs: dict[str, int]) -> ml_collections.C
   if args.fc_head and args.variant != "m1":
     raise ValueError(f"fc_head=true is VGG16's FC head of Table 1's model 1; use m1, not {args.variant}")
   config = base_config(dataset, args)
-  config.model = ml_collections.ConfigDict(dict(name="contextual", options=dict(
+  config.model = ml_collections.ConfigDict(dict(name="contextual", pretrained=args.pretrained, options=dict(
       flags, num_classes=NUM_CLASSES[dataset], width=args.width, dropout=0.001, batch_norm=args.bn,
       align_corners=args.align_corners, classifier="vgg_fc" if args.fc_head else "gap")))
   # Joint loss L = L_s + 0.005 (L_C + 7 L_cos) for m6 (eq. 7, section 3.3), softmax for m1..m5.
@@ -200,7 +202,7 @@ def paper002(dataset: str, arg: str, epochs: dict[str, int]) -> ml_collections.C
   in `paper000`."""
   args = dataset_args(parse_common(arg, variant="MCSA"), dataset, epochs)
   config = base_config(dataset, args)
-  config.model = ml_collections.ConfigDict(dict(name="multiscale", options=dict(
+  config.model = ml_collections.ConfigDict(dict(name="multiscale", pretrained=args.pretrained, options=dict(
       choose(variants.MULTISCALE_VARIANTS, args.variant, "paper 002 variant"),
       num_classes=NUM_CLASSES[dataset], width=args.width, dropout=0.0, batch_norm=args.bn)))
   # Softmax + center + DDA; weights of the DDA authors (see ferjax.losses.multiscale_objective).

@@ -53,6 +53,20 @@ def fig_6(key: str, values: tuple[float, ...], fixed: tuple[str, float]) -> tupl
                for value in values)
 
 
+def beyond(config: str) -> tuple[Cell, ...]:
+  """Levers beyond the papers that FER2013 results above 74% use: ImageNet VGG16 convolutions (from the
+  user's file named by FERJAX_VGG16: torchvision's vgg16-397923af.pth or Keras'
+  vgg16_weights_tf_dim_ordering_tf_kernels.h5), test-time augmentation (reported beside the plain
+  number of every cell) and a schedule twice as long."""
+  return (Cell("m6", config, "m6,tta_report"),
+          Cell("m6, 2x epochs", config, "m6,tta_report", epochs_factor=2.0),
+          Cell("m1 + ImageNet VGG16", config, "m1,tta_report,pretrained={FERJAX_VGG16}", needs=("FERJAX_VGG16",)),
+          Cell("m6 + ImageNet VGG16", config, "m6,tta_report,pretrained={FERJAX_VGG16}", needs=("FERJAX_VGG16",)))
+
+
+_BEYOND_PAIRS = (("m6", "m6, 2x epochs"), ("m1 + ImageNet VGG16", "m6 + ImageNet VGG16"),
+                 ("m6", "m6 + ImageNet VGG16"))
+
 STUDIES = {study.name: study for study in (
     Study("table1_fer2013", "Paper 000 Table 1 on FER2013 (PrivateTest; selected on PublicTest)",
           table_1("fer2013", "fer2013")),
@@ -75,4 +89,10 @@ STUDIES = {study.name: study for study in (
     Study("paper002_ckplus", "Paper 002's variants on CK+ (10 subject-independent folds), with and "
           "without its DDA loss", paper_002("ck_msa"), folds=CKPLUS_FOLDS, comparisons=_PAPER_002_PAIRS,
           note="Paper 002's own CK+ protocol is a leaky random 9:1 split; these folds are by subject."),
+    Study("beyond_fer2013", "Beyond the papers on FER2013: ImageNet VGG16, test-time augmentation, 2x epochs",
+          beyond("fer2013"), comparisons=_BEYOND_PAIRS,
+          note="Neither paper uses pretrained weights or test-time augmentation; the TTA column averages "
+               "12 views (4 corner crops, the centre and the whole image, each mirrored)."),
+    Study("beyond_ckplus", "Beyond the papers on CK+: ImageNet VGG16, test-time augmentation, 2x epochs",
+          beyond("cka"), folds=CKPLUS_FOLDS, comparisons=_BEYOND_PAIRS),
 )}

@@ -118,6 +118,10 @@ def run_lines(study: str, cell: str, config: dict, results: dict, seeds: dict[st
         "per_class_accuracy": results["per_class_accuracy"][index], "confusion": results["confusion"][index],
         "config": config,
     })
+    if "tta_accuracy" in results:
+      lines[-1]["tta_accuracy"] = results["tta_accuracy"][index]
+    if "pretrained" in results:
+      lines[-1]["pretrained"] = results["pretrained"]
   return lines
 
 

@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import importlib
 import json
+import os
 from collections.abc import Collection, Sequence
 
 import ml_collections
@@ -20,14 +21,21 @@ from ferjax import ledger
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-  """One row: `configs/<config>.py:<arg>` with `overrides` (flattened config keys); `published` is
-  the paper's (Acc %, Sta) where its text prints one."""
+  """One row: `configs/<config>.py:<arg>` with `overrides` (flattened config keys) and the config's
+  epochs times `epochs_factor` (a longer schedule); `published` is the paper's (Acc %, Sta) where its
+  text prints one. `needs` names environment variables the arg uses as {NAME} (a file only the user
+  has, such as VGG16 weights): without them the cell is skipped, saying so."""
 
   name: str
   config: str
   arg: str = ""
   overrides: tuple[tuple[str, object], ...] = ()
   published: tuple[float, float | None] | None = None
+  epochs_factor: float = 1.0
+  needs: tuple[str, ...] = ()
+
+  def missing(self) -> list[str]:
+    return [name for name in self.needs if not os.environ.get(name)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,9 +92,10 @@ def cell_config(cell: Cell, scale: Scale, fold: int | None) -> ml_collections.Co
   """The cell's config at `scale`, for one CK+ fold (None: FER2013), with one run (runs are set per
   job)."""
   module = importlib.import_module(f"configs.{cell.config}")
-  arg = scale.arg(cell.arg) + ("" if fold is None else f",fold={fold}")
-  config = module.get_config(arg)
+  arg = scale.arg(cell.arg.format(**{name: os.environ[name] for name in cell.needs}))
+  config = module.get_config(arg + ("" if fold is None else f",fold={fold}"))
   config.update_from_flattened_dict(dict(cell.overrides))
+  config.num_epochs = max(1, round(config.num_epochs * cell.epochs_factor))
   return config
 
 
@@ -113,7 +122,17 @@ class Job:
     return f"{self.cell}{where} ({runs})"
 
 
-def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> tuple[list[Job], int]:
+@dataclasses.dataclass
+class Plan:
+  """The jobs still to run in row order, how many the whole study has, and the cells skipped for want
+  of an environment variable (cell name -> the missing names)."""
+
+  pending: list[Job]
+  total: int
+  skipped: dict[str, list[str]]
+
+
+def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> Plan:
   """(jobs still to run, jobs of the whole study) in row order: every fold of a row
   before the next row.
 
@@ -124,8 +143,11 @@ def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> tuple[list[Job]
   """
   runs = scale.runs or study.runs
   folds = study.folds if study.folds is None or scale.folds is None else scale.folds
-  pending, total = [], 0
+  pending, total, skipped = [], 0, {}
   for cell in study.cells:
+    if cell.missing():
+      skipped[cell.name] = cell.missing()
+      continue
     for fold in (None,) if folds is None else folds:
       config = cell_config(cell, scale, fold)
       digest = ledger.config_hash(config_record(config))
@@ -142,7 +164,7 @@ def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> tuple[list[Job]
         with job_config.unlocked():
           job_config.first_run, job_config.num_runs = first, last - first
         pending.append(Job(study.name, cell.name, fold, tuple(range(first, last)), job_config, digest))
-  return pending, total
+  return Plan(pending, total, skipped)
 
 
 def parse_folds(text: str) -> tuple[int, ...] | None:

@@ -21,6 +21,7 @@ from flax import struct
 from ferjax import hyper
 from ferjax import mesh as mesh_lib
 from ferjax import models
+from ferjax.models import pretrained
 
 
 @struct.dataclass
@@ -59,10 +60,11 @@ def embedding_size(model: nn.Module, sample: jax.Array) -> int:
 
 
 def init_run(model: nn.Module, optimizer: optax.GradientTransformation, key: jax.Array, sample: jax.Array,
-             num_classes: int, learning_rate: float) -> RunState:
-  """A fresh run: network initialised from `key`, zero centres, zero momentum."""
+             num_classes: int, learning_rate: float, convs: pretrained.Convs | None = None) -> RunState:
+  """A fresh run: network initialised from `key` (its backbone's convs from `convs` where given, see
+  ferjax.models.pretrained), zero centres, zero momentum."""
   variables = model.init(key, sample)
-  params = variables["params"]
+  params = variables["params"] if convs is None else pretrained.load_into(variables["params"], convs)
   width = embedding_size(model, sample)
   return RunState(params=params, batch_stats=variables.get("batch_stats", {}),
                   opt_state=optimizer.init(params), centers=jnp.zeros((num_classes, width), jnp.float32),
@@ -129,8 +131,9 @@ def initial_state(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, nu
   sample = jnp.zeros((1, size, size, 1), jnp.float32)
   keys = run_keys(config.seed, hyper.run_numbers(config))
   replicated = mesh_lib.replicated(mesh)
-  init = jax.jit(jax.vmap(lambda key, rate: init_run(model, optimizer, key, sample, num_classes, rate)),
-                 out_shardings=replicated)
+  convs = pretrained.read_vgg16(config.model.pretrained) if config.model.get("pretrained") else None
+  init = jax.jit(jax.vmap(lambda key, rate, convs: init_run(model, optimizer, key, sample, num_classes, rate, convs),
+                          in_axes=(0, 0, None)), out_shardings=replicated)
   rates = hyper.values(config, "optimizer.learning_rate")
-  state = TrainState(step=jax.device_put(jnp.zeros((), jnp.int32), replicated), runs=init(keys, rates))
+  state = TrainState(step=jax.device_put(jnp.zeros((), jnp.int32), replicated), runs=init(keys, rates, convs))
   return model, optimizer, state, keys

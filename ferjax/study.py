@@ -105,8 +105,12 @@ def run_study(study: plan.Study, scale: plan.Scale, ledger_path: pathlib.Path, w
   """Runs the jobs of `study` that `ledger_path` lacks until they are done or the budget is spent."""
   contents = ledger.read(ledger_path, missing_ok=True)
   ledger.report_problems(contents)
-  pending, total = plan.jobs(study, scale, {ledger.key(line) for line in contents.lines})
+  planned = plan.jobs(study, scale, {ledger.key(line) for line in contents.lines})
+  pending, total = planned.pending, planned.total
   tally = Tally(total, total - len(pending))
+  for cell, names in planned.skipped.items():
+    print(f"study {study.name}: skipping cell {cell}: it needs {', '.join(names)} set (see configs/studies.py)",
+          flush=True)
   stop = stopping.Stop(time.monotonic() + budget_s, RESERVE_S)
   previous_handler = signal.signal(signal.SIGTERM, stop)
   environment = ledger.environment()
@@ -118,8 +122,8 @@ def run_study(study: plan.Study, scale: plan.Scale, ledger_path: pathlib.Path, w
       expected = tally.estimate(job.cell)
       if expected is not None and expected + RESERVE_S > stop.left():
         print(f"study {study.name}: not starting {job.label}: its cell's jobs take "
-              f"{progress.duration(expected)}, {progress.duration(stop.left())} of the budget is left",
-              flush=True)
+              f"{progress.duration(expected)} and {RESERVE_S:.0f} s are kept to finish one, "
+              f"{progress.duration(stop.left())} of the budget is left", flush=True)
         break
       print(tally.line(study.name, pending, stop) + f"; now {job.label}", flush=True)
       started = time.monotonic()

@@ -29,17 +29,19 @@ class Row:
   folds: tuple[int, ...] | None
   runs_wanted: int
 
-  def fold_accuracies(self) -> dict[int, dict[int | None, float]]:
+  def fold_accuracies(self, key: str = "accuracy") -> dict[int, dict[int | None, float]]:
+    """Per run, per fold: the lines' `key` ('accuracy', or 'tta_accuracy' where reported)."""
     by_run: dict[int, dict[int | None, float]] = collections.defaultdict(dict)
     for line in self.lines:
-      by_run[line["run"]][line["fold"]] = line["accuracy"]
+      if line.get(key) is not None:
+        by_run[line["run"]][line["fold"]] = line[key]
     return by_run
 
-  def run_accuracies(self) -> dict[int, float]:
+  def run_accuracies(self, key: str = "accuracy") -> dict[int, float]:
     """Each complete run's accuracy (the mean over its folds for CK+)."""
     wanted = [None] if self.folds is None else list(self.folds)
     return {run: float(np.mean([folds[f] for f in wanted]))
-            for run, folds in sorted(self.fold_accuracies().items()) if all(f in folds for f in wanted)}
+            for run, folds in sorted(self.fold_accuracies(key).items()) if all(f in folds for f in wanted)}
 
   def fold_means(self) -> dict[int, float]:
     """Mean accuracy over the runs present, per fold (cross-validated rows only)."""
@@ -61,8 +63,8 @@ class Row:
           for run, folds in sorted(self.fold_accuracies().items()) if run in partial)
     return "incomplete: " + held
 
-  def summary(self) -> statistics.Summary | None:
-    accuracies = list(self.run_accuracies().values())
+  def summary(self, key: str = "accuracy") -> statistics.Summary | None:
+    accuracies = list(self.run_accuracies(key).values())
     return statistics.summarize(accuracies) if accuracies else None
 
 
@@ -148,7 +150,9 @@ def _p(test: dict | None) -> str:
 
 def markdown(table: Table) -> str:
   """The table as Markdown: rows, then the tests between row pairs, then where and when it ran."""
-  header = ["row", "Acc %", "Sta %", "runs", "95% interval %", "paper Acc %", "paper Sta", "note"]
+  tta = any(line.get("tta_accuracy") is not None for row in table.rows for line in row.lines)
+  header = ["row", "Acc %", "Sta %", "runs", "95% interval %", *(["TTA Acc %"] if tta else []), "paper Acc %",
+            "paper Sta", "note"]
   lines = [f"### {table.study.title}", "",
            "Scale: " + (", ".join(f"{k} {v}" for k, v in table.scale.items()) or "the configs' own"), "",
            "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -158,14 +162,15 @@ def markdown(table: Table) -> str:
         f"{_percent(summary.interval[0])} – {_percent(summary.interval[1])}"
     published = row.cell.published
     lines.append("| " + " | ".join([
-        row.cell.name, _percent(summary and summary.acc), _percent(summary and summary.sta),
+        row.cell.name, _percent(summary and summary.acc), _percent(summary.sta if summary and summary.n > 1 else None),
         str(summary.n if summary else 0), interval,
+        *([_percent(getattr(row.summary("tta_accuracy"), "acc", None))] if tta else []),
         "–" if published is None else f"{published[0]:.2f}",
         "–" if published is None or published[1] is None else f"{published[1]:.2f}",
         row.completeness() or ("" if table.provenance()["hashes"][row.cell.name] <= 1
                                else "lines of several configs")]) + " |")
   for method, acc, sta in table.study.reference_rows:
-    lines.append(f"| {method} (published only) | | | | | {acc:.2f} | {sta:.2f} | not in ferjax |")
+    lines.append(f"| {method} (published only) | | | | |{' |' if tta else ''} {acc:.2f} | {sta:.2f} | not in ferjax |")
   tests = table.tests()
   if tests:
     paired = table.study.folds is not None
@@ -191,7 +196,9 @@ def as_json(table: Table) -> dict:
   rows = []
   for row in table.rows:
     summary = row.summary()
+    tta = row.summary("tta_accuracy")
     rows.append({"row": row.cell.name, "summary": None if summary is None else dataclasses.asdict(summary),
+                 "tta_summary": None if tta is None else dataclasses.asdict(tta),
                  "run_accuracy": row.run_accuracies(), "published": row.cell.published,
                  "completeness": row.completeness() or "complete"})
   return {"study": table.study.name, "title": table.study.title, "scale": table.scale, "rows": rows,

@@ -27,7 +27,7 @@ from ferjax import evaluate, hyper, plots, progress, steps, stopping
 from ferjax import mesh as mesh_lib
 from ferjax import state as state_lib
 from ferjax.data import datasets, device, pipeline, splits
-from ferjax.models import get_model
+from ferjax.models import get_model, pretrained
 
 
 class TrainingError(RuntimeError):
@@ -191,6 +191,7 @@ def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: in
   train_step = steps.make_train_step(model, optimizer, config, mesh,
                                      fused_source=config.data.source == "device")
   eval_step = steps.make_eval_step(model, config, mesh, num_classes)
+  tta_step = tta_eval_step(model, config, mesh, num_classes)
   base_rates = hyper.values(config, "optimizer.learning_rate")
   end_epoch = jax.jit(lambda runs, loss, epoch: jax.vmap(
       lambda r, monitored, rate: state_lib.end_epoch(r, epoch, monitored, config.schedule, rate))(
@@ -206,7 +207,7 @@ def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: in
   if int(state.step) < total_steps:  # Stopped by SIGTERM or the budget, checkpoint saved.
     reporter.close()
     return {"stopped_at_step": int(state.step), "reason": stop.reason}
-  results = final_results(config, data, best, eval_step, record, fold, time.time() - start_time)
+  results = final_results(config, data, best, eval_step, record, fold, time.time() - start_time, tta_step)
   results.update(steps=total_steps, images_per_second=reporter.images_per_second(total_steps),
                  split_sizes=split_sizes(data), source=data.source)
   reporter.write(total_steps, "test", {"accuracy": results["accuracy"]})
@@ -341,8 +342,19 @@ def save(checkpoints, state, best, record, batches) -> None:
   checkpoints.save(int(state.step), state, best, record)
 
 
-def final_results(config, data, best, eval_step, record, fold, seconds) -> dict:
-  """Test-split metrics of each run's selected weights, with Acc / Sta over runs."""
+def tta_eval_step(model, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, num_classes: int):
+  """With config.input.tta_report, an eval step averaging 12 test-time views (reported beside the plain
+  number, never used for selection); else None."""
+  if not config.input.get("tta_report") or config.input.get("tta"):
+    return None
+  views = ml_collections.ConfigDict(config.to_dict())
+  views.input.tta = True
+  return steps.make_eval_step(model, views, mesh, num_classes)
+
+
+def final_results(config, data, best, eval_step, record, fold, seconds, tta_step=None) -> dict:
+  """Test-split metrics of each run's selected weights, with Acc / Sta over runs (and with `tta_step`,
+  the accuracy with test-time augmentation beside them)."""
   metrics = evaluate.metrics_of(evaluate.accumulate(eval_step, best, data.test.eval_batches()))
   acc, sta = evaluate.acc_sta(metrics["accuracy"])
   results = {
@@ -356,8 +368,14 @@ def final_results(config, data, best, eval_step, record, fold, seconds) -> dict:
       "confusion": metrics["confusion"].tolist(), "best_epoch": record["best_epoch"],
       "wall_time_s": seconds,
   }
+  if config.model.get("pretrained"):
+    results["pretrained"] = pretrained.record(config.model.pretrained)
+  if tta_step is not None:
+    tta = evaluate.metrics_of(evaluate.accumulate(tta_step, best, data.test.eval_batches()))["accuracy"]
+    results.update(tta_accuracy=tta.tolist(), tta_acc=evaluate.acc_sta(tta)[0])
   print(f"{data.test_name}: accuracy {acc:.4f}" + (f" +- {sta:.4f} over {config.num_runs} runs"
-                                                    if config.num_runs > 1 else ""), flush=True)
+                                                    if config.num_runs > 1 else "")
+        + (f" (with test-time augmentation {results['tta_acc']:.4f})" if tta_step is not None else ""), flush=True)
   return results
 
 
@@ -380,6 +398,12 @@ def write_summary(workdir: pathlib.Path, fold_results: list[dict]) -> dict:
                  confusion=np.sum([r["confusion"] for r in fold_results], 0).tolist(),
                  fold_accuracy=[r["acc"] for r in fold_results],
                  wall_time_s=sum(r["wall_time_s"] for r in fold_results))
+  for per_fold in ("split_sizes", "images_per_second"):  # Each fold's own; not summed or averaged.
+    summary.pop(per_fold, None)
+  summary["steps"] = sum(r.get("steps", 0) for r in fold_results)
+  if "tta_accuracy" in summary:
+    tta = np.mean([r["tta_accuracy"] for r in fold_results], axis=0)
+    summary.update(tta_accuracy=tta.tolist(), tta_acc=float(tta.mean()))
   print(f"{len(fold_results)} folds: accuracy {acc:.4f} +- {sta:.4f}", flush=True)
   write_results(workdir, summary)
   return summary

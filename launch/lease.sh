@@ -13,11 +13,12 @@
 #
 #   launch/lease.sh             # on the lease machine (FERJAX_COMMIT=<hash> names the commit it runs)
 #   launch/lease.sh --dry-run   # the same path on a CPU: a fresh environment holding only the machine's
-#                               # packages plus the wheels, tiny width, a 60-second study budget
+#                               # packages plus the wheels, tiny width, m1 alone smoke-tested and benched
+#                               # (48-px float32 bench), a 60-second study budget
 #
 # Settings (environment): LEASE_SECONDS, the whole script's budget (default 540: a 600-second call less
 # the copying back); LEASE_STUDY_ARGS, the scale of the study (default: the configs' own epochs, full
-# width, 10 runs a cell vmapped in chunks of LEASE_RUNS_PER_JOB, default 5); OUT, where results go.
+# width, 10 runs a cell in programs of LEASE_RUNS_PER_JOB runs, default 1); OUT, where results go.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -44,8 +45,11 @@ if (( dry_run )); then
   wheels="${LEASE_WHEELS:?--dry-run: set LEASE_WHEELS to wheels for this Python (launch/fetch_wheels.sh DIR X.Y)}"
   manual_dir="${FERJAX_MANUAL_DIR:-../shared/data}"
   data_dir="${FERJAX_DATA_DIR:-$scratch/tensorflow_datasets}"
+  # m1 alone, the quickest to compile (each variant takes 12-50 s on a 2-core CPU; the lease steps all).
   smoke_args=(--width=0.0625 --batch=2)
-  export BENCH_ARGS="--width=0.0625 --image_size=48 --dtype=float32 --steps=2 --warmup=1 --torch=eager --batch=4"
+  smoke_models=m1 smoke_models_224=m1
+  export BENCH_ARGS="--models=m1 --width=0.0625 --image_size=48 --dtype=float32 --steps=2 --warmup=1 --torch=eager --batch=4"
+  bench_seconds=(150 150)
   study_args=(--width=0.0625 --subset=64 --epochs=1 --views=random --runs=1)
   study_seconds=60
 else
@@ -54,8 +58,10 @@ else
   manual_dir="$repo/.lease"
   data_dir="$scratch/tensorflow_datasets"
   smoke_args=()
+  smoke_models=m1,m2,m3,m4,m5,m6,M,MCA,MSA,MCSA smoke_models_224=m6,MCSA
+  bench_seconds=(80 40)  # headline, runs: two minutes in all
   # shellcheck disable=SC2206 -- the arguments are words.
-  study_args=(${LEASE_STUDY_ARGS:---runs_per_job=${LEASE_RUNS_PER_JOB:-5}})
+  study_args=(${LEASE_STUDY_ARGS:---runs_per_job=${LEASE_RUNS_PER_JOB:-1}})
   study_seconds=0
 fi
 "$python" - <<'EOF'
@@ -86,13 +92,16 @@ prepare=$!
 
 stage "4. smoke tests"
 rm -f "$out/smoke.jsonl"
-"$python" -m ferjax.bench.smoke "${smoke_args[@]}" --json="$out/smoke.jsonl"
-"$python" -m ferjax.bench.smoke "${smoke_args[@]}" --models=m6,MCSA --image_size=224 --dtype=bfloat16 \
+"$python" -m ferjax.bench.smoke "${smoke_args[@]}" --models="$smoke_models" --json="$out/smoke.jsonl"
+"$python" -m ferjax.bench.smoke "${smoke_args[@]}" --models="$smoke_models_224" --image_size=224 --dtype=bfloat16 \
   --json="$out/smoke.jsonl"
 
 stage "5. headline bench"
-for part in headline runs; do
-  OUT="$scratch/bench" PYTHON="$python" timeout 60 launch/bench_gpu.sh "$part" || echo "bench $part: stopped after 60 s"
+parts=(headline runs)
+for i in 0 1; do
+  part="${parts[$i]}" seconds="${bench_seconds[$i]}"
+  OUT="$scratch/bench" PYTHON="$python" timeout "$seconds" launch/bench_gpu.sh "$part" \
+    || echo "bench $part: stopped after $seconds s"
   cp "$scratch/bench/$part.json" "$out/" 2>/dev/null || echo "bench $part: no JSON"
 done
 
@@ -101,9 +110,13 @@ wait "$prepare" || { cat "$scratch/prepare.log"; echo "preparing the data failed
 tail -n 4 "$scratch/prepare.log"
 ledger="$out/ledger.jsonl"
 remaining=$(( study_seconds > 0 ? study_seconds : $(left) - 20 ))
+if (( remaining < 60 )); then
+  echo "lease: ${remaining} s left: too little for a study job; no study runs"
+  remaining=0
+fi
 fer2013_seconds=$(( remaining * 2 / 3 ))
 study_started=$(date +%s)
-"$python" -m ferjax.study --study=table1_fer2013 --ledger="$ledger" --workdir="$scratch/work" \
+(( remaining == 0 )) || "$python" -m ferjax.study --study=table1_fer2013 --ledger="$ledger" --workdir="$scratch/work" \
   --budget="${fer2013_seconds}s" "${study_args[@]}"
 ckplus_seconds=$(( remaining - ($(date +%s) - study_started) ))
 if (( ckplus_seconds > 10 )); then

@@ -15,7 +15,7 @@ from configs import ck_msa, cka, fer2013, fer2013_msa
 from ferjax import cli, train
 
 CONFIG_ARGS = [(cka, a) for a in ("", "m1", "m2", "m3", "m4", "m5", "m6", "m3,fold=all,runs=10", "quick",
-                                  "size=224", "source=grain", "lambda1_sweep")]
+                                  "size=224", "source=grain", "lambda1_sweep", "m6,tta_report", "m1,pretrained=x.pth")]
 CONFIG_ARGS += [(fer2013, a) for a in ("", "m1", "m6,runs=3", "lambda_sweep")]
 CONFIG_ARGS += [(module, a) for module in (fer2013_msa, ck_msa)
                 for a in ("", "M", "MCA", "MSA", "MCSA", "gamma_sweep", "loss_sweep")]

@@ -5,11 +5,14 @@ renders its table."""
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import scipy.stats
-from conftest import DATA_DIR
+from conftest import DATA_DIR, REPO
 
 from configs.studies import STUDIES
 from ferjax import ledger, plan, statistics, stopping, study, tables
@@ -103,18 +106,19 @@ def test_config_hash_ignores_where_and_how_many_but_not_what():
 def test_plan_skips_held_runs_and_keeps_row_order():
   table = STUDIES["table1_ckplus"]
   scale = plan.Scale(width=0.25, runs=3, folds=(0, 1))
-  pending, total = plan.jobs(table, scale, set())
+  planned = plan.jobs(table, scale, set())
+  pending, total = planned.pending, planned.total
   assert total == 12 and [j.label for j in pending[:3]] == ["m1 fold 0 (runs 0-2)", "m1 fold 1 (runs 0-2)",
                                                              "m2 fold 0 (runs 0-2)"]
   digest = pending[0].config_hash
   done = {("table1_ckplus", "m1", 0, 0, digest), ("table1_ckplus", "m1", 1, 0, digest),
           ("table1_ckplus", "m1", 2, 1, digest)}
-  pending, _ = plan.jobs(table, scale, done)
+  pending = plan.jobs(table, scale, done).pending
   assert (pending[0].runs, pending[0].config.first_run, pending[0].config.num_runs) == ((2,), 2, 1)
   assert pending[1].runs == (0, 1) and pending[0].config.model.options.width == 0.25
-  fer = plan.jobs(STUDIES["table1_fer2013"], scale, set())[0]
+  fer = plan.jobs(STUDIES["table1_fer2013"], scale, set()).pending
   assert {j.fold for j in fer} == {None} and len(fer) == 6  # FER2013 has no folds.
-  sweep = plan.jobs(STUDIES["fig6_lambda1"], plan.Scale(runs=1), set())[0]
+  sweep = plan.jobs(STUDIES["fig6_lambda1"], plan.Scale(runs=1), set()).pending
   assert [j.config.loss.lambda1 for j in sweep] == [float(v) for v in range(1, 11)]
   assert {j.config.loss.lam for j in sweep} == {0.01} and len({j.config_hash for j in sweep}) == 10
   table_2 = STUDIES["table2_ckplus"]
@@ -219,10 +223,46 @@ def test_study_stops_mid_job_resumes_and_skips_what_the_ledger_holds(ckplus_data
 
 def test_runs_per_job_cuts_a_row_into_programs_a_lease_can_finish():
   scale = plan.Scale(runs=10, runs_per_job=4)
-  pending, total = plan.jobs(STUDIES["table1_fer2013"], scale, set())
+  planned = plan.jobs(STUDIES["table1_fer2013"], scale, set())
+  pending, total = planned.pending, planned.total
   assert total == 18 and [j.runs for j in pending[:3]] == [(0, 1, 2, 3), (4, 5, 6, 7), (8, 9)]
   assert [(j.config.first_run, j.config.num_runs) for j in pending[:3]] == [(0, 4), (4, 4), (8, 2)]
   digest = pending[0].config_hash
   done = {("table1_fer2013", "m1", run, None, digest) for run in range(6)}
-  left = plan.jobs(STUDIES["table1_fer2013"], scale, done)[0]
+  left = plan.jobs(STUDIES["table1_fer2013"], scale, done).pending
   assert [(j.cell, j.runs) for j in left[:2]] == [("m1", (6, 7, 8, 9)), ("m2", (0, 1, 2, 3))]
+  commands = {"study": ["-m", "ferjax.study", "--study=table1_ckplus", "--cells=m1", f"--ledger={path}",
+                        "--width=0.0625", "--epochs=1", "--subset=32", "--runs=1", "--folds=0-1", "--budget=1m"],
+              "report": ["-m", "ferjax.report", f"--ledger={path}", f"--output={tmp_path / 'tables'}"]}
+  environment = dict(os.environ, PYTHONPATH=str(REPO))
+  done = subprocess.run([sys.executable, *commands["study"]], capture_output=True, text=True, env=environment,
+                        cwd=REPO, check=True)
+  assert "2/2 jobs already in" in done.stdout and "the study is complete" in done.stdout
+  done = subprocess.run([sys.executable, *commands["report"]], capture_output=True, text=True, env=environment,
+                        cwd=REPO, check=True)
+  assert "| m1 |" in done.stdout and (tmp_path / "tables" / "tables.json").is_file()
+  done = subprocess.run([sys.executable, *commands["study"][:-1], "--budget=soon"], capture_output=True,
+                        text=True, env=environment, cwd=REPO)
+  assert done.returncode == 1 and "error: --budget='soon': expected a duration" in done.stderr
+
+
+def test_tta_report_puts_the_test_time_augmented_accuracy_beside_the_plain_one(ckplus_data, tfds_dir):
+  from configs import cka
+  from ferjax import mesh as mesh_lib
+  from ferjax import state as state_lib
+  from ferjax import steps, train
+  config = cka.get_config("m1,width=0.0625,tta_report")
+  config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
+  assert train.tta_eval_step(None, cka.get_config("m1"), None, 6) is None
+  mesh = mesh_lib.make_mesh()
+  data = train.load_data(config, mesh, fold=0)
+  model, _, state, _ = state_lib.initial_state(config, mesh, 6)
+  results = train.final_results(config, data, state.runs, steps.make_eval_step(model, config, mesh, 6),
+                                {"best_epoch": [0]}, 0, 0.0, train.tta_eval_step(model, config, mesh, 6))
+  assert len(results["tta_accuracy"]) == 1 and "tta_accuracy" not in train.final_results(
+      config, data, state.runs, steps.make_eval_step(model, config, mesh, 6), {"best_epoch": [0]}, 0, 0.0)
+  assert 0.0 <= results["tta_acc"] <= 1.0
+  results.update(steps=0, images_per_second=None, split_sizes={}, source={})
+  [line_] = ledger.run_lines("beyond_ckplus", "m6", plan.config_record(config), results,
+                             {"run": [0], "data": [1]}, {}, {})
+  assert line_["tta_accuracy"] == results["tta_accuracy"][0] and line_["accuracy"] == results["accuracy"][0]

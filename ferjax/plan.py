@@ -12,7 +12,7 @@ import dataclasses
 import importlib
 import json
 import os
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 
 import ml_collections
 

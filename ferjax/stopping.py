@@ -41,8 +41,9 @@ class Stop:
     return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
   def compiled(self, step: int) -> None:
-    """Called once the first step of this job has run (compiled): the step clock starts here."""
-    self._timing = (time.monotonic(), step)
+    """Called once the first step of a job has run (compiled): its step clock starts here (one Stop
+    serves every job of a study, each timed afresh)."""
+    self._timing, self.step_seconds = (time.monotonic(), step), None
 
   def check(self) -> bool:
     """True when the loop should save and return now: SIGTERM came, or the deadline passed."""

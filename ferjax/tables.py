@@ -215,8 +215,13 @@ def figure(table: Table, path: pathlib.Path) -> None:
   x = np.arange(len(names))
   summaries = [row.summary() for row in table.rows]
   acc = [100 * s.acc if s else np.nan for s in summaries]
-  sta = [100 * s.sta if s else 0.0 for s in summaries]
+  sta = [100 * s.sta if s and s.n > 1 else 0.0 for s in summaries]
   bars = ax.bar(x, acc, yerr=sta, capsize=4, color="#4c72b0", label="ferjax Acc ± Sta")
+  if table.study.folds is not None:  # Each fold's accuracy (mean over its runs): the spread behind Acc.
+    for i, row in enumerate(table.rows):
+      folds = list(row.fold_means().values())
+      ax.scatter(np.full(len(folds), i) + np.linspace(-0.25, 0.25, len(folds)), 100 * np.asarray(folds),
+                 s=10, color="#222222", zorder=3, label="ferjax, per fold" if i == 0 else None)
   ax.bar_label(bars, labels=["" if np.isnan(a) else f"{a:.1f}" for a in acc], label_type="center",
                color="white", fontsize=8)
   published = [(i, row.cell.published) for i, row in enumerate(table.rows) if row.cell.published]

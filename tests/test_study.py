@@ -15,7 +15,7 @@ import scipy.stats
 from conftest import DATA_DIR, REPO
 
 from configs.studies import STUDIES
-from ferjax import ledger, plan, statistics, stopping, study, tables
+from ferjax import jobs, ledger, plan, statistics, stopping, tables
 
 
 @pytest.mark.parametrize("df", [1.0, 2.5, 9.0, 37.0, 400.0])
@@ -58,7 +58,9 @@ def test_stop_projects_the_finish_after_the_timed_steps(monkeypatch):
   fits = stopping.Stop(deadline=1100.0)
   fits.compiled(step=0)
   fits.project(10, total_steps=20)
-  assert not fits.check()
+  assert not fits.check() and fits.step_seconds == pytest.approx(0.0)
+  fits.compiled(step=0)  # The next job of a study is timed afresh.
+  assert fits.step_seconds is None
   clock[0] = 1100.0
   assert fits.check() and fits.reason == "the budget ran out"
 
@@ -128,13 +130,13 @@ def test_plan_skips_held_runs_and_keeps_row_order():
 
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("9m", 540.0), ("1h30m", 5400.0)])
 def test_durations(text, seconds):
-  assert study.parse_duration(text) == seconds
+  assert jobs.parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "soon", "5x", "0m"])
 def test_bad_durations_say_what_is_expected(text):
   with pytest.raises(ValueError, match="expected a"):
-    study.parse_duration(text)
+    jobs.parse_duration(text)
 
 
 def test_folds_and_cells_are_checked():
@@ -142,7 +144,7 @@ def test_folds_and_cells_are_checked():
   with pytest.raises(ValueError, match="folds are 0-9"):
     plan.parse_folds("3,12")
   with pytest.raises(KeyError, match="has no cell 'm7'"):
-    study.selected(STUDIES["table1_ckplus"], ["m1", "m7"])
+    jobs.selected(STUDIES["table1_ckplus"], ["m1", "m7"])
 
 
 def synthetic_table_lines(accuracies: dict[str, list[list[float]]]) -> list[dict]:
@@ -182,7 +184,7 @@ def test_study_stops_mid_job_resumes_and_skips_what_the_ledger_holds(ckplus_data
                                                                    monkeypatch, capsys):
   monkeypatch.setenv("FERJAX_DATA_DIR", str(tfds_dir))
   monkeypatch.setenv("FERJAX_MANUAL_DIR", str(DATA_DIR))
-  tiny = study.selected(STUDIES["table1_ckplus"], ["m1"])
+  tiny = jobs.selected(STUDIES["table1_ckplus"], ["m1"])
   # 32 training images x 15 views: 15 steps per epoch; folds 0 and 1.
   scale = plan.Scale(width=0.0625, epochs=1, subset=32, runs=1, folds=(0, 1))
   path, workdir = tmp_path / "ledger.jsonl", tmp_path / "work"
@@ -195,13 +197,13 @@ def test_study_stops_mid_job_resumes_and_skips_what_the_ledger_holds(ckplus_data
     return original(self)
 
   monkeypatch.setattr(stopping.Stop, "check", stop_at_step_5)
-  tally = study.run_study(tiny, scale, path, workdir, budget_s=600)
+  tally = jobs.run_study(tiny, scale, path, workdir, budget_s=600)
   out = capsys.readouterr().out
   assert tally.done == 0 and not path.exists()
   assert "stopped m1 fold 0 (run 0) at step" in out and "it is not in the ledger" in out
 
   monkeypatch.setattr(stopping.Stop, "check", original)
-  tally = study.run_study(tiny, scale, path, workdir, budget_s=600)
+  tally = jobs.run_study(tiny, scale, path, workdir, budget_s=600)
   out = capsys.readouterr().out
   assert "resuming" in out and "from step" in out and "2/2 jobs done" in out and "the study is complete" in out
   lines = ledger.read(path).lines
@@ -214,23 +216,11 @@ def test_study_stops_mid_job_resumes_and_skips_what_the_ledger_holds(ckplus_data
       first["accuracy"], np.trace(first["confusion"]) / 93, rel_tol=1e-6)
   assert first["config"]["model"]["options"]["width"] == 0.0625 and first["best_epoch"] == 1
 
-  tally = study.run_study(tiny, scale, path, workdir, budget_s=600)
+  tally = jobs.run_study(tiny, scale, path, workdir, budget_s=600)
   assert tally.done == 2 and "2/2 jobs already in" in capsys.readouterr().out
   assert len(path.read_text().splitlines()) == 2
   [table] = tables.tables(lines, STUDIES)
   assert table.row("m1").summary().n == 1
-
-
-def test_runs_per_job_cuts_a_row_into_programs_a_lease_can_finish():
-  scale = plan.Scale(runs=10, runs_per_job=4)
-  planned = plan.jobs(STUDIES["table1_fer2013"], scale, set())
-  pending, total = planned.pending, planned.total
-  assert total == 18 and [j.runs for j in pending[:3]] == [(0, 1, 2, 3), (4, 5, 6, 7), (8, 9)]
-  assert [(j.config.first_run, j.config.num_runs) for j in pending[:3]] == [(0, 4), (4, 4), (8, 2)]
-  digest = pending[0].config_hash
-  done = {("table1_fer2013", "m1", run, None, digest) for run in range(6)}
-  left = plan.jobs(STUDIES["table1_fer2013"], scale, done).pending
-  assert [(j.cell, j.runs) for j in left[:2]] == [("m1", (6, 7, 8, 9)), ("m2", (0, 1, 2, 3))]
   commands = {"study": ["-m", "ferjax.study", "--study=table1_ckplus", "--cells=m1", f"--ledger={path}",
                         "--width=0.0625", "--epochs=1", "--subset=32", "--runs=1", "--folds=0-1", "--budget=1m"],
               "report": ["-m", "ferjax.report", f"--ledger={path}", f"--output={tmp_path / 'tables'}"]}
@@ -244,6 +234,18 @@ def test_runs_per_job_cuts_a_row_into_programs_a_lease_can_finish():
   done = subprocess.run([sys.executable, *commands["study"][:-1], "--budget=soon"], capture_output=True,
                         text=True, env=environment, cwd=REPO)
   assert done.returncode == 1 and "error: --budget='soon': expected a duration" in done.stderr
+
+
+def test_runs_per_job_cuts_a_row_into_programs_a_lease_can_finish():
+  scale = plan.Scale(runs=10, runs_per_job=4)
+  planned = plan.jobs(STUDIES["table1_fer2013"], scale, set())
+  pending, total = planned.pending, planned.total
+  assert total == 18 and [j.runs for j in pending[:3]] == [(0, 1, 2, 3), (4, 5, 6, 7), (8, 9)]
+  assert [(j.config.first_run, j.config.num_runs) for j in pending[:3]] == [(0, 4), (4, 4), (8, 2)]
+  digest = pending[0].config_hash
+  done = {("table1_fer2013", "m1", run, None, digest) for run in range(6)}
+  left = plan.jobs(STUDIES["table1_fer2013"], scale, done).pending
+  assert [(j.cell, j.runs) for j in left[:2]] == [("m1", (6, 7, 8, 9)), ("m2", (0, 1, 2, 3))]
 
 
 def test_tta_report_puts_the_test_time_augmented_accuracy_beside_the_plain_one(ckplus_data, tfds_dir):

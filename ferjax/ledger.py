@@ -1,10 +1,10 @@
 """The study ledger: append-only JSON lines, one per finished run, the one owner of that format.
 
 A line holds everything needed to trust and recompute a table row without the workdir: when it
-finished; the study, cell, run and fold; the seeds; the full config and its hash; the dataset's split sizes and the sha256
-of the archive it was prepared from; the device, the library versions and the git commit; wall time,
-steps and images/s; the selected epoch, the test accuracy, the per-class accuracy and the confusion
-matrix. A study writes a job's lines only once the job has finished, in one append, so an
+finished; the study, cell, run and fold; the seeds; the full config and its hash; the dataset's
+split sizes and the sha256 of the archive it was prepared from; the device, the library versions and
+the git commit; wall time, steps and images/s; the selected epoch, the test accuracy, the per-class
+accuracy and the confusion matrix. A study writes a job's lines only once the job has finished, in one append, so an
 interrupted study never leaves a partial job behind.
 
 Ledgers from several machines merge by concatenation: readers de-duplicate on (study, cell, run,
@@ -107,7 +107,8 @@ def run_lines(study: str, cell: str, config: dict, results: dict, seeds: dict[st
   lines = []
   for index, run in enumerate(seeds["run"]):
     lines.append({
-        "format": FORMAT, "finished_at": finished_at, "study": study, "cell": cell, "run": int(run), "fold": results["fold"],
+        "format": FORMAT, "finished_at": finished_at, "study": study, "cell": cell, "run": int(run),
+        "fold": results["fold"],
         "seed": config["seed"], "data_seed": int(seeds["data"][index]), "config_hash": digest,
         "scale": scale, "dataset": results["dataset"], "split": results["split"],
         "protocol": results["protocol"], "split_sizes": results["split_sizes"], "source": results["source"],

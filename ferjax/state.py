@@ -132,8 +132,8 @@ def initial_state(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, nu
   keys = run_keys(config.seed, hyper.run_numbers(config))
   replicated = mesh_lib.replicated(mesh)
   convs = pretrained.read_vgg16(config.model.pretrained) if config.model.get("pretrained") else None
-  init = jax.jit(jax.vmap(lambda key, rate, convs: init_run(model, optimizer, key, sample, num_classes, rate, convs),
-                          in_axes=(0, 0, None)), out_shardings=replicated)
+  init = jax.jit(jax.vmap(lambda key, rate, convs: init_run(model, optimizer, key, sample, num_classes, rate,
+                                                            convs), in_axes=(0, 0, None)), out_shardings=replicated)
   rates = hyper.values(config, "optimizer.learning_rate")
   state = TrainState(step=jax.device_put(jnp.zeros((), jnp.int32), replicated), runs=init(keys, rates, convs))
   return model, optimizer, state, keys

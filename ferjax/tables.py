@@ -162,7 +162,8 @@ def markdown(table: Table) -> str:
         f"{_percent(summary.interval[0])} – {_percent(summary.interval[1])}"
     published = row.cell.published
     lines.append("| " + " | ".join([
-        row.cell.name, _percent(summary and summary.acc), _percent(summary.sta if summary and summary.n > 1 else None),
+        row.cell.name, _percent(summary and summary.acc),
+        _percent(summary.sta if summary and summary.n > 1 else None),
         str(summary.n if summary else 0), interval,
         *([_percent(getattr(row.summary("tta_accuracy"), "acc", None))] if tta else []),
         "–" if published is None else f"{published[0]:.2f}",
@@ -170,7 +171,8 @@ def markdown(table: Table) -> str:
         row.completeness() or ("" if table.provenance()["hashes"][row.cell.name] <= 1
                                else "lines of several configs")]) + " |")
   for method, acc, sta in table.study.reference_rows:
-    lines.append(f"| {method} (published only) | | | | |{' |' if tta else ''} {acc:.2f} | {sta:.2f} | not in ferjax |")
+    blank = "| | | | |" + (" |" if tta else "")
+    lines.append(f"| {method} (published only) {blank} {acc:.2f} | {sta:.2f} | not in ferjax |")
   tests = table.tests()
   if tests:
     paired = table.study.folds is not None

@@ -37,8 +37,9 @@ def normalise(name: str) -> str:
 def build(destination: pathlib.Path) -> pathlib.Path:
   subprocess.run([sys.executable, "-m", "venv", "--clear", "--without-pip", str(destination)], check=True)
   python = destination / "bin" / "python"
-  site = pathlib.Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                                     capture_output=True, text=True, check=True).stdout.strip())
+  where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+  site = pathlib.Path(subprocess.run([str(python), "-c", where], capture_output=True, text=True,
+                                     check=True).stdout.strip())
   wanted = names(HERE / "accelerator_packages.txt") - names(HERE / "wheels.txt")
   source_site = pathlib.Path(sysconfig.get_paths()["purelib"]).resolve()
   linked = 0

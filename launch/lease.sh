@@ -41,14 +41,14 @@ stage "1. device and versions"
 date -u +%FT%TZ
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi (no NVIDIA GPU)"
 if (( dry_run )); then
-  python="$(python3 "$repo/launch/dry_env.py" "$scratch/env")"
+  python="$("${PYTHON:-python3}" "$repo/launch/dry_env.py" "$scratch/env")"  # Links that interpreter's packages.
   wheels="${LEASE_WHEELS:?--dry-run: set LEASE_WHEELS to wheels for this Python (launch/fetch_wheels.sh DIR X.Y)}"
   manual_dir="${FERJAX_MANUAL_DIR:-../shared/data}"
   data_dir="${FERJAX_DATA_DIR:-$scratch/tensorflow_datasets}"
   # m1 alone, the quickest to compile (each variant takes 12-50 s on a 2-core CPU; the lease steps all).
   smoke_args=(--width=0.0625 --batch=2)
   smoke_models=m1 smoke_models_224=m1
-  export BENCH_ARGS="--models=m1 --width=0.0625 --image_size=48 --dtype=float32 --steps=2 --warmup=1 --torch=eager --batch=4"
+  export BENCH_ARGS="--models=m1 --width=0.0625 --image_size=48 --dtype=float32 --steps=2 --warmup=1 --torch=eager --batch=4 --num_runs=2"
   bench_seconds=(150 150)
   study_args=(--width=0.0625 --subset=64 --epochs=1 --views=random --runs=1)
   study_seconds=60
@@ -78,7 +78,7 @@ EOF
 stage "2. carried wheels"
 site="$scratch/site"
 rm -rf "$site"
-"$python" -m pip --version >/dev/null 2>&1 && pip=("$python" -m pip) || pip=(python3 -m pip)
+"$python" -m pip --version >/dev/null 2>&1 && pip=("$python" -m pip) || pip=("${PYTHON:-python3}" -m pip)
 "${pip[@]}" install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$wheels"/*.whl
 export PYTHONPATH="$site:$repo"
 "$python" -c "import ferjax.train, ferjax.study, tensorflow_datasets, grain, ml_collections; print('ferjax imports')"

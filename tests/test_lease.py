@@ -50,8 +50,9 @@ def lease_wheels(request) -> pathlib.Path:
 
 def test_lease_dry_run(lease_wheels, fer2013_data, ckplus_data, tfds_dir, tmp_path):
   out = tmp_path / "out"
-  environment = dict(os.environ, OUT=str(out), LEASE_WHEELS=str(lease_wheels), LEASE_SCRATCH=str(tmp_path / "scratch"),
-                     FERJAX_DATA_DIR=str(tfds_dir), FERJAX_MANUAL_DIR=str(REPO.parent / "shared" / "data"))
+  environment = dict(os.environ, OUT=str(out), LEASE_WHEELS=str(lease_wheels), PYTHON=sys.executable,
+                     LEASE_SCRATCH=str(tmp_path / "scratch"), FERJAX_DATA_DIR=str(tfds_dir),
+                     FERJAX_MANUAL_DIR=str(REPO.parent / "shared" / "data"))
   environment.pop("PYTHONPATH", None)
   done = subprocess.run([str(REPO / "launch" / "lease.sh"), "--dry-run"], env=environment, capture_output=True,
                         text=True, timeout=900)

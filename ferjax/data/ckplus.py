@@ -19,7 +19,8 @@ from ferjax.data import archive
 ALL_CLASSES = ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
 PAPER_CLASSES = tuple(c for c in ALL_CLASSES if c != "contempt")
 NAMES = ("CK+48.zip", "CK+48", "CK+48.tar.xz")
-ACCEPTED = "CK+48.zip (or its repack CK+48.tar.xz) or a folder CK+48/ holding <class>/S<subject>_<sequence>_<frame>.png"
+ACCEPTED = ("CK+48.zip (or its repack CK+48.tar.xz) or a folder CK+48/ holding "
+            "<class>/S<subject>_<sequence>_<frame>.png")
 SOURCE = ("CK+48 is the widely used face-cropped CK+ distribution (e.g. Kaggle's 'CK+48' dataset); "
           "the full CK+ comes from its authors at the University of Pittsburgh.")
 _FILE_NAME = re.compile(r"S(\d+)_(\d+)_(\d+)\.png", re.IGNORECASE)

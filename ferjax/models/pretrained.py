@@ -33,7 +33,8 @@ def _shapes() -> dict[str, tuple[tuple[int, ...], tuple[int]]]:
   """(kernel, bias) shape of each ImageNet VGG16 conv (three input channels)."""
   outputs = [channels for widths in VGG16_BLOCKS for channels in widths]
   inputs = [3] + outputs[:-1]
-  return {name: ((3, 3, c_in, c_out), (c_out,)) for name, c_in, c_out in zip(CONV_NAMES, inputs, outputs, strict=True)}
+  return {name: ((3, 3, c_in, c_out), (c_out,))
+          for name, c_in, c_out in zip(CONV_NAMES, inputs, outputs, strict=True)}
 
 
 SHAPES = _shapes()

@@ -4,9 +4,9 @@
       --width=0.25 --epochs=1 --runs=1 --cells=m1,m6
   python -m ferjax.study --list
 
-The studies are declared in configs/studies.py. Jobs (one program per cell and fold, the cell's runs
-vmapped on its run axis) run in row order, skipping every run the ledger already holds, so rerunning
-the same command (on this machine or after merging another's ledger) goes on where the last one ended.
+The studies are declared in configs/studies.py and run by ferjax/jobs.py. Jobs (one program per cell
+and fold, the cell's runs vmapped on its run axis) run in row order, skipping every run the ledger
+already holds, so rerunning the same command (on this machine or after merging another's ledger) goes on where the last one ended.
 Once a job's first steps are timed after compilation, a job that cannot finish within the remaining
 budget is stopped, and a later job of a cell whose jobs took longer than what is left is not started;
 the study says so and stops. SIGTERM and the budget's end stop the job at the next step with a

@@ -37,6 +37,8 @@ _OUTPUT = flags.DEFINE_string("output", None, "Folder for report.md and the PNG 
                               "first workdir's parent).")
 _LEDGER = flags.DEFINE_list("ledger", [], "Study ledgers (JSON lines, merged): render each study's table "
                             "(Markdown, JSON, PNG; ferjax.tables) instead of workdirs.")
+_MERGE_INTO = flags.DEFINE_string("merge_into", None, "With --ledger: also write the ledgers' distinct lines "
+                                  "to this file (duplicates dropped, cut-off lines reported).")
 _EMBEDDINGS = flags.DEFINE_bool("embeddings", False, "Also measure and draw each workdir's test-split "
                                 "embedding geometry (loads the model and the data).")
 
@@ -486,12 +488,15 @@ def workdir_sections(workdirs: Sequence[Workdir], output: pathlib.Path, embeddin
   return sections
 
 
-def ledger_report(paths: Sequence[str], output: os.PathLike | None) -> str:
+def ledger_report(paths: Sequence[str], output: os.PathLike | None, merge_into: os.PathLike | None = None) -> str:
   """The tables of the studies in the ledgers at `paths`, written to `output` (default: the first
-  ledger's folder)."""
+  ledger's folder); with `merge_into`, the ledgers' distinct lines are written there too."""
   from configs.studies import STUDIES
-  contents = ledger.read(paths)
+  contents = ledger.merge(paths, merge_into) if merge_into else ledger.read(paths)
   ledger.report_problems(contents)
+  if merge_into:
+    print(f"ledger: {len(contents.lines)} lines into {merge_into} ({contents.duplicates} duplicates dropped)",
+          file=sys.stderr)
   found = tables.tables(contents.lines, STUDIES)
   if not found:
     raise ReportError(f"{', '.join(paths)}: no line of a study in configs/studies.py")
@@ -503,7 +508,7 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
       raise app.UsageError("give either --ledger or workdirs, not both")
     try:
-      print(ledger_report(_LEDGER.value, _OUTPUT.value), end="")
+      print(ledger_report(_LEDGER.value, _OUTPUT.value, _MERGE_INTO.value), end="")
     except (ReportError, ledger.LedgerError) as error:
       print(f"ferjax.report: error: {error}", file=sys.stderr)
       sys.exit(1)

@@ -125,9 +125,8 @@ def tables(lines: Sequence[dict], studies: dict[str, plan.Study]) -> list[Table]
   for line in lines:
     grouped[line["study"], json.dumps(line.get("scale", {}), sort_keys=True)].append(line)
   result = []
-  for (name, scale_text), group in sorted(grouped.items(), key=lambda item: (list(studies).index(item[0][0])
-                                                                            if item[0][0] in studies else 1e9,
-                                                                            item[0][1])):
+  order = list(studies)
+  for (name, scale_text), group in sorted(grouped.items()):
     if name not in studies:
       continue
     study, scale = studies[name], json.loads(scale_text)
@@ -137,7 +136,7 @@ def tables(lines: Sequence[dict], studies: dict[str, plan.Study]) -> list[Table]
     rows = [Row(cell, [line for line in group if line["cell"] == cell.name], folds, runs)
             for cell in study.cells if cell.name in present]
     result.append(Table(study, scale, rows, [cell.name for cell in study.cells if cell.name not in present]))
-  return result
+  return sorted(result, key=lambda table: order.index(table.study.name))  # Stable: scales stay sorted.
 
 
 def _percent(value: float | None) -> str:
@@ -151,6 +150,7 @@ def _p(test: dict | None) -> str:
 def markdown(table: Table) -> str:
   """The table as Markdown: rows, then the tests between row pairs, then where and when it ran."""
   tta = any(line.get("tta_accuracy") is not None for row in table.rows for line in row.lines)
+  where = table.provenance()
   header = ["row", "Acc %", "Sta %", "runs", "95% interval %", *(["TTA Acc %"] if tta else []), "paper Acc %",
             "paper Sta", "note"]
   lines = [f"### {table.study.title}", "",
@@ -168,8 +168,7 @@ def markdown(table: Table) -> str:
         *([_percent(getattr(row.summary("tta_accuracy"), "acc", None))] if tta else []),
         "–" if published is None else f"{published[0]:.2f}",
         "–" if published is None or published[1] is None else f"{published[1]:.2f}",
-        row.completeness() or ("" if table.provenance()["hashes"][row.cell.name] <= 1
-                               else "lines of several configs")]) + " |")
+        row.completeness() or ("" if where["hashes"][row.cell.name] <= 1 else "lines of several configs")]) + " |")
   for method, acc, sta in table.study.reference_rows:
     blank = "| | | | |" + (" |" if tta else "")
     lines.append(f"| {method} (published only) {blank} {acc:.2f} | {sta:.2f} | not in ferjax |")
@@ -184,7 +183,6 @@ def markdown(table: Table) -> str:
         test = entry["paired_over_folds"]
         text += " – |" if test is None else f" {test['p']:.3g} ({test['folds']} folds, t = {test['t']:.2f}) |"
       lines.append(text)
-  where = table.provenance()
   lines += ["", f"Ran on {'; '.join(where['devices'])}, commit {', '.join(where['commits'])}, "
                 f"{where['first']} to {where['last']}, {where['wall_time_s'] / 60:.1f} min of jobs."]
   if table.not_run:

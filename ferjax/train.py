@@ -26,8 +26,8 @@ from ferjax import checkpoints as checkpoints_lib
 from ferjax import evaluate, hyper, plots, progress, steps, stopping
 from ferjax import mesh as mesh_lib
 from ferjax import state as state_lib
-from ferjax.data import datasets, device, pipeline, splits
-from ferjax.models import get_model, pretrained
+from ferjax.data import archive, datasets, device, pipeline, splits
+from ferjax.models import get_model
 
 
 class TrainingError(RuntimeError):
@@ -369,7 +369,8 @@ def final_results(config, data, best, eval_step, record, fold, seconds, tta_step
       "wall_time_s": seconds,
   }
   if config.model.get("pretrained"):
-    results["pretrained"] = pretrained.record(config.model.pretrained)
+    path = pathlib.Path(config.model.pretrained).expanduser()
+    results["pretrained"] = {"name": path.name, "sha256": archive.digest(path)}
   if tta_step is not None:
     tta = evaluate.metrics_of(evaluate.accumulate(tta_step, best, data.test.eval_batches()))["accuracy"]
     results.update(tta_accuracy=tta.tolist(), tta_acc=evaluate.acc_sta(tta)[0])

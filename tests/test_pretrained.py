@@ -3,18 +3,17 @@ layouts, written here with random weights (nothing is downloaded): the 13 convs 
 transposed and with the first one summed to grey, the rest of the network keeps its initialisation, and
 a missing or mis-shaped key is an error naming the file and the key."""
 
+import h5py  # The test extra installs it, and torch is installed beside it: these tests never skip.
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import torch
 
 from configs import cka, ck_msa
 from ferjax import mesh as mesh_lib
 from ferjax import state as state_lib
 from ferjax.models import get_model, pretrained
-
-h5py = pytest.importorskip("h5py")
-torch = pytest.importorskip("torch")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ response the network gives the same image in colour. A missing or mis-shaped key
 the file and the key.
 """
 
-import hashlib
 import os
 import pathlib
 
@@ -142,9 +141,3 @@ def load_into(params: dict, convs: Convs) -> dict:
     backbone[name] = dict(layer, conv={"kernel": kernel.astype(current.dtype), "bias": bias.astype(current.dtype)})
   return dict(params, backbone=backbone)
 
-
-def record(path: os.PathLike) -> dict:
-  """{'name', 'sha256'} of a VGG16 file, for results and the ledger."""
-  path = pathlib.Path(path).expanduser()
-  with open(path, "rb") as handle:
-    return {"name": path.name, "sha256": hashlib.file_digest(handle, "sha256").hexdigest()}

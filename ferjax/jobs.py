@@ -85,7 +85,8 @@ def run_study(study: plan.Study, scale: plan.Scale, ledger_path: pathlib.Path, w
   stop = stopping.Stop(time.monotonic() + budget_s, RESERVE_S)
   previous_handler = signal.signal(signal.SIGTERM, stop)
   environment = ledger.environment()
-  print(f"study {study.name}: {study.title}; scale {scale.record() or 'the configs own'}; "
+  scale_text = scale.record() or "the configs' own"
+  print(f"study {study.name}: {study.title}; scale {scale_text}; "
         f"{tally.done}/{total} jobs already in {ledger_path}", flush=True)
   try:
     while pending and not stop.check():

@@ -1,5 +1,6 @@
-"""What ferjax's command-line tools share: quiet logs, XLA's persistent compilation cache (reruns and
-resumes skip compiling), and a user's mistake reported as one line on stderr with exit status 1."""
+"""What ferjax's command-line tools share: quiet logs, XLA's persistent compilation cache (reruns
+and resumes skip compiling), and a user's mistake reported as one line on stderr with exit status
+1."""
 
 import os
 import sys
@@ -21,7 +22,8 @@ def enable_compilation_cache(directory: str = CACHE_DIR) -> None:
 
 
 def run(fn: Callable[..., Any], *args: Any, errors: tuple[type[Exception], ...] = ()) -> Any:
-  """fn(*args) with quiet logs and the cache; USER_ERRORS and `errors` end the process with one line."""
+  """fn(*args) with quiet logs and the cache; USER_ERRORS and `errors` end the process with one
+  line."""
   logging.set_verbosity(logging.ERROR)  # TFDS and Orbax log routine steps as warnings.
   enable_compilation_cache()
   try:
@@ -56,9 +58,10 @@ def parse_flags(argv: list[str], flag_values: flags.FlagValues = flags.FLAGS) ->
     fail(_root_message(error))
   except flags.Error as error:
     fail(_root_message(error))
-  except (AttributeError, KeyError) as error:  # ml_collections: an override of a key that does not exist.
+  except (AttributeError, KeyError) as error:  # ml_collections: an override of a missing key.
     given = [arg for arg in argv if arg.startswith("--config.") and str(error).strip("'\"") in arg]
-    fail(f"unknown config key {_root_message(error)} in {' '.join(given) or 'the --config overrides'}")
+    where = " ".join(given) or "the --config overrides"
+    fail(f"unknown config key {_root_message(error)} in {where}")
 
 
 def main(entry: Callable[[list[str]], None]) -> None:

@@ -10,32 +10,35 @@ Data locations come from the config, whose defaults read FERJAX_DATA_DIR and FER
 from absl import app, flags
 from ml_collections import config_flags
 
-from ferjax import cli, distributed, train
+from ferjax import cli, distributed
+from ferjax.train import loop
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/cka.py:m6.",
                                           lock_config=True)
-_WORKDIR = flags.DEFINE_string("workdir", None, "Where checkpoints, metrics and results go; rerunning "
-                               "on the same workdir resumes.")
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Where checkpoints, metrics and results go; rerunning "
+    "on the same workdir resumes.")
 _MODE = flags.DEFINE_enum("mode", "train", ["train", "evaluate"], "train (and evaluate), or only "
                           "evaluate the workdir's newest checkpoint.")
 _DISTRIBUTED = flags.DEFINE_enum("distributed", "env_or_off", ["env_or_off", "env", "auto", "off"],
                                  "How to join a multi-process job (see ferjax.distributed).")
-_SPLIT = flags.DEFINE_string("split", None, "With --mode=evaluate: the split to evaluate (default: the "
-                             "config's test split).")
+_SPLIT = flags.DEFINE_string(
+    "split", None, "With --mode=evaluate: the split to evaluate (default: the "
+    "config's test split).")
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  cli.run(train_or_evaluate, errors=(train.TrainingError,))
+  cli.run(train_or_evaluate, errors=(loop.TrainingError,))
 
 
 def train_or_evaluate() -> None:
   distributed.initialize(_DISTRIBUTED.value)
   if _MODE.value == "train":
-    train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    loop.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   else:
-    train.evaluate_workdir(_CONFIG.value, _WORKDIR.value, _SPLIT.value)
+    loop.evaluate_workdir(_CONFIG.value, _WORKDIR.value, _SPLIT.value)
 
 
 if __name__ == "__main__":

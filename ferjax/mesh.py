@@ -39,7 +39,8 @@ def process_rows(mesh: Mesh, batch_size: int) -> np.ndarray:
   """The rows of a global batch that live on this process's devices (a contiguous run)."""
   check_batch_size(batch_size, mesh)
   index_map = batch_sharding(mesh).addressable_devices_indices_map((batch_size,))
-  rows = np.unique(np.concatenate([np.arange(batch_size)[index[0]] for index in index_map.values()]))
+  rows = np.unique(np.concatenate([np.arange(batch_size)[index[0]] for index in index_map.values()
+                                  ]))
   if rows[-1] - rows[0] + 1 != len(rows):
     raise ValueError(f"this process's devices hold rows {rows.tolist()} of the batch, not one run; "
                      "build the mesh from jax.devices() in order")

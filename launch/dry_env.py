@@ -1,12 +1,14 @@
-"""Builds a Python environment holding only the accelerator machine's packages, for `lease.sh --dry-run`.
+"""Builds a Python environment holding only the accelerator machine's packages, for
+`lease.sh --dry-run`.
 
   python launch/dry_env.py DEST      # prints DEST/bin/python
 
 DEST becomes a fresh virtual environment (no pip, no site packages) into which every file of each
-distribution installed in this interpreter that launch/accelerator_packages.txt names is linked, file
-by file, so that shared namespace folders (google/, for protobuf beside googleapis-common-protos) hold
-only the listed distributions' files. Packages the machine lacks (launch/wheels.txt) are then installed
-from wheels by lease.sh exactly as on the lease, so a missing wheel fails here first.
+distribution installed in this interpreter that launch/accelerator_packages.txt names is linked,
+file by file, so that shared namespace folders (google/, for protobuf beside
+googleapis-common-protos) hold only the listed distributions' files. Packages the machine lacks
+(launch/wheels.txt) are then installed from wheels by lease.sh exactly as on the lease, so a missing
+wheel fails here first.
 """
 
 import importlib.metadata
@@ -21,7 +23,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 
 
 def names(path: pathlib.Path) -> set[str]:
-  """Normalised distribution names of a list file (one per line, '#' comments, optional ==version)."""
+  """Normalised distribution names of a list file (one per line, '#' comments, optional
+  ==version)."""
   entries = set()
   for line in path.read_text().splitlines():
     line = line.split("#", 1)[0].strip()
@@ -35,7 +38,9 @@ def normalise(name: str) -> str:
 
 
 def build(destination: pathlib.Path) -> pathlib.Path:
-  subprocess.run([sys.executable, "-m", "venv", "--clear", "--without-pip", str(destination)], check=True)
+  subprocess.run([sys.executable, "-m", "venv", "--clear", "--without-pip",
+                  str(destination)],
+                 check=True)
   python = destination / "bin" / "python"
   where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
   site = pathlib.Path(subprocess.run([str(python), "-c", where], capture_output=True, text=True,
@@ -55,7 +60,8 @@ def build(destination: pathlib.Path) -> pathlib.Path:
       if not target.exists():
         os.symlink(origin, target)
         linked += 1
-  print(f"dry_env: {destination}: linked {linked} files of the accelerator machine's packages", file=sys.stderr)
+  print(f"dry_env: {destination}: linked {linked} files of the accelerator machine's packages",
+        file=sys.stderr)
   return python
 
 

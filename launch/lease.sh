@@ -81,7 +81,7 @@ rm -rf "$site"
 "$python" -m pip --version >/dev/null 2>&1 && pip=("$python" -m pip) || pip=("${PYTHON:-python3}" -m pip)
 "${pip[@]}" install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$site" "$wheels"/*.whl
 export PYTHONPATH="$site:$repo"
-"$python" -c "import ferjax.train, ferjax.study, tensorflow_datasets, grain, ml_collections; print('ferjax imports')"
+"$python" -c "import ferjax.train.loop, ferjax.study, tensorflow_datasets, grain, ml_collections; print('ferjax imports')"
 
 stage "3. FER2013 and CK+ prepared (in the background)"
 export FERJAX_MANUAL_DIR="$manual_dir" FERJAX_DATA_DIR="$data_dir"

@@ -23,7 +23,8 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 def ckplus_batch(per_class: int) -> tuple[np.ndarray, np.ndarray]:
-  """`per_class` real CK+48 images of each of the 6 classes, as (N, 48, 48, 1) float32 and labels."""
+  """`per_class` real CK+48 images of each of the 6 classes, as (N, 48, 48, 1) float32 and
+  labels."""
   images, labels = [], []
   with archive.Archive(CKPLUS_ARCHIVE) as source:
     names = source.members()
@@ -44,12 +45,14 @@ def ckplus_images() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def tfds_dir(request) -> pathlib.Path:
-  """Where the session's prepared datasets live: pytest's cache, keyed by the builders' source code and
-  the archives' sha256, so full datasets are built once and rebuilt only when a builder or an archive
-  changes."""
+  """Where the session's prepared datasets live: pytest's cache, keyed by the builders' source code
+  and the archives' sha256, so full datasets are built once and rebuilt only when a builder or an
+  archive changes."""
   sources = sorted((REPO / "ferjax" / "data").glob("*.py"))
-  code = b"".join(p.read_bytes() for p in sources if p.stem in ("archive", "fer2013", "ckplus", "quality"))
-  archives = "".join(archive.digest(DATA_DIR / name) for name in ("fer2013.zip", "CK+48.zip")).encode()
+  code = b"".join(
+      p.read_bytes() for p in sources if p.stem in ("archive", "fer2013", "ckplus", "quality"))
+  archives = "".join(
+      archive.digest(DATA_DIR / name) for name in ("fer2013.zip", "CK+48.zip")).encode()
   digest = hashlib.sha256(code + archives).hexdigest()[:12]
   return pathlib.Path(request.config.cache.mkdir(f"ferjax_tfds_{digest}"))
 
@@ -62,5 +65,9 @@ def fer2013_data(tfds_dir):
 
 @pytest.fixture(scope="session")
 def ckplus_data(tfds_dir):
-  """Both CK+48 configs prepared from ../shared/data/CK+48.zip: {'6class': builder, '7class': builder}."""
-  return {config: datasets.prepare(f"ckplus/{config}", DATA_DIR, tfds_dir) for config in ("6class", "7class")}
+  """Both CK+48 configs prepared from ../shared/data/CK+48.zip: {'6class': builder, '7class':
+  builder}."""
+  return {
+      config: datasets.prepare(f"ckplus/{config}", DATA_DIR, tfds_dir)
+      for config in ("6class", "7class")
+  }

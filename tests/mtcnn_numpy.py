@@ -10,7 +10,8 @@ import numpy as np
 
 
 def conv_valid(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray) -> np.ndarray:
-  """NHWC 'valid' convolution (cross-correlation, stride 1) with an HWIO kernel, looping over offsets."""
+  """NHWC 'valid' convolution (cross-correlation, stride 1) with an HWIO kernel, looping over
+  offsets."""
   kh, kw = kernel.shape[:2]
   out_h, out_w = x.shape[1] - kh + 1, x.shape[2] - kw + 1
   out = np.zeros(x.shape[:1] + (out_h, out_w, kernel.shape[3]))
@@ -30,14 +31,16 @@ def max_pool(x: np.ndarray, window: int, stride: int, padding: str) -> np.ndarra
   if padding == "SAME":
     sizes = [math.ceil(n / stride) for n in x.shape[1:3]]
     pads = [max((out - 1) * stride + window - n, 0) for out, n in zip(sizes, x.shape[1:3])]
-    x = np.pad(x, ((0, 0), (pads[0] // 2, pads[0] - pads[0] // 2), (pads[1] // 2, pads[1] - pads[1] // 2),
-                   (0, 0)), constant_values=-np.inf)
+    x = np.pad(x, ((0, 0), (pads[0] // 2, pads[0] - pads[0] // 2),
+                   (pads[1] // 2, pads[1] - pads[1] // 2), (0, 0)),
+               constant_values=-np.inf)
   else:
     sizes = [(n - window) // stride + 1 for n in x.shape[1:3]]
   out = np.full(x.shape[:1] + tuple(sizes) + x.shape[3:], -np.inf)
   for r in range(sizes[0]):
     for c in range(sizes[1]):
-      out[:, r, c] = x[:, r * stride:r * stride + window, c * stride:c * stride + window].max(axis=(1, 2))
+      out[:, r, c] = x[:, r * stride:r * stride + window,
+                       c * stride:c * stride + window].max(axis=(1, 2))
   return out
 
 
@@ -47,7 +50,8 @@ def softmax(x: np.ndarray) -> np.ndarray:
 
 
 def permute_flatten(x: np.ndarray) -> np.ndarray:
-  """Keras Permute((2, 1, 3)) + Flatten on NHWC: element [b, h, w, c] goes to [b, (w * H + h) * C + c]."""
+  """Keras Permute((2, 1, 3)) + Flatten on NHWC: element [b, h, w, c] goes to
+  [b, (w * H + h) * C + c]."""
   batch, height, width, channels = x.shape
   out = np.zeros((batch, height * width * channels))
   for h in range(height):
@@ -105,8 +109,8 @@ def box_overlap(a: np.ndarray, b: np.ndarray, method: str) -> float:
 
 
 def greedy_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, method: str) -> list[int]:
-  """Indices kept by greedy NMS, best score first (ties: lower index first): each kept box removes the
-  remaining ones overlapping it by more than `threshold`."""
+  """Indices kept by greedy NMS, best score first (ties: lower index first): each kept box removes
+  the remaining ones overlapping it by more than `threshold`."""
   remaining = list(np.argsort(-np.asarray(scores), kind="stable"))
   kept = []
   while remaining:
@@ -117,9 +121,9 @@ def greedy_nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, method: 
 
 
 def pnet_boxes(regression: np.ndarray, probability: np.ndarray, scale: float, threshold: float):
-  """P-Net outputs of one image at one scale (H', W', 4), (H', W') -> boxes (N, 4) in image pixels and
-  scores (N,) of the cells above `threshold`: cell (i, j) covers x 2j..2j+12, y 2i..2i+12 at that scale,
-  each side moved by its regression times 12, all divided by the scale."""
+  """P-Net outputs of one image at one scale (H', W', 4), (H', W') -> boxes (N, 4) in image pixels
+  and scores (N,) of the cells above `threshold`: cell (i, j) covers x 2j..2j+12, y 2i..2i+12 at
+  that scale, each side moved by its regression times 12, all divided by the scale."""
   boxes, scores = [], []
   for i in range(probability.shape[0]):
     for j in range(probability.shape[1]):

@@ -42,20 +42,24 @@ def test_sampled_pooling_averages_to_the_expectation():
 
 
 def sampled_position_counts(x: jax.Array, channels: int, num_keys: int) -> np.ndarray:
-  """How often each position of the (H, W) map `x` is drawn, over `channels` copies x `num_keys` keys.
+  """How often each position of the (H, W) map `x` is drawn, over `channels` copies x `num_keys`
+  keys.
 
   The gradient of the pooled sum is one-hot at the drawn position, so summing it counts the draws.
   """
   maps = jnp.broadcast_to(x[None, :, :, None], (1, *x.shape, channels))
-  draws = jax.vmap(lambda m, k: jax.grad(lambda m: jnp.sum(stochastic_pool(m, k).astype(jnp.float32)))(
-      m).astype(jnp.float32), in_axes=(None, 0))
+  draws = jax.vmap(
+      lambda m, k: jax.grad(lambda m: jnp.sum(stochastic_pool(m, k).astype(jnp.float32)))
+      (m).astype(jnp.float32),
+      in_axes=(None, 0))
   counts = jax.jit(lambda m, keys: jnp.sum(draws(m, keys), axis=(0, 1, 4)))
   return np.asarray(counts(maps, jax.random.split(jax.random.key(1), num_keys)), np.float64)
 
 
 def test_bfloat16_sampling_draws_positions_with_their_probabilities():
   """p_i = a_i / sum(a) on a 48x48 map in bfloat16; sampling in bfloat16 arithmetic reached ~130 of
-  its 1,108 non-zero positions, with total variation 0.8 to p (float32: 0.08 at these 25,600 draws)."""
+  its 1,108 non-zero positions, with total variation 0.8 to p (float32: 0.08 at these 25,600
+  draws)."""
   x = jnp.asarray(np.random.default_rng(0).normal(size=(48, 48)), jnp.bfloat16)
   counts = sampled_position_counts(x, channels=64, num_keys=400)
   a = np.maximum(np.asarray(x, np.float64), 0.0)

@@ -1,4 +1,5 @@
-"""On-device augmentation: the affine warp against exact references, the random pipeline's contracts."""
+"""On-device augmentation: the affine warp against exact references, the random pipeline's
+contracts."""
 
 import functools
 
@@ -13,19 +14,23 @@ SIDE = 48
 
 
 def smooth_image(side: int = SIDE) -> np.ndarray:
-  """An off-centre gaussian blob (sigma 8, peak 0.8) plus a one-period cosine, (side, side, 1) float32."""
+  """An off-centre gaussian blob (sigma 8, peak 0.8) plus a one-period cosine, (side, side, 1)
+  float32."""
   yy, xx = np.mgrid[0:side, 0:side] + 0.5
   blob = 0.8 * np.exp(-((xx - 0.42 * side) ** 2 + (yy - 0.56 * side) ** 2) / (2 * 8.0 ** 2))
   return (blob + 0.1 * np.cos(2 * np.pi * xx / side) + 0.1).astype(np.float32)[..., None]
 
 
 def uint8_batch(batch: int = 4, side: int = SIDE) -> np.ndarray:
-  """The smooth image, asymmetric enough that every flip and rotation changes it, as a uint8 batch."""
+  """The smooth image, asymmetric enough that every flip and rotation changes it, as a uint8
+  batch."""
   return np.repeat(np.round(smooth_image(side) * 255).astype(np.uint8)[None], batch, axis=0)
 
 
-# Jitted once per shape and configuration: op-by-op dispatch would compile every primitive separately.
-CONFIG = ("flip", "rotation", "max_degrees", "angles", "crop_scale", "erase_prob", "size", "mean", "std")
+# Jitted once per shape and configuration: op-by-op dispatch would compile every primitive
+# separately.
+CONFIG = ("flip", "rotation", "max_degrees", "angles", "crop_scale", "erase_prob", "size", "mean",
+          "std")
 augment_batch = jax.jit(augment.augment_batch, static_argnames=CONFIG)
 FULL = {"flip": True, "rotation": "uniform", "max_degrees": 15.0, "crop_scale": (0.6, 1.0),
         "erase_prob": 0.5, "size": 64}
@@ -117,7 +122,12 @@ def test_augment_batch_shape_range_and_determinism():
 
 def test_augment_batch_without_ops_is_to_float_and_normalize():
   images = uint8_batch(batch=2)
-  out = augment_batch(jax.random.PRNGKey(0), images, flip=False, rotation="none", mean=0.5, std=0.25)
+  out = augment_batch(jax.random.PRNGKey(0),
+                      images,
+                      flip=False,
+                      rotation="none",
+                      mean=0.5,
+                      std=0.25)
   np.testing.assert_array_equal(out, (augment.to_float(images) - 0.5) / 0.25)
 
 
@@ -158,10 +168,15 @@ def test_expansion_views_are_the_fifteen_fixed_rotations_and_mirrors():
       images, jnp.arange(15)))
   image = augment.to_float(images[0])
   mirrors = {"none": lambda x: x, "horizontal": lambda x: x[:, ::-1], "vertical": lambda x: x[::-1]}
-  for view, (mirror, angle) in enumerate((m, a) for m in augment.PAPER_MIRRORS for a in augment.PAPER_ANGLES):
+  for view, (mirror, angle) in enumerate(
+      (m, a) for m in augment.PAPER_MIRRORS for a in augment.PAPER_ANGLES):
     expected = mirrors[mirror](np.asarray(rotate(image, angle)))
-    np.testing.assert_allclose(out[view], expected, atol=2e-5, err_msg=f"view {view}: {mirror}, {angle}")
-  np.testing.assert_array_equal(out[2], np.asarray(image))  # no mirror, 0 degrees: the image itself.
+    np.testing.assert_allclose(out[view],
+                               expected,
+                               atol=2e-5,
+                               err_msg=f"view {view}: {mirror}, {angle}")
+  np.testing.assert_array_equal(out[2],
+                                np.asarray(image))  # no mirror, 0 degrees: the image itself.
   # Fixed views ignore the random draws: another key gives the same images.
   again = augment.augment_batch(jax.random.key(4), images[:3], views=jnp.array([0, 7, 14]))
   np.testing.assert_allclose(np.asarray(again), out[[0, 7, 14]], atol=1e-5)
@@ -213,5 +228,6 @@ def test_test_time_crops_are_the_corners_and_centre():
             "bottom_right": x[:, 8:, 8:], "center": x[:, 4:12, 4:12]}
   for name, expected in slices.items():
     np.testing.assert_allclose(views[augment.TTA_VIEW_NAMES.index(name)], expected, atol=1e-6)
-    np.testing.assert_allclose(views[augment.TTA_VIEW_NAMES.index(name + "_hflip")], expected[:, :, ::-1],
+    np.testing.assert_allclose(views[augment.TTA_VIEW_NAMES.index(name + "_hflip")],
+                               expected[:, :, ::-1],
                                atol=1e-6)

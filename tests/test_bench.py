@@ -11,16 +11,20 @@ from ferjax.bench import report
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess:
-  result = subprocess.run([sys.executable, "-m", "ferjax.bench", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=600)
+  result = subprocess.run([sys.executable, "-m", "ferjax.bench", *args],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   return result
 
 
 def test_input_benchmark_prints_images_per_second(ckplus_data, tfds_dir, tmp_path):
   output = tmp_path / "input.json"
-  result = run_bench("--what=input", "--dataset=ckplus/6class", "--batch=32", "--steps=3", "--warmup=1",
-                     "--workers=0", f"--data_dir={tfds_dir}", f"--manual_dir={DATA_DIR}", f"--json={output}")
+  result = run_bench("--what=input", "--dataset=ckplus/6class", "--batch=32", "--steps=3",
+                     "--warmup=1", "--workers=0", f"--data_dir={tfds_dir}",
+                     f"--manual_dir={DATA_DIR}", f"--json={output}")
   assert "images/s" in result.stdout and "grain" in result.stdout and "device" in result.stdout
   rows = json.loads(output.read_text())["input"]
   assert [(r["source"], r["workers"]) for r in rows] == [("grain", 0), ("device", 0)]
@@ -28,12 +32,14 @@ def test_input_benchmark_prints_images_per_second(ckplus_data, tfds_dir, tmp_pat
 
 
 def test_step_benchmark_times_ferjax_and_pytorch_and_ends_with_the_ratio(tmp_path):
-  """In bfloat16, which the training tests (all float32) do not reach: ferjax casts, PyTorch autocasts."""
+  """In bfloat16, which the training tests (all float32) do not reach: ferjax casts, PyTorch
+  autocasts."""
   output = tmp_path / "bench.json"
   result = run_bench("--what=train,eval,profile", "--models=m1", "--width=0.0625", "--steps=2",
                      "--warmup=1", "--torch=eager", "--dtype=bfloat16", f"--json={output}")
   results = json.loads(output.read_text())
-  rows = {(r["what"], r["variant"], r["framework"], r["setting"], r["num_runs"]) for r in results["rows"]}
+  rows = {(r["what"], r["variant"], r["framework"], r["setting"], r["num_runs"])
+          for r in results["rows"]}
   for what in ("train", "eval"):
     assert (what, "m1", "ferjax", "jit", 1) in rows
     assert (what, "m1", "pytorch", "eager NCHW bf16 autocast", 1) in rows
@@ -46,10 +52,18 @@ def test_step_benchmark_times_ferjax_and_pytorch_and_ends_with_the_ratio(tmp_pat
   assert re.fullmatch(r"headline: m1 train, .* ferjax/PyTorch = \d+\.\d\dx", lines[-1]), lines[-1]
 
 
-def test_headline_compares_the_runs_in_one_program_and_the_fastest_pytorch_setting_at_the_same_dtype():
+def test_headline_compares_the_runs_in_one_program_and_the_fastest_pytorch_setting_at_the_same_dtype(
+):
   def row(framework, setting, images_per_s, num_runs=1, dtype="float32"):
-    return dict(framework=framework, setting=setting, what="train", variant="m6", batch=32, image_size=48,
-                dtype=dtype, num_runs=num_runs, images_per_s=images_per_s)
+    return dict(framework=framework,
+                setting=setting,
+                what="train",
+                variant="m6",
+                batch=32,
+                image_size=48,
+                dtype=dtype,
+                num_runs=num_runs,
+                images_per_s=images_per_s)
 
   rows = [row("ferjax", "jit", 100.0), row("ferjax", "jit", 600.0, num_runs=10),
           row("pytorch", "eager NCHW", 50.0), row("pytorch", "eager channels_last", 80.0),
@@ -70,8 +84,12 @@ def test_layer_benchmark_times_every_vgg16_conv_shape_in_both_frameworks(tmp_pat
   result = run_bench("--what=layers", "--batch=2", "--image_size=16", "--steps=1", "--warmup=1",
                      f"--json={output}")
   results = json.loads(output.read_text())
-  assert [(r["side"], r["c_in"], r["c_out"]) for r in results["layers"]][::4] == [(16, 1, 64), (4, 128, 256),
-                                                                               (1, 512, 512)]
-  assert all(r[f"{framework}_{kind}_ms"] > 0 for r in results["layers"] for framework in ("jax", "torch")
+  assert [(r["side"], r["c_in"], r["c_out"]) for r in results["layers"]][::4] == [(16, 1, 64),
+                                                                                  (4, 128, 256),
+                                                                                  (1, 512, 512)]
+  assert all(r[f"{framework}_{kind}_ms"] > 0
+             for r in results["layers"]
+             for framework in ("jax", "torch")
              for kind in ("forward", "input_grad", "filter_grad"))
-  assert "JAX / PyTorch time, all three kernels" in result.stdout and results["matmul_tflops"]["jax"] > 0
+  assert "JAX / PyTorch time, all three kernels" in result.stdout and results["matmul_tflops"][
+      "jax"] > 0

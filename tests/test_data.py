@@ -1,5 +1,5 @@
-"""Datasets built from the real archives in ../shared/data, their fold manifests, bad input, and small
-archives made of real images: damaged, changed after preparing, or to equalise."""
+"""Datasets built from the real archives in ../shared/data, their fold manifests, bad input, and
+small archives made of real images: damaged, changed after preparing, or to equalise."""
 
 import csv
 import functools
@@ -20,14 +20,21 @@ from ferjax.data import archive, datasets, fer2013, quality, splits
 
 FER2013_TRAIN_COUNTS = {"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215, "sad": 4830,
                         "surprise": 3171, "neutral": 4965}
-CKPLUS_COUNTS = {"anger": 135, "contempt": 54, "disgust": 177, "fear": 75, "happy": 207, "sadness": 84,
-                 "surprise": 249}
+CKPLUS_COUNTS = {
+    "anger": 135,
+    "contempt": 54,
+    "disgust": 177,
+    "fear": 75,
+    "happy": 207,
+    "sadness": 84,
+    "surprise": 249
+}
 
 
 def image_bytes(value: int, suffix: str = ".png", size: int = 48) -> bytes:
   buffer = io.BytesIO()
-  Image.fromarray(np.full((size, size), value, np.uint8)).save(buffer, format="PNG" if suffix == ".png"
-                                                                else "JPEG")
+  Image.fromarray(np.full((size, size), value,
+                          np.uint8)).save(buffer, format="PNG" if suffix == ".png" else "JPEG")
   return buffer.getvalue()
 
 
@@ -47,8 +54,8 @@ def fer2013_members() -> dict[str, tuple[str, ...]]:
 
 def small_fer2013_zip(path, first: int = 0, per_split: int = 10, transform: dict | None = None
                       ) -> dict[str, np.ndarray]:
-  """A fer2013.zip of `per_split` real images per usage, from the `first`-th of `fer2013_members` on,
-  stored as PNG after `transform[usage]` if given; returns the stored pixels by example id."""
+  """A fer2013.zip of `per_split` real images per usage, from the `first`-th of `fer2013_members`
+  on, stored as PNG after `transform[usage]` if given; returns the stored pixels by example id."""
   stored, members = {}, {}
   with archive.Archive(DATA_DIR / "fer2013.zip") as source:
     for usage, chosen in fer2013_members().items():
@@ -67,8 +74,11 @@ def blur(pixels: np.ndarray) -> np.ndarray:
 
 
 def prepare_command(*flags: str) -> subprocess.CompletedProcess:
-  return subprocess.run([sys.executable, "-m", "ferjax.data.prepare", *flags], cwd=REPO, capture_output=True,
-                        text=True, timeout=300)
+  return subprocess.run([sys.executable, "-m", "ferjax.data.prepare", *flags],
+                        cwd=REPO,
+                        capture_output=True,
+                        text=True,
+                        timeout=300)
 
 
 def test_fer2013_splits_labels_and_counts(fer2013_data):
@@ -90,7 +100,9 @@ def test_ckplus_images_subjects_sequences_and_configs(ckplus_data):
   assert datasets.class_counts(ckplus_data["7class"], "train") == CKPLUS_COUNTS
   six = datasets.read_split(ckplus_data["6class"], "train")
   assert len(six["label"]) == 927
-  assert ckplus_data["6class"].info.features["label"].names == [c for c in CKPLUS_COUNTS if c != "contempt"]
+  assert ckplus_data["6class"].info.features["label"].names == [
+      c for c in CKPLUS_COUNTS if c != "contempt"
+  ]
   assert six["image"].shape == (927, 48, 48, 1) and six["image"].dtype == np.uint8
 
 
@@ -112,8 +124,10 @@ def test_subject_folds_keep_subjects_apart_and_spread_classes(ckplus_data, confi
   assert len(splits.leaked_subjects(examples["subject"], folds)) == 0
   for subject in np.unique(examples["subject"]):
     assert len(np.unique(folds[examples["subject"] == subject])) == 1
-  per_fold = np.stack([np.bincount(examples["label"][folds == f], minlength=examples["label"].max() + 1)
-                       for f in range(10)])
+  per_fold = np.stack([
+      np.bincount(examples["label"][folds == f], minlength=examples["label"].max() + 1)
+      for f in range(10)
+  ])
   totals = per_fold.sum(0)
   # As even as whole subjects allow: each class within 2 sequences (6 images) of its fair share.
   assert np.all(np.abs(per_fold - totals / 10) <= 6), per_fold
@@ -129,7 +143,8 @@ def test_leaky_per_class_folds_are_balanced_and_leak(ckplus_data):
   per_fold = np.stack([np.bincount(examples["label"][folds == f]) for f in range(10)])
   assert np.all(per_fold.max(0) - per_fold.min(0) <= 1)
   assert len(splits.leaked_subjects(examples["subject"], folds)) > 50
-  manifest = splits.manifest(folds, examples["id"].astype(str), examples["subject"], examples["label"])
+  manifest = splits.manifest(folds, examples["id"].astype(str), examples["subject"],
+                             examples["label"])
   assert sum(len(f["ids"]) for f in manifest["folds"]) == 927 and manifest["leaked_subjects"]
   with pytest.raises(ValueError, match="unknown CK\\+ fold scheme 'random'"):
     splits.ckplus_folds("random", examples["subject"], examples["label"], examples["id"])
@@ -160,7 +175,15 @@ def test_subsets_are_deterministic_and_keep_the_stored_order():
 
 def test_kaggle_csv_gives_the_pixels_and_labels_of_the_image_folders(tmp_path):
   """A fer2013.csv written from archive images (Kaggle label order) builds to the same examples."""
-  folder_labels = {"angry": 0, "disgust": 1, "fear": 2, "happy": 3, "sad": 4, "surprise": 5, "neutral": 6}
+  folder_labels = {
+      "angry": 0,
+      "disgust": 1,
+      "fear": 2,
+      "happy": 3,
+      "sad": 4,
+      "surprise": 5,
+      "neutral": 6
+  }
   rows, expected = [], []
   with archive.Archive(DATA_DIR / "fer2013.zip") as source:
     members = source.members()
@@ -169,7 +192,11 @@ def test_kaggle_csv_gives_the_pixels_and_labels_of_the_image_folders(tmp_path):
       for member in chosen:
         pixels = source.image(member)
         label = folder_labels[member.split("/")[1]]
-        rows.append({"emotion": label, "pixels": " ".join(map(str, pixels.ravel())), "Usage": usage})
+        rows.append({
+            "emotion": label,
+            "pixels": " ".join(map(str, pixels.ravel())),
+            "Usage": usage
+        })
         expected.append((fer2013.SPLITS[usage], pixels, label))
   manual = tmp_path / "manual"
   manual.mkdir()
@@ -198,8 +225,10 @@ def test_unpacked_folder_builds_like_the_zip(tmp_path):
 
 
 def test_prepare_command_builds_once_then_reuses(tmp_path):
-  command = [sys.executable, "-m", "ferjax.data.prepare", "--dataset=ckplus", f"--manual_dir={DATA_DIR}",
-             f"--data_dir={tmp_path}"]
+  command = [
+      sys.executable, "-m", "ferjax.data.prepare", "--dataset=ckplus", f"--manual_dir={DATA_DIR}",
+      f"--data_dir={tmp_path}"
+  ]
   first = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
   assert first.returncode == 0, first.stderr
   assert "ckplus/7class" in first.stdout and "ckplus/6class" in first.stdout
@@ -234,10 +263,18 @@ def test_corrupt_image_names_the_file_and_leaves_nothing_half_built(tmp_path):
 
 
 @pytest.mark.parametrize("members, message", [
-    ({"train/joy/Training_1.jpg": image_bytes(1, ".jpg")}, "unknown class folder .*train/joy"),
-    ({"train/happy/notes.txt": b"hi"}, "unexpected file .*train/happy/notes.txt"),
-    ({"test/happy/Training_1.jpg": image_bytes(1, ".jpg")}, "a Training image under test/"),
-    ({"train/happy/Training_1.jpg": image_bytes(1, ".jpg", size=64)}, "Training_1.jpg is 64x64 pixels"),
+    ({
+        "train/joy/Training_1.jpg": image_bytes(1, ".jpg")
+    }, "unknown class folder .*train/joy"),
+    ({
+        "train/happy/notes.txt": b"hi"
+    }, "unexpected file .*train/happy/notes.txt"),
+    ({
+        "test/happy/Training_1.jpg": image_bytes(1, ".jpg")
+    }, "a Training image under test/"),
+    ({
+        "train/happy/Training_1.jpg": image_bytes(1, ".jpg", size=64)
+    }, "Training_1.jpg is 64x64 pixels"),
 ])
 def test_bad_image_folder_layout_names_the_place(tmp_path, members, message):
   write_zip(tmp_path / "fer2013.zip", members)
@@ -246,13 +283,17 @@ def test_bad_image_folder_layout_names_the_place(tmp_path, members, message):
 
 
 @pytest.mark.parametrize("row, message", [
-    ("3,1 2 3,Training", "row 0 \\(line 2\\): 3 pixel values; expected 2304 space-separated integers"),
-    (f"3,{' '.join(['7'] * 2304)},Validation", "row 0 \\(line 2\\): unknown Usage 'Validation'; expected"),
-    (f"9,{' '.join(['7'] * 2304)},Training", "row 0 \\(line 2\\): emotion 9; expected an integer in 0..6"),
+    ("3,1 2 3,Training",
+     "row 0 \\(line 2\\): 3 pixel values; expected 2304 space-separated integers"),
+    (f"3,{' '.join(['7'] * 2304)},Validation",
+     "row 0 \\(line 2\\): unknown Usage 'Validation'; expected"),
+    (f"9,{' '.join(['7'] * 2304)},Training",
+     "row 0 \\(line 2\\): emotion 9; expected an integer in 0..6"),
     ("3.5,1 2,Training", "row 0 \\(line 2\\): emotion '3.5'; expected an integer in 0..6"),
     (f"2,{' '.join(['300'] * 2304)},Training", "row 0 \\(line 2\\): pixel values outside 0..255"),
     ("2,1 2 x,Training", "row 0 \\(line 2\\): pixels are not all integers; expected 2304"),
-    ("2,1 2", "row 0 \\(line 2\\): 2 comma-separated fields; expected 3 \\(emotion, pixels, Usage\\)"),
+    ("2,1 2",
+     "row 0 \\(line 2\\): 2 comma-separated fields; expected 3 \\(emotion, pixels, Usage\\)"),
 ])
 def test_bad_csv_rows_name_the_row(tmp_path, row, message):
   (tmp_path / "fer2013.csv").write_text("emotion,pixels,Usage\n" + row + "\n")
@@ -297,11 +338,14 @@ def test_blurred_training_split_is_refused_unless_allowed(tmp_path):
   with pytest.raises(datasets.InconsistentSplitsError) as error:
     datasets.prepare("fer2013", tmp_path, tmp_path / "tfds")
   message = str(error.value)
-  assert "\n" not in message and message.startswith("fer2013 looks damaged: split train has sharpness")
+  assert "\n" not in message and message.startswith(
+      "fer2013 looks damaged: split train has sharpness")
   assert "split public_test" not in message and "split private_test" not in message
-  ratio = float(re.search(r"split train has sharpness \(median variance of the Laplacian\) [\d,.]+, "
-                          r"([\d.e-]+)x the median over the splits \(train [\d,.]+, public_test [\d,.]+, "
-                          r"private_test [\d,.]+\)", message).group(1))
+  ratio = float(
+      re.search(
+          r"split train has sharpness \(median variance of the Laplacian\) [\d,.]+, "
+          r"([\d.e-]+)x the median over the splits \(train [\d,.]+, public_test [\d,.]+, "
+          r"private_test [\d,.]+\)", message).group(1))
   assert ratio < 0.1
   builder = datasets.prepare("fer2013", tmp_path, tmp_path / "tfds", allow_inconsistent_splits=True)
   per_split = datasets.recorded(builder, "statistics")
@@ -335,7 +379,9 @@ def test_changed_archive_is_rebuilt_and_a_missing_one_leaves_the_prepared_copy(t
   (manual / "fer2013.zip").unlink()
   builder = datasets.prepare("fer2013", manual, tfds_dir)
   examples = {s: datasets.read_split(builder, s) for s in fer2013.SPLITS.values()}
-  read = {i.decode(): image[..., 0] for e in examples.values() for i, image in zip(e["id"], e["image"])}
+  read = {
+      i.decode(): image[..., 0] for e in examples.values() for i, image in zip(e["id"], e["image"])
+  }
   assert read.keys() == stored.keys()
   for example_id, pixels in stored.items():
     np.testing.assert_array_equal(read[example_id], pixels)
@@ -381,7 +427,9 @@ def test_bad_csv_row_is_one_line_from_the_prepare_command(tmp_path):
   good = f"3,{' '.join(['7'] * 2304)},Training"
   bad = f"happy,{' '.join(['7'] * 2304)},Training"
   (tmp_path / "fer2013.csv").write_text(f"emotion,pixels,Usage\n{good}\n{good}\n{bad}\n")
-  result = prepare_command("--dataset=fer2013", f"--manual_dir={tmp_path}", f"--data_dir={tmp_path / 'tfds'}")
+  result = prepare_command("--dataset=fer2013", f"--manual_dir={tmp_path}",
+                           f"--data_dir={tmp_path / 'tfds'}")
   assert result.returncode == 1
-  assert result.stderr.strip() == (f"error: {tmp_path / 'fer2013.csv'} row 2 (line 4): emotion 'happy'; "
-                                   "expected an integer in 0..6")
+  assert result.stderr.strip() == (
+      f"error: {tmp_path / 'fer2013.csv'} row 2 (line 4): emotion 'happy'; "
+      "expected an integer in 0..6")

@@ -8,8 +8,8 @@ import pytest
 from conftest import TINY
 from PIL import Image
 
-from ferjax import explain
-from ferjax.inference import Classifier, Preprocessing
+from ferjax.inference import explain
+from ferjax.inference.classifier import Classifier, Preprocessing
 from ferjax.models import get_model, variants
 
 CLASSES = ["a", "b", "c", "d", "e", "f"]
@@ -22,8 +22,8 @@ def classifier_of(name: str, **flags) -> Classifier:
 
 
 def test_grad_cam_of_a_pooled_linear_head_is_the_class_activation_map(ckplus_images):
-  """For logits = W^T mean(C5) + b, d logit_k / d C5 = W[:, k] / (h w) at every position, so Grad-CAM
-  is relu(C5 . W[:, k]) (Zhou et al.'s CAM) up to scale."""
+  """For logits = W^T mean(C5) + b, d logit_k / d C5 = W[:, k] / (h w) at every position, so
+  Grad-CAM is relu(C5 . W[:, k]) (Zhou et al.'s CAM) up to scale."""
   classifier = classifier_of("contextual", **variants.CONTEXTUAL_VARIANTS["m1"])
   inputs = jnp.asarray(ckplus_images[0][:3] - 0.5) / 0.25
   cam, logits, _ = explain.grad_cam(classifier.model, classifier.variables, inputs)

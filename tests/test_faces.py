@@ -52,14 +52,19 @@ def resized(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def network_inputs(faces: dict[str, np.ndarray], shape: tuple[int, int], count: int) -> np.ndarray:
-  """`count` normalised (H, W, 3) inputs: real CK+ faces (high face probability), then uniform noise."""
+  """`count` normalised (H, W, 3) inputs: real CK+ faces (high face probability), then uniform
+  noise."""
   rng = np.random.default_rng(0)
-  real = [np.repeat(resized(f, shape)[..., None], 3, axis=2) for f in list(faces.values())[:min(count, 2)]]
+  real = [
+      np.repeat(resized(f, shape)[..., None], 3, axis=2)
+      for f in list(faces.values())[:min(count, 2)]
+  ]
   noise = list(rng.integers(0, 256, (count - len(real),) + shape + (3,)).astype(np.uint8))
   return (np.stack(real + noise).astype(np.float32) - 127.5) / 128
 
 
-@pytest.mark.parametrize("name, shape", [("pnet", (30, 40)), ("rnet", (24, 24)), ("onet", (48, 48))])
+@pytest.mark.parametrize("name, shape", [("pnet", (30, 40)), ("rnet", (24, 24)),
+                                         ("onet", (48, 48))])
 def test_network_matches_numpy_reference(name, shape, keras_weights, ckplus_faces):
   x = network_inputs(ckplus_faces, shape, count=4)
   params = mtcnn.keras_to_params(name, keras_weights[name])
@@ -84,7 +89,8 @@ def test_weight_shapes_are_checked(keras_weights):
 def random_boxes(rng: np.random.Generator, count: int) -> np.ndarray:
   """Boxes of side 5..40 in a 100x100 field: many overlap."""
   corner = rng.uniform(0, 100, (count, 2))
-  return np.concatenate([corner, corner + rng.uniform(5, 40, (count, 2))], axis=1).astype(np.float32)
+  return np.concatenate([corner, corner + rng.uniform(5, 40, (count, 2))],
+                        axis=1).astype(np.float32)
 
 
 @pytest.mark.parametrize("method", ["union", "min"])
@@ -104,7 +110,8 @@ def test_pnet_windows_match_numpy_reference(keras_weights, ckplus_faces):
   x = network_inputs(ckplus_faces, (60, 50), count=1)
   regression, probability = ref.pnet(x, keras_weights["pnet"])
   scale_yx = (0.6, 0.6)
-  boxes = np.asarray(detect.pnet_windows(jnp.asarray(regression[0]), jnp.asarray(probability[0]), scale_yx))
+  boxes = np.asarray(
+      detect.pnet_windows(jnp.asarray(regression[0]), jnp.asarray(probability[0]), scale_yx))
   want_boxes, want_scores = ref.pnet_boxes(regression[0], probability[0], 0.6, threshold=0.6)
   chosen = probability[0].reshape(-1) > 0.6
   assert 0 < chosen.sum() < chosen.size
@@ -159,7 +166,9 @@ def test_ckplus_faces_on_a_canvas(detector, ckplus_faces):
 def test_grayscale_layouts_agree(detector, ckplus_faces):
   gray = np.full(CANVAS_SHAPE, 128, np.uint8)
   gray[100:200, 150:250] = resized(next(iter(ckplus_faces.values())), (100, 100))
-  faces = [detector(image) for image in (gray, gray[..., None], np.repeat(gray[..., None], 3, axis=2))]
+  faces = [
+      detector(image) for image in (gray, gray[..., None], np.repeat(gray[..., None], 3, axis=2))
+  ]
   assert len(faces[0]) == 1
   for other in faces[1:]:
     assert len(other) == 1
@@ -175,8 +184,10 @@ def test_no_faces(detector, kind):
 
 
 def test_input_checks(detector):
-  assert detector(np.zeros((15, 40), np.uint8)) == []  # Shorter side below min_face_size: no pyramid.
-  bad = [(np.zeros((11, 40), np.uint8), "at least 12x12"), (np.zeros((40, 40, 3), np.float32), "uint8"),
+  assert detector(np.zeros((15, 40),
+                           np.uint8)) == []  # Shorter side below min_face_size: no pyramid.
+  bad = [(np.zeros((11, 40), np.uint8), "at least 12x12"),
+         (np.zeros((40, 40, 3), np.float32), "uint8"),
          (np.zeros((40, 40, 2), np.uint8), r"\(H, W, 3\)"),
          (np.zeros((1, 40, 40, 3), np.uint8), r"\(H, W, 3\)")]
   for image, message in bad:

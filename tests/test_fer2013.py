@@ -1,7 +1,7 @@
-"""FER2013 end to end through `train_and_evaluate`, as both papers' configs run it: the expanded epoch,
-selection of each run's best epoch on PublicTest, the report on PrivateTest, and a SIGKILL in the
-second epoch resumed to the same result. A deterministic subset of the real data and a tiny width keep
-it to seconds of training (64 training images x 15 views: 30 steps an epoch)."""
+"""FER2013 end to end through `train_and_evaluate`, as both papers' configs run it: the expanded
+epoch, selection of each run's best epoch on PublicTest, the report on PrivateTest, and a SIGKILL in
+the second epoch resumed to the same result. A deterministic subset of the real data and a tiny
+width keep it to seconds of training (64 training images x 15 views: 30 steps an epoch)."""
 
 import json
 import signal
@@ -14,13 +14,15 @@ from conftest import DATA_DIR, REPO, TINY
 from test_scale_out import environment, run, wait_for_checkpoint
 
 from configs import fer2013, fer2013_msa
-from ferjax import train
+from ferjax.train import loop
 
 ARG = f"width={TINY},epochs=2,subset=64"
 EVAL_SUBSET = 96
 STEPS_PER_EPOCH = 64 * 15 // 32
-OVERRIDES = [f"--config.data.subset.validation={EVAL_SUBSET}", f"--config.data.subset.test={EVAL_SUBSET}",
-             "--config.log_every_steps=10"]
+OVERRIDES = [
+    f"--config.data.subset.validation={EVAL_SUBSET}", f"--config.data.subset.test={EVAL_SUBSET}",
+    "--config.log_every_steps=10"
+]
 
 
 def small(module, tfds_dir):
@@ -39,36 +41,41 @@ def rows(workdir, split: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def paper000_run(fer2013_data, tfds_dir, tmp_path_factory):
   workdir = tmp_path_factory.mktemp("fer2013_m6")
-  return workdir, train.train_and_evaluate(small(fer2013, tfds_dir), workdir)
+  return workdir, loop.train_and_evaluate(small(fer2013, tfds_dir), workdir)
 
 
 @pytest.fixture(scope="module")
 def paper002_run(fer2013_data, tfds_dir, tmp_path_factory):
   workdir = tmp_path_factory.mktemp("fer2013_mcsa")
-  return workdir, train.train_and_evaluate(small(fer2013_msa, tfds_dir), workdir)
+  return workdir, loop.train_and_evaluate(small(fer2013_msa, tfds_dir), workdir)
 
 
 @pytest.mark.parametrize("which", ["paper000_run", "paper002_run"])
 def test_fer2013_selects_on_public_test_and_reports_private_test(which, request):
   workdir, results = request.getfixturevalue(which)
-  assert results["split"] == "private_test" and results["protocol"] == "fer2013"
-  assert results["views"] == "expanded"
+  assert results.split == "private_test" and results.protocol == "fer2013"
+  assert results.views == "expanded"
   validation = rows(workdir, "validation")
   assert [row["step"] for row in validation] == [STEPS_PER_EPOCH, 2 * STEPS_PER_EPOCH]
   accuracies = np.array([row["accuracy"] for row in validation])  # (epochs, runs)
-  np.testing.assert_array_equal(results["best_epoch"], np.argmax(accuracies, axis=0) + 1)
-  assert np.sum(results["confusion"]) == EVAL_SUBSET
+  np.testing.assert_array_equal(results.best_epoch, np.argmax(accuracies, axis=0) + 1)
+  assert np.sum(results.confusion) == EVAL_SUBSET
   assert all(np.isfinite(row["loss"]).all() for row in rows(workdir, "train"))
-  assert json.loads((workdir / "results.json").read_text())["accuracy"] == results["accuracy"]
+  assert json.loads((workdir / "results.json").read_text())["accuracy"] == results.accuracy
   assert (workdir / "confusion.png").stat().st_size > 0
 
 
-def test_fer2013_killed_in_its_second_epoch_resumes_to_the_same_result(paper000_run, tfds_dir, tmp_path):
+def test_fer2013_killed_in_its_second_epoch_resumes_to_the_same_result(
+    paper000_run, tfds_dir, tmp_path):
   straight, expected = paper000_run
   env = environment(tfds_dir)
   command = [sys.executable, "-m", "ferjax.main", f"--config=configs/fer2013.py:{ARG}", *OVERRIDES,
              f"--workdir={tmp_path}"]
-  process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+  process = subprocess.Popen(command,
+                             cwd=REPO,
+                             env=env,
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE,
                              text=True)
   wait_for_checkpoint(tmp_path, STEPS_PER_EPOCH, process)  # written after the first validation
   process.send_signal(signal.SIGKILL)
@@ -78,6 +85,7 @@ def test_fer2013_killed_in_its_second_epoch_resumes_to_the_same_result(paper000_
   assert f"resuming {tmp_path} from step {STEPS_PER_EPOCH} (epoch 1)" in resumed.stdout
   assert "private_test: accuracy" in resumed.stdout
   results = json.loads((tmp_path / "results.json").read_text())
-  assert results["accuracy"] == expected["accuracy"] and results["confusion"] == expected["confusion"]
-  assert results["best_epoch"] == expected["best_epoch"]
-  assert rows(tmp_path, "validation")[-1]["accuracy"] == rows(straight, "validation")[-1]["accuracy"]
+  assert results["accuracy"] == expected.accuracy and results["confusion"] == expected.confusion
+  assert results["best_epoch"] == expected.best_epoch
+  assert rows(tmp_path, "validation")[-1]["accuracy"] == rows(straight,
+                                                              "validation")[-1]["accuracy"]

@@ -1,6 +1,6 @@
-"""The accelerator lease's path on this CPU: `launch/lease.sh --dry-run` in an environment holding only the
-lease machine's packages plus the carried wheels, and the tar.xz repack the lease carries FER2013 in
-(byte-identical members, the same prepared dataset)."""
+"""The accelerator lease's path on this CPU: `launch/lease.sh --dry-run` in an environment holding
+only the lease machine's packages plus the carried wheels, and the tar.xz repack the lease carries
+FER2013 in (byte-identical members, the same prepared dataset)."""
 
 import hashlib
 import json
@@ -28,7 +28,9 @@ def test_repacked_archive_holds_the_same_files_and_prepares_the_same_dataset(ckp
   assert hashlib.sha256(again.read_bytes()).digest() == hashlib.sha256(packed.read_bytes()).digest()
   builder = datasets.prepare("ckplus/6class", manual, tmp_path / "tfds")
   assert datasets.recorded(builder, "source")["name"] == "CK+48.tar.xz"
-  ours, reference = datasets.read_split(builder, "train"), datasets.read_split(ckplus_data["6class"], "train")
+  ours, reference = datasets.read_split(builder,
+                                        "train"), datasets.read_split(ckplus_data["6class"],
+                                                                      "train")
   for key in ("image", "label", "subject"):
     np.testing.assert_array_equal(ours[key], reference[key])
   with pytest.raises(archive.ArchiveError, match="is not a readable tar.xz file"):
@@ -50,16 +52,23 @@ def lease_wheels(request) -> pathlib.Path:
 
 def test_lease_dry_run(lease_wheels, fer2013_data, ckplus_data, tfds_dir, tmp_path):
   out = tmp_path / "out"
-  environment = dict(os.environ, OUT=str(out), LEASE_WHEELS=str(lease_wheels), PYTHON=sys.executable,
-                     LEASE_SCRATCH=str(tmp_path / "scratch"), FERJAX_DATA_DIR=str(tfds_dir),
+  environment = dict(os.environ,
+                     OUT=str(out),
+                     LEASE_WHEELS=str(lease_wheels),
+                     PYTHON=sys.executable,
+                     LEASE_SCRATCH=str(tmp_path / "scratch"),
+                     FERJAX_DATA_DIR=str(tfds_dir),
                      FERJAX_MANUAL_DIR=str(REPO.parent / "shared" / "data"))
   environment.pop("PYTHONPATH", None)
-  done = subprocess.run([str(REPO / "launch" / "lease.sh"), "--dry-run"], env=environment, capture_output=True,
-                        text=True, timeout=900)
+  done = subprocess.run([str(REPO / "launch" / "lease.sh"), "--dry-run"],
+                        env=environment,
+                        capture_output=True,
+                        text=True,
+                        timeout=900)
   log = (out / "lease.log").read_text()
   assert done.returncode == 0, log[-4000:]
-  for stage in ("1. device and versions", "2. carried wheels", "4. smoke tests", "5. headline bench",
-                "6. Table 1 studies", "7. results"):
+  for stage in ("1. device and versions", "2. carried wheels", "4. smoke tests",
+                "5. headline bench", "6. Table 1 studies", "7. results"):
     assert f"== lease: {stage}" in log
   assert "linked" in done.stdout + done.stderr + log and "ferjax imports" in log
   smoke = [json.loads(line) for line in (out / "smoke.jsonl").read_text().splitlines()]

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ferjax import losses
+from ferjax.train import losses
 
 
 @pytest.fixture
@@ -43,7 +43,9 @@ def test_island_loss_is_center_plus_lambda1_cosine(batch):
   embeddings, labels, centers = batch
   expected = (losses.center_loss(embeddings, labels, centers)
               + 7.0 * losses.center_cosine_term(centers))
-  np.testing.assert_allclose(losses.island_loss(embeddings, labels, centers, 7.0), expected, rtol=1e-6)
+  np.testing.assert_allclose(losses.island_loss(embeddings, labels, centers, 7.0),
+                             expected,
+                             rtol=1e-6)
 
 
 def test_center_delta_is_wen_eq4_and_zero_for_absent_classes(batch):
@@ -66,7 +68,10 @@ def test_island_delta_is_cai_closed_form(batch):
     pair = sum(centers[m] / (np.linalg.norm(centers[m]) * nj)
                - (centers[m] @ cj) * cj / (np.linalg.norm(centers[m]) * nj ** 3)
                for m in range(k) if m != j)
-    np.testing.assert_allclose(delta[j], center_part[j] + lambda1 / (k - 1) * pair, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(delta[j],
+                               center_part[j] + lambda1 / (k - 1) * pair,
+                               rtol=1e-4,
+                               atol=1e-5)
 
 
 def test_island_rules_are_finite_for_zero_centres(batch):
@@ -80,7 +85,8 @@ def test_island_rules_are_finite_for_zero_centres(batch):
 
 @pytest.mark.parametrize("scale", [0.0, 1e-9, 1e-30])
 def test_a_centre_without_direction_takes_no_cosine_term_and_no_gradient(batch, scale):
-  """Zero (or below eps times the largest norm) centres: no term, exactly zero gradient both ways."""
+  """Zero (or below eps times the largest norm) centres: no term, exactly zero gradient both
+  ways."""
   embeddings, labels, centers = batch
   centers = centers.copy()
   centers[3] *= scale  # class 3 is absent from the batch, so its centre is never pulled
@@ -117,7 +123,8 @@ def island_run(absent_steps: int, steps: int = 10, num_classes: int = 7, dim: in
       labels = np.where(labels == 1, 0, labels)
     embeddings = means[labels] + rng.normal(size=(batch_size, dim)).astype(np.float32)
     values.append(float(losses.island_loss(embeddings, labels, centers, 7.0)))
-    centers = losses.update_centers(centers, losses.island_delta(embeddings, labels, centers, 7.0), 0.5)
+    centers = losses.update_centers(centers, losses.island_delta(embeddings, labels, centers, 7.0),
+                                    0.5)
     norms.append(float(jnp.max(jnp.linalg.norm(centers, axis=-1))))
   return max(norms), max(values)
 
@@ -139,7 +146,9 @@ def test_distance_softmax_term_by_hand(batch):
   expected = 0.5 * np.mean(-log_p[np.arange(len(labels)), labels])
   np.testing.assert_allclose(losses.distance_softmax_term(embeddings, labels, centers), expected,
                              rtol=1e-5)
-  np.testing.assert_allclose(losses.dda_loss(embeddings, labels, centers, 4.0), 4 * expected, rtol=1e-5)
+  np.testing.assert_allclose(losses.dda_loss(embeddings, labels, centers, 4.0),
+                             4 * expected,
+                             rtol=1e-5)
 
 
 def test_dda_delta_adds_the_term_gradient_to_the_center_rule(batch):
@@ -163,7 +172,9 @@ def test_objectives_combine_their_parts(batch):
   total, parts = losses.contextual_objective(logits, embeddings, labels, centers, 0.005, 7.0)
   np.testing.assert_allclose(total, parts["softmax"] + 0.005 * parts["island"], rtol=1e-6)
   total, parts = losses.multiscale_objective(logits, embeddings, labels, centers, 0.01, 4.0)
-  np.testing.assert_allclose(total, parts["softmax"] + 0.01 * parts["center"] + parts["dda"], rtol=1e-6)
+  np.testing.assert_allclose(total,
+                             parts["softmax"] + 0.01 * parts["center"] + parts["dda"],
+                             rtol=1e-6)
 
 
 def test_update_centers_moves_against_delta(batch):

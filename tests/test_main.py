@@ -12,19 +12,25 @@ from conftest import DATA_DIR, REPO
 from ml_collections import config_flags
 
 from configs import ck_msa, cka, fer2013, fer2013_msa
-from ferjax import cli, train
+from ferjax import cli
+from ferjax.train import checks, loop
 
-CONFIG_ARGS = [(cka, a) for a in ("", "m1", "m2", "m3", "m4", "m5", "m6", "m3,fold=all,runs=10", "quick",
-                                  "size=224", "source=grain", "lambda1_sweep", "m6,tta_report", "m1,pretrained=x.pth")]
+CONFIG_ARGS = [
+    (cka, a)
+    for a in ("", "m1", "m2", "m3", "m4", "m5", "m6", "m3,fold=all,runs=10", "quick", "size=224",
+              "source=grain", "lambda1_sweep", "m6,tta_report", "m1,pretrained=x.pth")
+]
 CONFIG_ARGS += [(fer2013, a) for a in ("", "m1", "m6,runs=3", "lambda_sweep")]
 CONFIG_ARGS += [(module, a) for module in (fer2013_msa, ck_msa)
                 for a in ("", "M", "MCA", "MSA", "MCSA", "gamma_sweep", "loss_sweep")]
 
 
-@pytest.mark.parametrize("module, arg", CONFIG_ARGS, ids=[f"{m.__name__}:{a}" for m, a in CONFIG_ARGS])
+@pytest.mark.parametrize("module, arg",
+                         CONFIG_ARGS,
+                         ids=[f"{m.__name__}:{a}" for m, a in CONFIG_ARGS])
 def test_every_config_and_switch_loads_and_passes_the_checks(module, arg):
   config = module.get_config(arg)
-  train.check_config(config)
+  checks.check_config(config)
   assert config.model.options.num_classes == (7 if config.dataset == "fer2013" else 6)
 
 
@@ -38,11 +44,11 @@ def test_config_rejects_unknown_rows_and_arguments():
   config = cka.get_config("")
   config.loss.name = "focal"
   with pytest.raises(ValueError, match="config.loss.name = 'focal'"):
-    train.check_config(config)
+    checks.check_config(config)
   config = cka.get_config("")
   config.model.name = "resnet"
   with pytest.raises(ValueError, match="unknown model 'resnet'"):
-    train.check_config(config)
+    checks.check_config(config)
 
 
 def train_losses(workdir) -> np.ndarray:
@@ -61,20 +67,21 @@ def tiny(arg: str, tfds_dir, **overrides):
 
 
 def test_the_grain_source_trains_exactly_like_the_device_source(ckplus_data, tfds_dir, tmp_path):
-  streamed = train.train_and_evaluate(tiny("m2,epochs=1,source=grain", tfds_dir), tmp_path / "grain")
-  resident = train.train_and_evaluate(tiny("m2,epochs=1", tfds_dir), tmp_path / "device")
+  streamed = loop.train_and_evaluate(tiny("m2,epochs=1,source=grain", tfds_dir), tmp_path / "grain")
+  resident = loop.train_and_evaluate(tiny("m2,epochs=1", tfds_dir), tmp_path / "device")
   np.testing.assert_array_equal(train_losses(tmp_path / "grain"), train_losses(tmp_path / "device"))
-  assert streamed["accuracy"] == resident["accuracy"]
+  assert streamed.accuracy == resident.accuracy
 
 
-def test_a_run_continued_from_its_checkpoint_matches_an_uninterrupted_one(ckplus_data, tfds_dir, tmp_path):
-  straight = train.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), tmp_path / "straight")
-  train.train_and_evaluate(tiny("m6,epochs=1", tfds_dir), tmp_path / "resumed")
-  resumed = train.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), tmp_path / "resumed")
-  assert resumed["accuracy"] == straight["accuracy"]
-  assert resumed["confusion"] == straight["confusion"]
-  evaluated = train.evaluate_workdir(tiny("m6,epochs=2", tfds_dir), tmp_path / "straight", None)
-  assert evaluated["accuracy"] == straight["accuracy"]
+def test_a_run_continued_from_its_checkpoint_matches_an_uninterrupted_one(
+    ckplus_data, tfds_dir, tmp_path):
+  straight = loop.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), tmp_path / "straight")
+  loop.train_and_evaluate(tiny("m6,epochs=1", tfds_dir), tmp_path / "resumed")
+  resumed = loop.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), tmp_path / "resumed")
+  assert resumed.accuracy == straight.accuracy
+  assert resumed.confusion == straight.confusion
+  evaluated = loop.evaluate_workdir(tiny("m6,epochs=2", tfds_dir), tmp_path / "straight", None)
+  assert evaluated.accuracy == straight.accuracy
 
 
 def run_main(*args: str) -> subprocess.CompletedProcess:
@@ -84,8 +91,10 @@ def run_main(*args: str) -> subprocess.CompletedProcess:
 
 BAD_ARGUMENTS = {
     "unknown variant": (["--config=configs/cka.py:m7"], "unknown Table 1 row 'm7'"),
-    "misspelt argument": (["--config=configs/cka.py:quick,widht=0.5"], "unknown config argument 'widht'"),
-    "unknown flag": (["--config=configs/cka.py", "--epochs=3"], "Unknown command line flag 'epochs'"),
+    "misspelt argument":
+        (["--config=configs/cka.py:quick,widht=0.5"], "unknown config argument 'widht'"),
+    "unknown flag": (["--config=configs/cka.py",
+                      "--epochs=3"], "Unknown command line flag 'epochs'"),
 }
 
 

@@ -2,9 +2,9 @@
 
 CPU, 48x48 inputs (real CK+ faces from ../shared/data/CK+48.zip), random non-degenerate weights
 converted with `flax_to_state_dict`, eval mode. Every network variant is checked in float32 on
-logits, the embedding and every aux map, and on the input gradient of sum(logits * w); components and
-losses are checked on their own. The worst relative error per quantity, max|torch - jax| / max|jax|, is
-printed at the end (run with -s).
+logits, the embedding and every aux map, and on the input gradient of sum(logits * w); components
+and losses are checked on their own. The worst relative error per quantity, max|torch - jax| /
+max|jax|, is printed at the end (run with -s).
 
 The input gradient is compared in float64 (same float32-rounded weights and inputs, cast up in both
 frameworks). It is only piecewise continuous: every ReLU and max decision (2x2 max-pooling, GCCA's
@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import torch
 
-import ferjax.losses as jlosses
+import ferjax.train.losses as jlosses
 from ferjax.models import attention as jattention
 from ferjax.models import decoder as jdecoder
 from ferjax.models import get_model as jax_model
@@ -130,8 +130,8 @@ def batch(faces: np.ndarray, channels: int, offset: int = 0) -> jax.Array:
 
 TABLE1, PAPER002 = CONTEXTUAL_VARIANTS, MULTISCALE_VARIANTS  # m6 is m5's network (another loss)
 
-# (id, model name, options, input channels). m6 has m5's shapes, so it reuses m5's compiled reference
-# with other weights and faces. BatchNorm variants get random running statistics.
+# (id, model name, options, input channels). m6 has m5's shapes, so it reuses m5's compiled
+# reference with other weights and faces. BatchNorm variants get random running statistics.
 VARIANTS = [
     ("contextual-m1-gray", "contextual", TABLE1["m1"], 1),
     ("contextual-m2-rgb", "contextual", TABLE1["m2"], 3),
@@ -224,8 +224,8 @@ def test_vgg_fc_head_parity_at_64px(faces):
 
 
 def test_align_corners_moves_the_global_map(faces):
-  """CPD's corner-aligned upsampling and ferjax's half-pixel default give different PD maps on the same
-  weights (so the switch does something), and both match their torch mirror."""
+  """CPD's corner-aligned upsampling and ferjax's half-pixel default give different PD maps on the
+  same weights (so the switch does something), and both match their torch mirror."""
   x = batch(faces, 1)
   maps = {}
   for aligned in (False, True):
@@ -235,8 +235,8 @@ def test_align_corners_moves_the_global_map(faces):
     tmodel = load(torch_model("contextual", width=WIDTH, in_channels=1, **TABLE1["m4"],
                               align_corners=aligned), variables)
     with torch.no_grad():
-      check(f"contextual:global_map (align_corners={aligned})", to_nhwc(tmodel(to_torch(x))[1]["global_map"]),
-            maps[aligned])
+      check(f"contextual:global_map (align_corners={aligned})",
+            to_nhwc(tmodel(to_torch(x))[1]["global_map"]), maps[aligned])
   change = np.abs(maps[True] - maps[False]).max() / np.abs(maps[False]).max()
   print(f"\nalign_corners: max |change| of the global map {change:.2f} of its max")
   assert change > 1e-2
@@ -246,7 +246,8 @@ def test_align_corners_moves_the_global_map(faces):
                                            ("multiscale", {**PAPER002["MCSA"], "batch_norm": True,
                                                            "dropout": 0.5})])
 def test_torch_training_mode(faces, name: str, options: dict):
-  """Training mode (batch statistics, dropout, sampled stochastic pooling) runs with finite gradients."""
+  """Training mode (batch statistics, dropout, sampled stochastic pooling) runs with finite
+  gradients."""
   torch.manual_seed(0)
   model = torch_model(name, width=WIDTH, in_channels=1, **options).train()
   x = to_torch(batch(faces, 1), requires_grad=True)
@@ -290,7 +291,8 @@ def test_stochastic_pool_sampling_picks_an_activation():
 
 def test_stochastic_pool_samples_its_distribution_in_bfloat16():
   """The mirror samples in float32 too: a bfloat16 48x48 map's draws follow p_i = a_i / sum(a) (in
-  bfloat16 arithmetic: total variation 0.51, 436 of 1,108 positions reached, at these 12,800 draws)."""
+  bfloat16 arithmetic: total variation 0.51, 436 of 1,108 positions reached, at these 12,800
+  draws)."""
   x = torch.from_numpy(np.random.default_rng(0).normal(size=(48, 48)).astype(np.float32)).bfloat16()
   maps = x[None, None].expand(200, 64, 48, 48).contiguous().requires_grad_(True)
   pooled = tattention.stochastic_pool(maps, sample=True, generator=torch.Generator().manual_seed(0))
@@ -322,27 +324,40 @@ def feature_maps(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
 
 
 COMPONENTS: dict[str, Callable[[], tuple]] = {
-    "gcca": lambda: (jattention.GCCA(), tattention.GCCA(32), feature_maps(5, (2, 12, 12, 32))),
-    "se": lambda: (jattention.SEAttention(), tattention.SEAttention(32), feature_maps(6, (2, 12, 12, 32))),
-    "spatial_attention": lambda: (jattention.SpatialAttention(), tattention.SpatialAttention(),
-                                  feature_maps(7, (2, 12, 12, 16))),
-    "partial_decoder": lambda: (jdecoder.PartialDecoder(8), tdecoder.PartialDecoder(8),
-                                feature_maps(8, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
-    "partial_decoder_bn": lambda: (jdecoder.PartialDecoder(8, True), tdecoder.PartialDecoder(8, True),
-                                   feature_maps(9, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
-    "partial_decoder_align_corners": lambda: (
-        jdecoder.PartialDecoder(8, align_corners=True), tdecoder.PartialDecoder(8, align_corners=True),
-        feature_maps(17, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
-    "reverse_attention_from_coarser": lambda: (
-        jdecoder.ReverseAttention(8), tdecoder.ReverseAttention(8),
-        [*feature_maps(10, (2, 6, 6, 8)), np.random.default_rng(10).normal(size=(2, 3, 3, 1))]),
-    "reverse_attention_from_finer": lambda: (
-        jdecoder.ReverseAttention(8, True), tdecoder.ReverseAttention(8, True),
-        [*feature_maps(11, (2, 3, 3, 8)), np.random.default_rng(11).normal(size=(2, 12, 12, 1))]),
-    "multiscale_conv": lambda: (jvgg.MultiscaleConv(16), tvgg.MultiscaleConv(3, 16),
-                                feature_maps(12, (2, 12, 12, 3))),
-    "multiscale_conv_bn": lambda: (jvgg.MultiscaleConv(16, True), tvgg.MultiscaleConv(3, 16, True),
-                                   feature_maps(13, (2, 12, 12, 3))),
+    "gcca":
+        lambda: (jattention.GCCA(), tattention.GCCA(32), feature_maps(5, (2, 12, 12, 32))),
+    "se":
+        lambda:
+        (jattention.SEAttention(), tattention.SEAttention(32), feature_maps(6, (2, 12, 12, 32))),
+    "spatial_attention":
+        lambda: (jattention.SpatialAttention(), tattention.SpatialAttention(),
+                 feature_maps(7, (2, 12, 12, 16))),
+    "partial_decoder":
+        lambda: (jdecoder.PartialDecoder(8), tdecoder.PartialDecoder(8),
+                 feature_maps(8, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
+    "partial_decoder_bn":
+        lambda: (jdecoder.PartialDecoder(8, True), tdecoder.PartialDecoder(8, True),
+                 feature_maps(9, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
+    "partial_decoder_align_corners":
+        lambda: (jdecoder.PartialDecoder(8, align_corners=True),
+                 tdecoder.PartialDecoder(8, align_corners=True),
+                 feature_maps(17, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
+    "reverse_attention_from_coarser":
+        lambda:
+        (jdecoder.ReverseAttention(8), tdecoder.ReverseAttention(8),
+         [*feature_maps(10, (2, 6, 6, 8)),
+          np.random.default_rng(10).normal(size=(2, 3, 3, 1))]),
+    "reverse_attention_from_finer":
+        lambda:
+        (jdecoder.ReverseAttention(8, True), tdecoder.ReverseAttention(8, True),
+         [*feature_maps(11, (2, 3, 3, 8)),
+          np.random.default_rng(11).normal(size=(2, 12, 12, 1))]),
+    "multiscale_conv":
+        lambda:
+        (jvgg.MultiscaleConv(16), tvgg.MultiscaleConv(3, 16), feature_maps(12, (2, 12, 12, 3))),
+    "multiscale_conv_bn":
+        lambda: (jvgg.MultiscaleConv(16, True), tvgg.MultiscaleConv(3, 16, True),
+                 feature_maps(13, (2, 12, 12, 3))),
 }
 
 
@@ -375,7 +390,8 @@ def test_batchnorm_training_mode_conventions():
   stats = updates["batch_stats"]["bn"]
   check("batchnorm running_mean", tmodule.bn.running_mean.numpy(), stats["mean"])
   n = x.shape[0] * x.shape[1] * x.shape[2]
-  unbiased_to_biased = running_var * 0.9 + (tmodule.bn.running_var - 0.9 * running_var) * (n - 1) / n
+  unbiased_to_biased = running_var * 0.9 + (tmodule.bn.running_var - 0.9 * running_var) * (n -
+                                                                                           1) / n
   check("batchnorm running_var (biased)", unbiased_to_biased.numpy(), stats["var"])
 
 
@@ -401,7 +417,8 @@ def loss_inputs(zero_center: bool) -> tuple[np.ndarray, ...]:
   `zero_center` the absent class's centre is zero (zero-initialised, never pulled)."""
   rng = np.random.default_rng(16)
   labels = np.array([0, 1, 2, 4, 0, 1, 1, 4], np.int32)
-  logits, embeddings, centers = (rng.normal(size=s).astype(np.float32) for s in ((8, 5), (8, 6), (5, 6)))
+  logits, embeddings, centers = (
+      rng.normal(size=s).astype(np.float32) for s in ((8, 5), (8, 6), (5, 6)))
   if zero_center:
     centers[3] = 0.0
   return logits, embeddings, labels, centers
@@ -420,10 +437,11 @@ def test_loss_parity(loss: str, zero_center: bool):
     expected, actual = {"": expected}, {"": actual}
   for part in expected:
     assert np.all(np.isfinite(expected[part]))
-    check(f"loss:{loss}" + (f".{part}" if part else ""), actual[part].detach().numpy(), expected[part],
-          LOSS_TOLERANCE)
+    check(f"loss:{loss}" + (f".{part}" if part else ""), actual[part].detach().numpy(),
+          expected[part], LOSS_TOLERANCE)
   if loss == "center_delta" or (loss == "island_delta" and zero_center):  # class 3 is absent
-    # A zero centre has no direction: no cosine gradient either (ferjax.losses.defined_directions).
+    # A zero centre has no direction: no cosine gradient either
+    # (ferjax.train.losses.defined_directions).
     assert np.all(actual[""].numpy()[3] == 0) and np.all(np.asarray(expected[""])[3] == 0)
 
 
@@ -437,7 +455,7 @@ def test_island_delta_is_cai_et_al_closed_form():
   for j in range(len(c)):
     for k in range(len(c)):
       if k != j:
-        closed[j] += c[k] / (norms[k] * norms[j]) - (c[k] @ c[j]) * c[j] / (norms[k] * norms[j] ** 3)
+        closed[j] += c[k] / (norms[k] * norms[j]) - (c[k] @ c[j]) * c[j] / (norms[k] * norms[j]**3)
   closed *= 7.0 / (len(c) - 1)
   for label, module, to in (("ferjax", jlosses, jnp.asarray), ("torch", tlosses, torch.from_numpy)):
     args = tuple(map(to, (embeddings, labels, centers)))

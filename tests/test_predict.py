@@ -1,6 +1,6 @@
-"""Using a trained model: `python -m ferjax.predict` end to end from a workdir this module trains for one
-epoch, on the astronaut photo, a canvas of CK+ faces, a video it writes and bad input; the portable
-export run without the training code; the face crop."""
+"""Using a trained model: `python -m ferjax.predict` end to end from a workdir this module trains
+for one epoch, on the astronaut photo, a canvas of CK+ faces, a video it writes and bad input; the
+portable export run without the training code; the face crop."""
 
 import json
 import math
@@ -17,9 +17,9 @@ from conftest import DATA_DIR, REPO, TINY
 from test_faces import ASTRONAUT_FACE, CANVAS_FACES, CANVAS_SHAPE, resized
 
 from configs import cka
-from ferjax import train
 from ferjax.data.archive import Archive
 from ferjax.faces import align, extra
+from ferjax.train import loop
 
 VIDEO_FRAMES = 7
 EVERY = 3
@@ -38,7 +38,7 @@ def workdir(ckplus_data, tfds_dir, tmp_path_factory):
   config = cka.get_config(f"m6,epochs=1,width={TINY},views=random")
   config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
   path = tmp_path_factory.mktemp("predict") / "m6"
-  train.train_and_evaluate(config, path)
+  loop.train_and_evaluate(config, path)
   return path
 
 
@@ -74,10 +74,15 @@ def inputs(tmp_path_factory):
 def predicted(workdir, inputs, tmp_path_factory):
   """One run over everything: JSON lines, annotations, explanations and an export."""
   out = tmp_path_factory.mktemp("predicted")
-  command = [sys.executable, "-m", "ferjax.predict", f"--workdir={workdir}", str(inputs),
-             str(inputs / "missing.png"), f"--out={out / 'faces.jsonl'}", f"--annotate={out / 'annotated'}",
-             f"--explain={out / 'explained'}", f"--every={EVERY}", f"--export={out / 'model.ferjax'}"]
-  # The tests' compilation cache: MTCNN's programs for these image sizes were compiled by test_faces.
+  command = [
+      sys.executable, "-m", "ferjax.predict", f"--workdir={workdir}",
+      str(inputs),
+      str(inputs / "missing.png"), f"--out={out / 'faces.jsonl'}",
+      f"--annotate={out / 'annotated'}", f"--explain={out / 'explained'}", f"--every={EVERY}",
+      f"--export={out / 'model.ferjax'}"
+  ]
+  # The tests' compilation cache: MTCNN's programs for these image sizes were compiled by
+  # test_faces.
   env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(REPO / ".pytest_cache" / "jax"))
   result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
   records = [json.loads(line) for line in (out / "faces.jsonl").read_text().splitlines()]
@@ -117,7 +122,8 @@ def test_predict_labels_every_face_and_reports_bad_input(predicted, inputs):
 
 
 def test_an_image_too_small_for_the_detector_is_reported_and_the_run_goes_on(predicted, tmp_path):
-  """A 5x7 PNG sorted before a real photo: an error naming it, the photo still labelled, exit status 1."""
+  """A 5x7 PNG sorted before a real photo: an error naming it, the photo still labelled, exit status
+  1."""
   _, _, out = predicted
   folder = tmp_path / "inputs"
   folder.mkdir()
@@ -128,8 +134,9 @@ def test_an_image_too_small_for_the_detector_is_reported_and_the_run_goes_on(pre
   env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(REPO / ".pytest_cache" / "jax"))
   result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
   assert result.returncode == 1, result.stderr
-  assert (f"error: {folder / 'a_tiny.png'}: too small to search for faces: 5x7 pixels, at least 12x12 "
-          "needed") in result.stderr
+  assert (
+      f"error: {folder / 'a_tiny.png'}: too small to search for faces: 5x7 pixels, at least 12x12 "
+      "needed") in result.stderr
   assert "1 image(s), 0 video frame(s): 1 face(s), 0 without a face, 1 failed" in result.stderr
   records = [json.loads(line) for line in (tmp_path / "faces.jsonl").read_text().splitlines()]
   (face,) = faces_of(records, "astronaut.png")
@@ -138,9 +145,10 @@ def test_an_image_too_small_for_the_detector_is_reported_and_the_run_goes_on(pre
 
 def test_predict_writes_pictures_and_video(predicted):
   _, records, out = predicted
-  assert {p.name for p in (out / "annotated").iterdir()} == {"astronaut.png", "canvas.png", "blank.png",
-                                                             "clip.mp4"}
-  original, annotated = skimage.data.astronaut(), np.asarray(Image.open(out / "annotated" / "astronaut.png"))
+  assert {p.name for p in (out / "annotated").iterdir()
+         } == {"astronaut.png", "canvas.png", "blank.png", "clip.mp4"}
+  original, annotated = skimage.data.astronaut(), np.asarray(
+      Image.open(out / "annotated" / "astronaut.png"))
   assert annotated.shape == original.shape and (annotated != original).any(axis=-1).mean() > 0.001
   video = cv2.VideoCapture(str(out / "annotated" / "clip.mp4"))
   assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == len(range(0, VIDEO_FRAMES, EVERY))
@@ -152,19 +160,21 @@ def test_predict_writes_pictures_and_video(predicted):
 
 
 def test_portable_model_runs_without_the_training_code(predicted, workdir, inputs, tmp_path):
-  """The exported file gives the workdir's probabilities with ferjax's training modules unimportable."""
+  """The exported file gives the workdir's probabilities with ferjax's training modules
+  unimportable."""
   _, records, out = predicted
   (face,) = faces_of(records, "astronaut.png")
   crop = align.crop_face(skimage.data.astronaut(), face["box"], np.array(face["landmarks"]))
   np.save(tmp_path / "crop.npy", crop[None])
   script = (
       "import sys, json, numpy as np\n"
-      "for name in ('ferjax.train', 'ferjax.state', 'ferjax.inference', 'ferjax.checkpoints', "
+      "for name in ('ferjax.train.loop', 'ferjax.train.state', 'ferjax.inference.classifier', 'ferjax.train.checkpoints', "
       "'ferjax.models', 'configs', 'orbax', 'tensorflow_datasets'):\n"
       "  sys.modules[name] = None\n"
-      "from ferjax.portable import PortableClassifier\n"
+      "from ferjax.inference.export import PortableClassifier\n"
       f"model = PortableClassifier.load({str(out / 'model.ferjax')!r})\n"
-      f"print(json.dumps(model.probabilities(np.load({str(tmp_path / 'crop.npy')!r}))[0].tolist()))\n")
+      f"print(json.dumps(model.probabilities(np.load({str(tmp_path / 'crop.npy')!r}))[0].tolist()))\n"
+  )
   result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
                           timeout=300)
   assert result.returncode == 0, result.stderr
@@ -173,7 +183,8 @@ def test_portable_model_runs_without_the_training_code(predicted, workdir, input
 
 
 def test_crop_turns_the_eye_line_horizontal():
-  """Two bright 'eyes' on a slanted line end up on one row of the crop, the box's centre in its middle."""
+  """Two bright 'eyes' on a slanted line end up on one row of the crop, the box's centre in its
+  middle."""
   image = np.zeros((200, 200), np.uint8)
   eyes = np.array([[80.0, 90.0], [120.0, 110.0]])  # 26.6 degrees.
   for x, y in eyes:
@@ -185,7 +196,8 @@ def test_crop_turns_the_eye_line_horizontal():
   assert abs(rows[left].mean() - rows[right].mean()) < 1.0
   assert abs((cols[left].mean() + cols[right].mean()) / 2 - 39.5) < 1.5
   distance = np.hypot(*(eyes[1] - eyes[0]))
-  assert abs(cols[right].mean() - cols[left].mean() - distance) < 1.5  # Same scale: box side = crop side.
+  assert abs(cols[right].mean() - cols[left].mean() -
+             distance) < 1.5  # Same scale: box side = crop side.
 
 
 def test_missing_video_support_names_the_extra(monkeypatch):

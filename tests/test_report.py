@@ -1,4 +1,5 @@
-"""ferjax.report on small synthetic workdirs: numbers, variant names, paper numbers, pictures, errors."""
+"""ferjax.analysis.report on small synthetic workdirs: numbers, variant names, paper numbers,
+pictures, errors."""
 
 import json
 import pathlib
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ferjax import published, report
+from ferjax.analysis import report
+from ferjax.study import published
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FER_CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
@@ -18,7 +20,8 @@ MCA = {"channel_attention": True, "spatial_attention": False, "width": 1.0}
 CONTEXTUAL_M5 = {"fusion": True, "gcca": True, "pd": True, "ra": True, "width": 0.25}
 
 
-def write_metrics(path: pathlib.Path, runs: int, steps_per_epoch: int, epochs: int, validation: bool) -> None:
+def write_metrics(path: pathlib.Path, runs: int, steps_per_epoch: int, epochs: int,
+                  validation: bool) -> None:
   """Train lines every 5 steps and at each epoch's end, validation at each epoch's end; step 5 is
   written twice (as a resumed run does), the first time with a wrong loss of 99."""
   lines = [{"step": 5, "epoch": 5 / steps_per_epoch, "split": "train", "loss": [99.0] * runs,
@@ -39,15 +42,37 @@ def write_metrics(path: pathlib.Path, runs: int, steps_per_epoch: int, epochs: i
   path.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
-def results(dataset, model, options, loss, split, fold, classes, accuracy, confusion_scale=1, **extra):
-  """A results.json dict as ferjax.train writes it, with made-up per-class numbers."""
+def results(dataset,
+            model,
+            options,
+            loss,
+            split,
+            fold,
+            classes,
+            accuracy,
+            confusion_scale=1,
+            **extra):
+  """A results.json dict as ferjax.train.loop writes it, with made-up per-class numbers."""
   k, runs = len(classes), len(accuracy)
   per_class = [[0.5 + 0.05 * c + 0.01 * r for c in range(k)] for r in range(runs)]
   confusion = [(np.eye(k, dtype=int) * (10 + r) + confusion_scale).tolist() for r in range(runs)]
-  return dict(dataset=dataset, model=model, options=options, loss=loss, split=split, fold=fold,
-              classes=classes, num_runs=runs, num_epochs=3, accuracy=accuracy,
-              acc=float(np.mean(accuracy)), sta=float(np.std(accuracy)), per_class_accuracy=per_class,
-              confusion=confusion, best_epoch=[3] * runs, wall_time_s=3725.0, **extra)
+  return dict(dataset=dataset,
+              model=model,
+              options=options,
+              loss=loss,
+              split=split,
+              fold=fold,
+              classes=classes,
+              num_runs=runs,
+              num_epochs=3,
+              accuracy=accuracy,
+              acc=float(np.mean(accuracy)),
+              sta=float(np.std(accuracy)),
+              per_class_accuracy=per_class,
+              confusion=confusion,
+              best_epoch=[3] * runs,
+              wall_time_s=3725.0,
+              **extra)
 
 
 def write_workdir(path: pathlib.Path, result: dict, metrics: dict | None) -> pathlib.Path:
@@ -62,25 +87,47 @@ def write_workdir(path: pathlib.Path, result: dict, metrics: dict | None) -> pat
 
 @pytest.fixture
 def workdirs(tmp_path) -> dict[str, pathlib.Path]:
-  """FER2013 m6 (2 runs, validation), CK+ m3 over folds 0 and 1 (2 runs each), FER2013 MCA (1 run)."""
-  fer = write_workdir(tmp_path / "runs" / "fer_m6",
-                      results("fer2013", "contextual", CONTEXTUAL_M5, "island", "private_test", None,
-                              FER_CLASSES, [0.7110, 0.7330]),
-                      {"steps_per_epoch": 10, "epochs": 3, "validation": True})
+  """FER2013 m6 (2 runs, validation), CK+ m3 over folds 0 and 1 (2 runs each), FER2013 MCA
+  (1 run)."""
+  fer = write_workdir(
+      tmp_path / "runs" / "fer_m6",
+      results("fer2013", "contextual", CONTEXTUAL_M5, "island", "private_test", None, FER_CLASSES,
+              [0.7110, 0.7330]), {
+                  "steps_per_epoch": 10,
+                  "epochs": 3,
+                  "validation": True
+              })
   ck = tmp_path / "runs" / "ck_m3"
   m3 = {"fusion": True, "gcca": True, "pd": False, "ra": False, "width": 1.0}
   folds = [[0.95, 0.97], [0.91, 0.99]]
   for fold, accuracy in enumerate(folds):
-    write_workdir(ck / f"fold_{fold}", results("ckplus/6class", "contextual", m3, "softmax", f"fold {fold}",
-                                               fold, CK_CLASSES, accuracy),
-                  {"steps_per_epoch": 4 + 4 * fold, "epochs": 2, "validation": False})
-  (ck / "results.json").write_text(json.dumps(results(
-      "ckplus/6class", "contextual", m3, "softmax", "all folds", None, CK_CLASSES,
-      np.mean(folds, axis=0).tolist(), confusion_scale=2, fold_accuracy=np.mean(folds, axis=1).tolist())))
-  mca = write_workdir(tmp_path / "runs" / "fer_mca",
-                      results("fer2013", "multiscale", MCA, "dda", "private_test", None, FER_CLASSES,
-                              [0.6543]),
-                      {"steps_per_epoch": 6, "epochs": 2, "validation": True})
+    write_workdir(
+        ck / f"fold_{fold}",
+        results("ckplus/6class", "contextual", m3, "softmax", f"fold {fold}", fold, CK_CLASSES,
+                accuracy), {
+                    "steps_per_epoch": 4 + 4 * fold,
+                    "epochs": 2,
+                    "validation": False
+                })
+  (ck / "results.json").write_text(
+      json.dumps(
+          results("ckplus/6class",
+                  "contextual",
+                  m3,
+                  "softmax",
+                  "all folds",
+                  None,
+                  CK_CLASSES,
+                  np.mean(folds, axis=0).tolist(),
+                  confusion_scale=2,
+                  fold_accuracy=np.mean(folds, axis=1).tolist())))
+  mca = write_workdir(
+      tmp_path / "runs" / "fer_mca",
+      results("fer2013", "multiscale", MCA, "dda", "private_test", None, FER_CLASSES, [0.6543]), {
+          "steps_per_epoch": 6,
+          "epochs": 2,
+          "validation": True
+      })
   return {"fer": fer, "ck": ck, "mca": mca}
 
 
@@ -122,7 +169,9 @@ def test_report(workdirs, tmp_path):
 
   fer = table_row(text, "fer_m6")
   assert fer[1:6] == ["fer2013", "contextual m6 (width 0.25)", "island", "private_test", "2"]
-  assert fer[6:8] == [f"{100 * np.mean([0.7110, 0.7330]):.2f}", f"{100 * np.std([0.7110, 0.7330]):.2f}"]
+  assert fer[6:8] == [
+      f"{100 * np.mean([0.7110, 0.7330]):.2f}", f"{100 * np.std([0.7110, 0.7330]):.2f}"
+  ]
   assert fer[6:8] == ["72.20", "1.10"]
   assert "angry: 50.5%" in fer[8] and "neutral: 80.5%" in fer[8]  # Mean of runs 0 and 1.
   assert fer[9] == "1h02m05s"
@@ -169,15 +218,20 @@ def test_shared_classes_get_columns(workdirs, tmp_path):
   text = report.build_report([workdirs["fer"], workdirs["mca"]], tmp_path / "out")
   header = next(line for line in text.splitlines() if line.startswith("| name"))
   assert "| angry % |" in header and "| neutral % |" in header
-  assert table_row(text, "fer_mca")[8:15] == ["50.0", "55.0", "60.0", "65.0", "70.0", "75.0", "80.0"]
+  assert table_row(text,
+                   "fer_mca")[8:15] == ["50.0", "55.0", "60.0", "65.0", "70.0", "75.0", "80.0"]
 
 
 def test_learning_curves_pool_folds_and_drop_rewritten_steps(workdirs):
   fer = report.learning_curve_panels(report.load_workdir(workdirs["fer"]))
   labels = {panel: [c[0] for c in curves] for panel, curves in fer.items()}
-  assert labels == {"loss": ["train", "train softmax", "validation"], "accuracy": ["train", "validation"]}
+  assert labels == {
+      "loss": ["train", "train softmax", "validation"],
+      "accuracy": ["train", "validation"]
+  }
   epochs, loss = fer["loss"][0][1:]
-  assert loss.shape == (len(epochs), 2) and loss.max() < 99  # Step 5's second write replaced the first.
+  assert loss.shape == (len(epochs),
+                        2) and loss.max() < 99  # Step 5's second write replaced the first.
   np.testing.assert_allclose(fer["accuracy"][1][1], [1, 2, 3])
 
   ck = report.learning_curve_panels(report.load_workdir(workdirs["ck"]))
@@ -213,9 +267,10 @@ def test_command_line(workdirs, tmp_path):
                         capture_output=True, text=True, timeout=60,
                         check=False)
   assert done.returncode == 1
-  assert done.stderr.strip() == (f"ferjax.report: error: {tmp_path / 'runs'}: no results.json, so the run is "
-                                 "unfinished or was never trained; train it first (python -m ferjax.main "
-                                 f"--config=... --workdir={tmp_path / 'runs'})")
+  assert done.stderr.strip() == (
+      f"error: {tmp_path / 'runs'}: no results.json, so the run is "
+      "unfinished or was never trained; train it first (python -m ferjax.main "
+      f"--config=... --workdir={tmp_path / 'runs'})")
 
 
 def test_default_output_is_first_workdirs_parent(workdirs):

@@ -1,6 +1,6 @@
-"""The same training on 1 device, on 8 forced CPU devices and on 2 processes gives the same loss curve;
-SIGTERM mid-epoch and a non-finite loss leave a workdir that resumes or says what was kept (SIGKILL:
-tests/test_fer2013.py)."""
+"""The same training on 1 device, on 8 forced CPU devices and on 2 processes gives the same loss
+curve; SIGTERM mid-epoch and a non-finite loss leave a workdir that resumes or says what was kept
+(SIGKILL: tests/test_fer2013.py)."""
 
 import json
 import os
@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from conftest import DATA_DIR, REPO
 
-ARGS = ["--config=configs/cka.py:m2,epochs=1,width=0.125,views=random", "--config.log_every_steps=2"]
+ARGS = [
+    "--config=configs/cka.py:m2,epochs=1,width=0.125,views=random", "--config.log_every_steps=2"
+]
 
 
 def environment(tfds_dir, devices: int = 1) -> dict:
@@ -29,14 +31,20 @@ def train_losses(workdir) -> np.ndarray:
 
 def assert_same_curve(actual: np.ndarray, expected: np.ndarray) -> None:
   """Equal up to reduction order: tight over the first steps, looser once rounding has compounded
-  through an epoch of BatchNorm training (measured: at most 1.5e-4 by the third step, 0.3% after 26)."""
+  through an epoch of BatchNorm training (measured: at most 1.5e-4 by the third step, 0.3% after
+  26)."""
   assert actual.shape == expected.shape
   np.testing.assert_allclose(actual[:3], expected[:3], rtol=5e-4)
   np.testing.assert_allclose(actual, expected, rtol=1e-2)
 
 
 def run(command: list[str], env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
-  result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+  result = subprocess.run(command,
+                          cwd=REPO,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
   assert result.returncode == 0, result.stderr[-3000:]
   return result
 
@@ -49,13 +57,20 @@ def one_device(ckplus_data, tfds_dir, tmp_path_factory):
 
 
 def test_eight_devices_follow_the_single_device_loss_curve(one_device, tfds_dir, tmp_path):
-  run([sys.executable, "-m", "ferjax.main", *ARGS, f"--workdir={tmp_path}"], environment(tfds_dir, 8))
+  run([sys.executable, "-m", "ferjax.main", *ARGS, f"--workdir={tmp_path}"],
+      environment(tfds_dir, 8))
   expected = train_losses(one_device)
   assert expected.shape == (13, 1)
   assert_same_curve(train_losses(tmp_path), expected)
-  uneven = subprocess.run([sys.executable, "-m", "ferjax.main", *ARGS, f"--workdir={tmp_path / 'uneven'}",
-                           "--config.batch_size=30"], cwd=REPO, env=environment(tfds_dir, 8),
-                          capture_output=True, text=True, timeout=300)
+  uneven = subprocess.run([
+      sys.executable, "-m", "ferjax.main", *ARGS, f"--workdir={tmp_path / 'uneven'}",
+      "--config.batch_size=30"
+  ],
+                          cwd=REPO,
+                          env=environment(tfds_dir, 8),
+                          capture_output=True,
+                          text=True,
+                          timeout=300)
   assert uneven.returncode == 1 and "batch size 30 does not split evenly over 8 devices" in uneven.stderr
 
 
@@ -67,7 +82,10 @@ def test_two_processes_follow_the_single_device_loss_curve(one_device, tfds_dir,
   assert (tmp_path / "process_1.log").exists()
 
 
-def wait_for_checkpoint(workdir, step: int, process: subprocess.Popen, timeout: float = 300) -> None:
+def wait_for_checkpoint(workdir,
+                        step: int,
+                        process: subprocess.Popen,
+                        timeout: float = 300) -> None:
   """Until checkpoint `step` is committed (Orbax renames its temporary folder when done)."""
   deadline = time.time() + timeout
   while not (workdir / "checkpoints" / str(step)).is_dir():
@@ -79,20 +97,29 @@ def wait_for_checkpoint(workdir, step: int, process: subprocess.Popen, timeout: 
 # m2 keeps these fast; tests/test_main.py resumes m6 (island loss centres) in-process, and
 # tests/test_fer2013.py kills a FER2013 run with SIGKILL. The papers' expanded epoch on a 56-image
 # subset of the fold: 56 x 15 views = 26 steps an epoch, and SIGTERM stops mid-epoch.
-KILL_ARGS = ["--config=configs/cka.py:m2,epochs=4,width=0.125,subset=56", "--config.log_every_steps=13"]
+KILL_ARGS = [
+    "--config=configs/cka.py:m2,epochs=4,width=0.125,subset=56", "--config.log_every_steps=13"
+]
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(ckplus_data, tfds_dir, tmp_path_factory):
   workdir = tmp_path_factory.mktemp("uninterrupted")
-  run([sys.executable, "-m", "ferjax.main", *KILL_ARGS, f"--workdir={workdir}"], environment(tfds_dir))
+  run([sys.executable, "-m", "ferjax.main", *KILL_ARGS, f"--workdir={workdir}"],
+      environment(tfds_dir))
   return workdir
 
 
-def test_a_run_stopped_by_sigterm_mid_epoch_resumes_to_the_same_result(uninterrupted, tfds_dir, tmp_path):
+def test_a_run_stopped_by_sigterm_mid_epoch_resumes_to_the_same_result(
+    uninterrupted, tfds_dir, tmp_path):
   env, killed = environment(tfds_dir), tmp_path / "killed"
-  process = subprocess.Popen([sys.executable, "-m", "ferjax.main", *KILL_ARGS, f"--workdir={killed}"],
-                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  process = subprocess.Popen(
+      [sys.executable, "-m", "ferjax.main", *KILL_ARGS, f"--workdir={killed}"],
+      cwd=REPO,
+      env=env,
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True)
   wait_for_checkpoint(killed, 26, process)
   process.send_signal(signal.SIGTERM)
   stdout, _ = process.communicate(timeout=300)
@@ -111,11 +138,18 @@ def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpo
           f"--workdir={tmp_path}"]
   run([sys.executable, "-m", "ferjax.main", *args, "--config.num_epochs=1"], env)
   # Resumed for a second epoch with an absurd weight decay, the parameters overflow within steps.
-  result = subprocess.run([sys.executable, "-m", "ferjax.main", *args, "--config.num_epochs=2",
-                           "--config.optimizer.weight_decay=1e30"], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=600)
+  result = subprocess.run([
+      sys.executable, "-m", "ferjax.main", *args, "--config.num_epochs=2",
+      "--config.optimizer.weight_decay=1e30"
+  ],
+                          cwd=REPO,
+                          env=env,
+                          capture_output=True,
+                          text=True,
+                          timeout=600)
   assert result.returncode == 1
   error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-  assert len(error) == 1 and "non-finite loss or gradient at step 2" in error[0], result.stderr[-2000:]
+  assert len(
+      error) == 1 and "non-finite loss or gradient at step 2" in error[0], result.stderr[-2000:]
   assert "last good checkpoint (step 26) is kept" in error[0]
   assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir() if p.name.isdigit()) == ["26"]

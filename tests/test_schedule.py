@@ -1,4 +1,5 @@
-"""The learning-rate rules of `ferjax.state.end_epoch` against PyTorch's schedulers on the same losses."""
+"""The learning-rate rules of `ferjax.train.schedules.end_epoch` against PyTorch's schedulers on the
+same losses."""
 
 import jax
 import jax.numpy as jnp
@@ -7,25 +8,32 @@ import numpy as np
 import pytest
 import torch
 
-from ferjax import state as state_lib
+from ferjax.train import schedules
+from ferjax.train import state as state_lib
 
 # Loss sequences with plateaus, ties, improvements below the relative threshold, and a long fall.
 LOSSES = {
-    "plateaus": [2.0, 1.5, 1.5, 1.6, 1.5, 1.7, 1.4, 1.4, 1.4, 1.4, 1.4, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3],
-    # Gains below and above the relative threshold 1e-4 (not at it: float32 and float64 differ there).
-    "tiny_gains": [1.0, 0.99995, 0.99992, 0.99985, 0.99984, 0.9, 0.89995, 0.89992, 0.89985, 0.89984],
+    "plateaus": [
+        2.0, 1.5, 1.5, 1.6, 1.5, 1.7, 1.4, 1.4, 1.4, 1.4, 1.4, 1.3, 1.3, 1.3, 1.3, 1.3, 1.3
+    ],
+    # Gains below and above the relative threshold 1e-4 (not at it: float32 and float64 differ
+    # there).
+    "tiny_gains": [
+        1.0, 0.99995, 0.99992, 0.99985, 0.99984, 0.9, 0.89995, 0.89992, 0.89985, 0.89984
+    ],
     "falling": list(np.linspace(2.0, 0.1, 12)),
     "random": list(np.random.default_rng(0).uniform(0.5, 1.5, 40)),
 }
 
 
 def ferjax_rates(losses, name, patience=3, factor=0.5, rate=0.01):
-  schedule = ml_collections.ConfigDict(dict(name=name, factor=factor, patience=patience, threshold=1e-4,
-                                            decay=0.9))
+  schedule = ml_collections.ConfigDict(
+      dict(name=name, factor=factor, patience=patience, threshold=1e-4, decay=0.9))
   runs = state_lib.RunState(params={}, batch_stats={}, opt_state=(), centers=jnp.zeros((1, 1)),
                             learning_rate=jnp.float32(rate), best_loss=jnp.float32(jnp.inf),
                             bad_epochs=jnp.int32(0))
-  step = jax.jit(lambda r, loss, epoch: state_lib.end_epoch(r, epoch, loss, schedule, jnp.float32(rate)))
+  step = jax.jit(
+      lambda r, loss, epoch: schedules.end_epoch(r, epoch, loss, schedule, jnp.float32(rate)))
   rates = []
   for epoch, loss in enumerate(losses):
     runs = step(runs, jnp.float32(loss), jnp.int32(epoch))
@@ -54,11 +62,14 @@ def test_plateau_is_pytorch_reduce_lr_on_plateau(name, patience):
 
 def test_plateau_at_patience_halves_one_epoch_earlier_without_a_threshold():
   losses = [1.0, 1.0, 1.0, 1.0, 1.0]
-  np.testing.assert_allclose(ferjax_rates(losses, "plateau_at_patience"), [0.01, 0.01, 0.01, 0.005, 0.005])
+  np.testing.assert_allclose(ferjax_rates(losses, "plateau_at_patience"),
+                             [0.01, 0.01, 0.01, 0.005, 0.005])
   np.testing.assert_allclose(ferjax_rates(losses, "plateau"), [0.01, 0.01, 0.01, 0.01, 0.005])
   # Any new lowest loss counts as an improvement, however small.
-  assert ferjax_rates([1.0, 0.99999, 0.99998, 0.99997], "plateau_at_patience")[-1] == pytest.approx(0.01)
-  assert ferjax_rates([1.0, 0.99999, 0.99998, 0.99997, 0.99996], "plateau")[-1] == pytest.approx(0.005)
+  assert ferjax_rates([1.0, 0.99999, 0.99998, 0.99997],
+                      "plateau_at_patience")[-1] == pytest.approx(0.01)
+  assert ferjax_rates([1.0, 0.99999, 0.99998, 0.99997, 0.99996],
+                      "plateau")[-1] == pytest.approx(0.005)
 
 
 def test_exponential_is_pytorch_exponential_lr():

@@ -1,4 +1,5 @@
-"""The grain and device sources: same batches for the same seed, epochs, evaluation coverage, resume."""
+"""The grain and device sources: same batches for the same seed, epochs, evaluation coverage,
+resume."""
 
 import json
 import os
@@ -70,8 +71,8 @@ def test_an_expanded_epoch_visits_every_example_and_view_once(n, batch):
   assert len(items) > n * 15 - batch  # only the last partial batch waits
   in_jax = jax.jit(lambda step: plan.train_views(step, jnp.asarray(rows), jnp))(3)
   np.testing.assert_array_equal(np.stack(in_jax), pairs[3])
-  # With one view, items are examples (the random-view mode's order); views of one example are spread
-  # over the epoch.
+  # With one view, items are examples (the random-view mode's order); views of one example are
+  # spread over the epoch.
   examples, views = order.Order(n, batch, 5).train_views(2, rows)
   np.testing.assert_array_equal(examples, order.permute(2 * batch + rows, n, 5, 0))
   assert not views.any()
@@ -84,15 +85,27 @@ def test_an_expanded_epoch_visits_every_example_and_view_once(n, batch):
 
 def test_grain_and_device_sources_give_the_same_expanded_batches(ckplus_data, mesh):
   builder = ckplus_data["6class"]
-  grain_source = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seeds=(7, 8), views=15)
-  device_source = device.DeviceSource.from_builder(builder, "train", mesh, BATCH, seeds=(7, 8), views=15)
+  grain_source = pipeline.GrainSource.from_builder(builder,
+                                                   "train",
+                                                   mesh,
+                                                   BATCH,
+                                                   seeds=(7, 8),
+                                                   views=15)
+  device_source = device.DeviceSource.from_builder(builder,
+                                                   "train",
+                                                   mesh,
+                                                   BATCH,
+                                                   seeds=(7, 8),
+                                                   views=15)
   assert device_source.order.steps_per_epoch == 927 * 15 // BATCH == 217
   assert_same_batches(grain_source.train_batches(), device_source.train_batches(), count=3)
   grain_late = grain_source.train_batches()
   grain_late.set_state({**grain_late.get_state(), "next_index": 216})
-  assert_same_batches(grain_late, device_source.train_batches(start=216), count=2)  # across the epoch end
+  assert_same_batches(grain_late, device_source.train_batches(start=216),
+                      count=2)  # across the epoch end
   views = np.asarray(next(device_source.train_batches())["view"])
-  assert views.shape == (2, BATCH) and views.min() >= 0 and views.max() <= 14 and len(np.unique(views)) > 5
+  assert views.shape == (2, BATCH) and views.min() >= 0 and views.max() <= 14 and len(
+      np.unique(views)) > 5
 
 
 def test_grain_and_device_sources_give_the_same_batches_across_epochs(ckplus_data, mesh):
@@ -110,12 +123,21 @@ def test_grain_and_device_sources_give_the_same_batches_across_epochs(ckplus_dat
 def test_grain_worker_processes_give_the_same_batches(ckplus_data, mesh):
   builder = ckplus_data["6class"]
   single = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seeds=(1,))
-  workers = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seeds=(1,), num_workers=2)
+  workers = pipeline.GrainSource.from_builder(builder,
+                                              "train",
+                                              mesh,
+                                              BATCH,
+                                              seeds=(1,),
+                                              num_workers=2)
   assert_same_batches(single.train_batches(), workers.train_batches(), count=4)
 
 
 def test_grain_iterator_resumes_mid_epoch(ckplus_data, mesh):
-  source = pipeline.GrainSource.from_builder(ckplus_data["6class"], "train", mesh, BATCH, seeds=(2,))
+  source = pipeline.GrainSource.from_builder(ckplus_data["6class"],
+                                             "train",
+                                             mesh,
+                                             BATCH,
+                                             seeds=(2,))
   batches = source.train_batches()
   for _ in range(5):
     next(batches)
@@ -130,7 +152,9 @@ def test_grain_iterator_resumes_mid_epoch(ckplus_data, mesh):
 def test_evaluation_covers_every_example_once(ckplus_data, mesh, kind):
   builder = ckplus_data["7class"]
   source_class = pipeline.GrainSource if kind == "grain" else device.DeviceSource
-  batches = [as_numpy(b) for b in source_class.from_builder(builder, "train", mesh, BATCH).eval_batches()]
+  batches = [
+      as_numpy(b) for b in source_class.from_builder(builder, "train", mesh, BATCH).eval_batches()
+  ]
   assert len(batches) == -(-981 // BATCH) == 16
   indices = np.concatenate([b["index"][b["mask"]] for b in batches])
   np.testing.assert_array_equal(indices, np.arange(981))
@@ -185,7 +209,10 @@ for source in (pipeline.GrainSource.from_builder(builder, "train", mesh, 24),
 
 
 def test_sharding_over_eight_devices_covers_every_evaluation_example_once(ckplus_data, tfds_dir):
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"}
+  env = {
+      **os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+      "JAX_PLATFORMS": "cpu"
+  }
   result = subprocess.run([sys.executable, "-c", EIGHT_DEVICES, str(tfds_dir)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-3000:]
@@ -223,17 +250,31 @@ def test_two_processes_load_their_own_rows_of_the_same_global_batches(ckplus_dat
   with socket.socket() as probe:
     probe.bind(("localhost", 0))
     port = probe.getsockname()[1]
-  env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "JAX_PLATFORMS": "cpu"}
-  processes = [subprocess.Popen([sys.executable, "-c", TWO_PROCESSES, str(i), str(port), str(tfds_dir)],
-                                cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for i in range(2)]
+  env = {
+      **os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+      "JAX_PLATFORMS": "cpu"
+  }
+  processes = [
+      subprocess.Popen(
+          [sys.executable, "-c", TWO_PROCESSES,
+           str(i), str(port), str(tfds_dir)],
+          cwd=REPO,
+          env=env,
+          stdout=subprocess.PIPE,
+          stderr=subprocess.PIPE,
+          text=True) for i in range(2)
+  ]
   outputs = [p.communicate(timeout=300) for p in processes]
   for process, (_, stderr) in zip(processes, outputs):
     assert process.returncode == 0, stderr[-3000:]
   expected = next(iter(device.DeviceSource.from_builder(
       ckplus_data["7class"], "train", mesh, 24, seeds=(4,)).train_batches()))["index"]
   for stdout, _ in outputs:
-    lines = [line.split(" ", 1) for line in stdout.splitlines() if line.startswith(("GrainSource ", "DeviceSource "))]
+    lines = [
+        line.split(" ", 1)
+        for line in stdout.splitlines()
+        if line.startswith(("GrainSource ", "DeviceSource "))
+    ]
     assert [name for name, _ in lines] == ["GrainSource", "DeviceSource"], stdout
     for _, indices in lines:
       assert json.loads(indices) == np.asarray(expected).tolist()

@@ -1,8 +1,9 @@
-"""Studies (`ferjax.study`, `ferjax.ledger`, `ferjax.tables`, `ferjax.statistics`): the statistics
-against scipy, the ledger's merge and its corrupt lines, the budget's projection, and a tiny CK+ study
-on real data that is stopped mid-job, resumes from its checkpoint, skips what the ledger holds and
-renders its table."""
+"""Studies (`ferjax.study`, `ferjax.study.ledger`, `ferjax.study.tables`,
+`ferjax.study.statistics`): the statistics against scipy, the ledger's merge and its corrupt lines,
+the budget's projection, and a tiny CK+ study on real data that is stopped mid-job, resumes from its
+checkpoint, skips what the ledger holds and renders its table."""
 
+import dataclasses
 import json
 import math
 import os
@@ -15,17 +16,21 @@ import scipy.stats
 from conftest import DATA_DIR, REPO
 
 from configs.studies import STUDIES
-from ferjax import jobs, ledger, plan, statistics, stopping, tables
+from ferjax.study import jobs, ledger, plan, statistics, tables
+from ferjax.train import stopping
 
 
 @pytest.mark.parametrize("df", [1.0, 2.5, 9.0, 37.0, 400.0])
 def test_t_distribution_matches_scipy(df):
   for t in (0.0, 0.3, 1.0, 2.26, 6.0, 40.0):
-    assert statistics.t_two_sided_p(t, df) == pytest.approx(2 * scipy.stats.t.sf(t, df), rel=1e-9, abs=1e-15)
+    assert statistics.t_two_sided_p(t, df) == pytest.approx(2 * scipy.stats.t.sf(t, df),
+                                                            rel=1e-9,
+                                                            abs=1e-15)
   for q in (0.6, 0.9, 0.975, 0.995):
     assert statistics.t_quantile(q, df) == pytest.approx(scipy.stats.t.ppf(q, df), rel=1e-9)
   for a, b, x in ((0.5, 0.5, 0.3), (df / 2, 0.5, 0.9), (3.0, 7.0, 0.01)):
-    assert statistics.incomplete_beta(a, b, x) == pytest.approx(scipy.special.betainc(a, b, x), rel=1e-10)
+    assert statistics.incomplete_beta(a, b, x) == pytest.approx(scipy.special.betainc(a, b, x),
+                                                                rel=1e-10)
 
 
 def test_tests_and_intervals_match_scipy():
@@ -41,7 +46,8 @@ def test_tests_and_intervals_match_scipy():
   assert summary.interval == pytest.approx((low, high), rel=1e-9)
   assert (summary.acc, summary.sta, summary.n) == pytest.approx((a.mean(), a.std(ddof=0), 10))
   assert statistics.welch(a[:1], b) is None and statistics.summarize(a[:1]).interval is None
-  assert statistics.welch([0.5, 0.5], [0.5, 0.5]).p == 1.0 and statistics.welch([0.5, 0.5], [0.6, 0.6]).p == 0.0
+  assert statistics.welch([0.5, 0.5], [0.5, 0.5]).p == 1.0 and statistics.welch([0.5, 0.5],
+                                                                                [0.6, 0.6]).p == 0.0
 
 
 def test_stop_projects_the_finish_after_the_timed_steps(monkeypatch):
@@ -54,7 +60,8 @@ def test_stop_projects_the_finish_after_the_timed_steps(monkeypatch):
   assert not stop.check() and stop.step_seconds is None
   clock[0] += 0.5  # 10 steps in 5.5 s: 490 more need ~270 s, 94.5 s are left.
   stop.project(11, total_steps=500)
-  assert stop.check() and stop.reason.startswith("it cannot finish within the budget: 489 more steps")
+  assert stop.check() and stop.reason.startswith(
+      "it cannot finish within the budget: 489 more steps")
   fits = stopping.Stop(deadline=1100.0)
   fits.compiled(step=0)
   fits.project(10, total_steps=20)
@@ -79,13 +86,14 @@ def test_ledger_merges_by_concatenation_and_reports_corrupt_lines(tmp_path, caps
   ledger.append(second, [line(run=3)])  # Starts on a line of its own after the cut-off one.
   second.open("a").write('[1, 2]\n{"study": "x"}\n')
   contents = ledger.read([first, second])
-  assert [(l["run"], l["accuracy"]) for l in contents.lines] == [(0, 0.5), (1, 0.5), (2, 0.5), (3, 0.5)]
+  assert [(l["run"], l["accuracy"]) for l in contents.lines] == [(0, 0.5), (1, 0.5), (2, 0.5),
+                                                                 (3, 0.5)]
   assert contents.duplicates == 1
   assert contents.problems == [
       f"{second}:3: not valid JSON (Invalid control character at: line 1 column 46 (char 45); cut short?), "
-      "skipped",
-      f"{second}:5: a JSON list, not an object, skipped",
-      f"{second}:6: lacks cell, run, fold, config_hash, accuracy, skipped"]
+      "skipped", f"{second}:5: a JSON list, not an object, skipped",
+      f"{second}:6: lacks cell, run, fold, config_hash, accuracy, skipped"
+  ]
   ledger.report_problems(contents)
   assert f"ledger: {second}:3:" in capsys.readouterr().err
   merged = ledger.merge([first, second], tmp_path / "merged.jsonl")
@@ -96,7 +104,8 @@ def test_ledger_merges_by_concatenation_and_reports_corrupt_lines(tmp_path, caps
 
 
 def test_config_hash_ignores_where_and_how_many_but_not_what():
-  config = plan.config_record(plan.cell_config(STUDIES["table1_ckplus"].cell("m6"), plan.Scale(), fold=0))
+  config = plan.config_record(
+      plan.cell_config(STUDIES["table1_ckplus"].cell("m6"), plan.Scale(), fold=0))
   moved = json.loads(json.dumps(config))
   moved.update(data_dir="/elsewhere", num_runs=10, first_run=3)
   moved["folds"]["fold"], moved["data"]["source"] = 7, "grain"
@@ -110,8 +119,9 @@ def test_plan_skips_held_runs_and_keeps_row_order():
   scale = plan.Scale(width=0.25, runs=3, folds=(0, 1))
   planned = plan.jobs(table, scale, set())
   pending, total = planned.pending, planned.total
-  assert total == 12 and [j.label for j in pending[:3]] == ["m1 fold 0 (runs 0-2)", "m1 fold 1 (runs 0-2)",
-                                                             "m2 fold 0 (runs 0-2)"]
+  assert total == 12 and [j.label for j in pending[:3]] == [
+      "m1 fold 0 (runs 0-2)", "m1 fold 1 (runs 0-2)", "m2 fold 0 (runs 0-2)"
+  ]
   digest = pending[0].config_hash
   done = {("table1_ckplus", "m1", 0, 0, digest), ("table1_ckplus", "m1", 1, 0, digest),
           ("table1_ckplus", "m1", 2, 1, digest)}
@@ -124,11 +134,13 @@ def test_plan_skips_held_runs_and_keeps_row_order():
   assert [j.config.loss.lambda1 for j in sweep] == [float(v) for v in range(1, 11)]
   assert {j.config.loss.lam for j in sweep} == {0.01} and len({j.config_hash for j in sweep}) == 10
   table_2 = STUDIES["table2_ckplus"]
-  assert [c.name for c in table_2.cells] == ["m6", "paper 002 MCSA + DDA"] and len(table_2.reference_rows) == 5
+  assert [c.name for c in table_2.cells] == ["m6", "paper 002 MCSA + DDA"] and len(
+      table_2.reference_rows) == 5
   assert table_2.cells[0].published == (98.66, 0.11)
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("9m", 540.0), ("1h30m", 5400.0)])
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90.0), ("90s", 90.0), ("9m", 540.0),
+                                               ("1h30m", 5400.0)])
 def test_durations(text, seconds):
   assert jobs.parse_duration(text) == seconds
 
@@ -150,10 +162,23 @@ def test_folds_and_cells_are_checked():
 def synthetic_table_lines(accuracies: dict[str, list[list[float]]]) -> list[dict]:
   """CK+ lines: accuracies[cell][run][fold]."""
   environment = {"device_kind": "cpu", "device_count": 1, "git": {"commit": "abc", "dirty": False}}
-  return [line(cell, run, fold, value, "table1_ckplus", scale={"runs": 2, "folds": [0, 1, 2]},
-               environment=environment, wall_time_s=60.0, finished_at=f"2026-12-02T00:0{run}:{fold}0+00:00")
-          for cell, runs in accuracies.items() for run, folds in enumerate(runs)
-          for fold, value in enumerate(folds)]
+  return [
+      line(cell,
+           run,
+           fold,
+           value,
+           "table1_ckplus",
+           scale={
+               "runs": 2,
+               "folds": [0, 1, 2]
+           },
+           environment=environment,
+           wall_time_s=60.0,
+           finished_at=f"2026-12-02T00:0{run}:{fold}0+00:00")
+      for cell, runs in accuracies.items()
+      for run, folds in enumerate(runs)
+      for fold, value in enumerate(folds)
+  ]
 
 
 def test_table_gives_acc_sta_intervals_and_tests_between_rows(tmp_path):
@@ -161,7 +186,8 @@ def test_table_gives_acc_sta_intervals_and_tests_between_rows(tmp_path):
   m6 = [[0.90, 0.80, 0.86], [0.91, 0.82, 0.84]]
   lines = synthetic_table_lines({"m1": m1, "m6": m6, "m3": [[0.8, 0.8]]})  # m3: run 0 lacks fold 2.
   [table] = tables.tables(lines, STUDIES)
-  assert [row.cell.name for row in table.rows] == ["m1", "m3", "m6"] and table.not_run == ["m2", "m4", "m5"]
+  assert [row.cell.name for row in table.rows] == ["m1", "m3", "m6"
+                                                  ] and table.not_run == ["m2", "m4", "m5"]
   m1_runs, m6_runs = np.mean(m1, axis=1), np.mean(m6, axis=1)
   summary = table.row("m1").summary()
   assert (summary.acc, summary.sta, summary.n) == pytest.approx((m1_runs.mean(), m1_runs.std(), 2))
@@ -170,7 +196,8 @@ def test_table_gives_acc_sta_intervals_and_tests_between_rows(tmp_path):
   assert m3_vs_m6["welch"] is None
   table.rows.remove(table.row("m3"))
   [m1_vs_m6] = table.tests()
-  assert m1_vs_m6["welch"]["p"] == pytest.approx(scipy.stats.ttest_ind(m1_runs, m6_runs, equal_var=False).pvalue)
+  assert m1_vs_m6["welch"]["p"] == pytest.approx(
+      scipy.stats.ttest_ind(m1_runs, m6_runs, equal_var=False).pvalue)
   paired = scipy.stats.ttest_rel(np.mean(m6, axis=0), np.mean(m1, axis=0))
   assert m1_vs_m6["paired_over_folds"]["p"] == pytest.approx(paired.pvalue)
   assert table.provenance()["wall_time_s"] == 12 * 60.0
@@ -178,11 +205,12 @@ def test_table_gives_acc_sta_intervals_and_tests_between_rows(tmp_path):
   assert f"| m1 | {100 * m1_runs.mean():.2f} | {100 * m1_runs.std():.2f} | 2 |" in text
   assert "| 92.14 | 0.31 |" in text and f"{paired.pvalue:.3g} (3 folds" in text
   assert (tmp_path / f"{tables.file_stem(table)}.png").stat().st_size > 5000
-  assert json.loads((tmp_path / "tables.json").read_text())[0]["rows"][0]["completeness"] == "complete"
+  assert json.loads(
+      (tmp_path / "tables.json").read_text())[0]["rows"][0]["completeness"] == "complete"
 
 
-def test_study_stops_mid_job_resumes_and_skips_what_the_ledger_holds(ckplus_data, tfds_dir, tmp_path,
-                                                                   monkeypatch, capsys):
+def test_study_stops_mid_job_resumes_and_skips_what_the_ledger_holds(ckplus_data, tfds_dir,
+                                                                     tmp_path, monkeypatch, capsys):
   monkeypatch.setenv("FERJAX_DATA_DIR", str(tfds_dir))
   monkeypatch.setenv("FERJAX_MANUAL_DIR", str(DATA_DIR))
   tiny = jobs.selected(STUDIES["table1_ckplus"], ["m1"])
@@ -222,23 +250,43 @@ def test_study_stops_mid_job_resumes_and_skips_what_the_ledger_holds(ckplus_data
   assert len(path.read_text().splitlines()) == 2
   [table] = tables.tables(lines, STUDIES)
   assert table.row("m1").summary().n == 1
-  commands = {"study": ["-m", "ferjax.study", "--study=table1_ckplus", "--cells=m1", f"--ledger={path}",
-                        "--width=0.0625", "--epochs=1", "--subset=32", "--runs=1", "--folds=0-1", "--budget=1m"],
-              "report": ["-m", "ferjax.report", f"--ledger={path}", f"--output={tmp_path / 'tables'}"]}
+  commands = {
+      "study": [
+          "-m", "ferjax.study", "--study=table1_ckplus", "--cells=m1", f"--ledger={path}",
+          "--width=0.0625", "--epochs=1", "--subset=32", "--runs=1", "--folds=0-1", "--budget=1m"
+      ],
+      "report": ["-m", "ferjax.report", f"--ledger={path}", f"--output={tmp_path / 'tables'}"]
+  }
   environment = dict(os.environ, PYTHONPATH=str(REPO))
-  done = subprocess.run([sys.executable, *commands["study"]], capture_output=True, text=True, env=environment,
-                        cwd=REPO, check=True)
+  done = subprocess.run([sys.executable, *commands["study"]],
+                        capture_output=True,
+                        text=True,
+                        env=environment,
+                        cwd=REPO,
+                        check=True)
   assert "2/2 jobs already in" in done.stdout and "the study is complete" in done.stdout
-  done = subprocess.run([sys.executable, *commands["report"]], capture_output=True, text=True, env=environment,
-                        cwd=REPO, check=True)
+  done = subprocess.run([sys.executable, *commands["report"]],
+                        capture_output=True,
+                        text=True,
+                        env=environment,
+                        cwd=REPO,
+                        check=True)
   assert "| m1 |" in done.stdout and (tmp_path / "tables" / "tables.json").is_file()
   merged = tmp_path / "merged.jsonl"
-  done = subprocess.run([sys.executable, *commands["report"], f"--ledger={path},{path}", f"--merge_into={merged}"],
-                        capture_output=True, text=True, env=environment, cwd=REPO, check=True)
+  done = subprocess.run(
+      [sys.executable, *commands["report"], f"--ledger={path},{path}", f"--merge_into={merged}"],
+      capture_output=True,
+      text=True,
+      env=environment,
+      cwd=REPO,
+      check=True)
   assert "2 lines into" in done.stderr and "(2 duplicates dropped)" in done.stderr
   assert ledger.read(merged).lines == ledger.read(path).lines
-  done = subprocess.run([sys.executable, *commands["study"][:-1], "--budget=soon"], capture_output=True,
-                        text=True, env=environment, cwd=REPO)
+  done = subprocess.run([sys.executable, *commands["study"][:-1], "--budget=soon"],
+                        capture_output=True,
+                        text=True,
+                        env=environment,
+                        cwd=REPO)
   assert done.returncode == 1 and "error: --budget='soon': expected a duration" in done.stderr
 
 
@@ -254,23 +302,29 @@ def test_runs_per_job_cuts_a_row_into_programs_a_lease_can_finish():
   assert [(j.cell, j.runs) for j in left[:2]] == [("m1", (6, 7, 8, 9)), ("m2", (0, 1, 2, 3))]
 
 
-def test_tta_report_puts_the_test_time_augmented_accuracy_beside_the_plain_one(ckplus_data, tfds_dir):
+def test_tta_report_puts_the_test_time_augmented_accuracy_beside_the_plain_one(
+    ckplus_data, tfds_dir):
   from configs import cka
   from ferjax import mesh as mesh_lib
-  from ferjax import state as state_lib
-  from ferjax import steps, train
+  from ferjax.data import job
+  from ferjax.train import hyper, loop, steps
+  from ferjax.train import state as state_lib
   config = cka.get_config("m1,width=0.0625,tta_report")
   config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
-  assert train.tta_eval_step(None, cka.get_config("m1"), None, 6) is None
+  assert loop.tta_eval_step(None, cka.get_config("m1"), None, 6) is None
   mesh = mesh_lib.make_mesh()
-  data = train.load_data(config, mesh, fold=0)
-  model, _, state, _ = state_lib.initial_state(config, mesh, 6)
-  results = train.final_results(config, data, state.runs, steps.make_eval_step(model, config, mesh, 6),
-                                {"best_epoch": [0]}, 0, 0.0, train.tta_eval_step(model, config, mesh, 6))
-  assert len(results["tta_accuracy"]) == 1 and "tta_accuracy" not in train.final_results(
-      config, data, state.runs, steps.make_eval_step(model, config, mesh, 6), {"best_epoch": [0]}, 0, 0.0)
-  assert 0.0 <= results["tta_acc"] <= 1.0
-  results.update(steps=0, images_per_second=None, split_sizes={}, source={})
+  runs = hyper.resolve(config)
+  data = job.load(config, mesh, 0, runs)
+  initial = state_lib.initial_state(config, mesh, 6, runs)
+  carry = loop.Carry(initial.state, initial.state.runs, {"best_epoch": [0]})
+  eval_step = steps.make_eval_step(initial.model, config, mesh, 6)
+  results = loop.final_results(config, data, carry, eval_step, 0, 0.0,
+                               loop.tta_eval_step(initial.model, config, mesh, 6))
+  assert len(results.tta_accuracy) == 1
+  assert loop.final_results(config, data, carry, eval_step, 0, 0.0).tta_accuracy is None
+  assert 0.0 <= results.tta_acc <= 1.0
+  results = dataclasses.replace(results, steps=0, split_sizes={}, source={})
   [line_] = ledger.run_lines("beyond_ckplus", "m6", plan.config_record(config), results,
                              {"run": [0], "data": [1]}, {}, {})
-  assert line_["tta_accuracy"] == results["tta_accuracy"][0] and line_["accuracy"] == results["accuracy"][0]
+  assert line_["tta_accuracy"] == results.tta_accuracy[0] and line_["accuracy"] == results.accuracy[
+      0]

@@ -1,7 +1,7 @@
-"""Sweeps (`ferjax.sweep`): a three-point loss-weight sweep on tiny CK+ settings runs point by point,
-resumes with finished points skipped, gives the same per-point results as one program holding all
-three (so N runs in one program match N separate runs), and renders; the embedding geometry is exact
-on a layout with known distances."""
+"""Sweeps (`ferjax.analysis.sweep`): a three-point loss-weight sweep on tiny CK+ settings runs point
+by point, resumes with finished points skipped, gives the same per-point results as one program
+holding all three (so N runs in one program match N separate runs), and renders; the embedding
+geometry is exact on a layout with known distances."""
 
 import json
 
@@ -10,13 +10,15 @@ import pytest
 from conftest import DATA_DIR, TINY
 
 from configs import cka, fer2013, fer2013_msa
-from ferjax import geometry, hyper, report, sweep
+from ferjax.analysis import geometry, report, sweep
+from ferjax.train import hyper
 
 POINTS = ({"loss.lam": 0.0}, {"loss.lam": 0.05}, {"loss.lam": 0.5})
 
 
 def sweep_config(tfds_dir, points=POINTS):
-  """m2's network (the cheapest to compile) trained with the island loss whose weight the points vary."""
+  """m2's network (the cheapest to compile) trained with the island loss whose weight the points
+  vary."""
   config = cka.get_config(f"m2,epochs=1,width={TINY},views=random")
   config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
   config.log_every_steps = 13
@@ -47,15 +49,19 @@ def test_sweep_resumes_matches_one_program_and_renders(ckplus_data, tfds_dir, tm
   assert (together / "together" / "confusion.png").stat().st_size > 1000
   for i, (alone, jointly) in enumerate(zip(rows, joint)):
     assert alone["label"] == jointly["label"] == f"lam={POINTS[i]['loss.lam']}"
-    np.testing.assert_allclose(merged[:, i], softmax_losses(one_by_one / f"point{i}")[:, 0], rtol=2e-3)
+    np.testing.assert_allclose(merged[:, i],
+                               softmax_losses(one_by_one / f"point{i}")[:, 0],
+                               rtol=2e-3)
     assert abs(alone["acc"] - jointly["acc"]) <= 3.5 / 93  # As tests/test_main.py's two-run test.
   assert abs(merged[-1, 0] - merged[-1, 2]) > 1e-3  # The island weight changed the training.
 
   text = report.build_report([one_by_one, together], tmp_path / "report")
-  assert "| lam=0.5 | 1 |" in text and (tmp_path / "report" / "together_sweep.png").stat().st_size > 5000
+  assert "| lam=0.5 | 1 |" in text and (tmp_path / "report" /
+                                        "together_sweep.png").stat().st_size > 5000
   text = report.build_report([one_by_one / "point0", one_by_one / "point2"], tmp_path / "geometry",
                              embeddings=True)
-  assert "## Embedding geometry" in text and (tmp_path / "geometry" / "embeddings_pca.png").is_file()
+  assert "## Embedding geometry" in text and (tmp_path / "geometry" /
+                                              "embeddings_pca.png").is_file()
   assert (tmp_path / "geometry" / "per_class.png").is_file()
 
 
@@ -65,7 +71,8 @@ def test_together_config_gives_each_point_its_weights_and_seeds():
   assert sweep.trains_together(points) and len(points) == 10
   job = sweep.together_config(config, points)
   assert job.num_runs == 20 and job.per_run.run == (0, 1) * 10
-  assert hyper.values(job, "loss.lambda1").tolist() == [float(v) for v in range(1, 11) for _ in range(2)]
+  assert hyper.values(
+      job, "loss.lambda1").tolist() == [float(v) for v in range(1, 11) for _ in range(2)]
   assert hyper.values(job, "loss.lam").tolist() == pytest.approx([0.01] * 20)
   assert hyper.values(job, "optimizer.learning_rate").tolist() == pytest.approx([0.01] * 20)
   loss_sweep = sweep.points_of(fer2013_msa.get_config("loss_sweep"))

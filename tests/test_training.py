@@ -1,5 +1,5 @@
-"""Every variant of both papers trains on a fixed batch of real CK+ images to a falling loss, with its
-paper's objective and centre updates; jit / vmap over a models axis / grad all trace for every
+"""Every variant of both papers trains on a fixed batch of real CK+ images to a falling loss, with
+its paper's objective and centre updates; jit / vmap over a models axis / grad all trace for every
 variant; and the real m6 train step stays stable when a class is missing from its first batches."""
 
 import functools
@@ -11,11 +11,12 @@ import optax
 import pytest
 
 from configs import cka
-from ferjax import losses, steps
 from ferjax import mesh as mesh_lib
-from ferjax import state as state_lib
+from ferjax.data import sources
 from ferjax.models import get_model
 from ferjax.models.variants import NETWORKS
+from ferjax.train import hyper, losses, steps
+from ferjax.train import state as state_lib
 from tests.conftest import TINY, ckplus_batch
 
 STEPS = 60
@@ -32,7 +33,8 @@ OBJECTIVES = {
 # 002 with channel attention and with both attentions. m2, m4, M and MSA add nothing these lack, and
 # tests/test_main.py trains m2 and m6 end to end.
 # The smallest and the largest network of each paper (the others are subsets of their modules), each
-# with its paper's joint loss; m1 with softmax alone. Table 1's m6 is m5's network with the island loss.
+# with its paper's joint loss; m1 with softmax alone. Table 1's m6 is m5's network with the island
+# loss.
 CASES = [("contextual-m1", "softmax"), ("contextual-m3", "softmax"), ("contextual-m5", "island")]
 CASES += [("multiscale-MCSA", "dda")]
 
@@ -100,10 +102,12 @@ def test_vmap_over_models_axis_and_grad_trace(variant):
     return jnp.sum(model.apply({"params": params}, x, train=True, rngs=rngs)[0])
 
   grads = jax.eval_shape(jax.jit(jax.vmap(jax.grad(loss))), stacked["params"], keys)
-  assert jax.tree.map(lambda g: g.shape, grads) == jax.tree.map(lambda p: p.shape, stacked["params"])
+  assert jax.tree.map(lambda g: g.shape, grads) == jax.tree.map(lambda p: p.shape,
+                                                                stacked["params"])
 
 
-# The contextual network's runs are checked end to end by tests/test_main.py (runs=2 vs separate runs).
+# The contextual network's runs are checked end to end by tests/test_main.py
+# (runs=2 vs separate runs).
 @pytest.mark.parametrize("variant", ["multiscale-MCSA"])
 def test_vmapped_models_match_models_run_one_by_one(variant, ckplus_images):
   name, flags = NETWORKS[variant]
@@ -129,27 +133,42 @@ def island_train_run(train_step, state, inputs, images: np.ndarray, labels: np.n
     classes = [c for c in range(6) if step >= absent_steps or c != absent]
     rows = [rng.choice(np.flatnonzero(labels == classes[i % len(classes)])) for i in range(32)]
     # The view is used only by the expanded-views input (0: one fixed view of each face).
-    batch = {"image": images[rows][None], "label": labels[rows][None], "view": np.zeros((1, 32), np.int32)}
+    batch = {
+        "image": images[rows][None],
+        "label": labels[rows][None],
+        "view": np.zeros((1, 32), np.int32)
+    }
     state, metrics = train_step(state, batch, inputs)
     values = {"center_norm": float(jnp.max(jnp.linalg.norm(state.runs.centers, axis=-1))),
               "loss": float(metrics["loss"][0]), "grad_norm": float(metrics["grad_norm"][0])}
-    worst = {key: max(worst[key], value) if np.isfinite(value) else np.inf for key, value in values.items()}
+    worst = {
+        key: max(worst[key], value) if np.isfinite(value) else np.inf
+        for key, value in values.items()
+    }
   return worst
 
 
 def test_a_class_absent_for_steps_keeps_the_m6_train_step_stable():
-  """Regression: with zero-initialised centres, a class absent for 3 steps gave loss 3e10 and gradient
-  norm 6e4 when it appeared (its still-zero centre had a cosine gradient ~1e6 times the others').
-  The real m6 train step (CK+ config, width 0.125) on real faces, against a run seeing every class."""
+  """Regression: with zero-initialised centres, a class absent for 3 steps gave loss 3e10 and
+  gradient norm 6e4 when it appeared (its still-zero centre had a cosine gradient ~1e6 times the
+  others'). The real m6 train step (CK+ config, width 0.125) on real faces, against a run seeing
+  every class."""
   x, labels = ckplus_batch(per_class=8)
   images = np.round(x * 255).astype(np.uint8)
   config = cka.get_config(f"m6,width={TINY}")
   mesh = mesh_lib.make_mesh()
-  model, optimizer, _, keys = state_lib.initial_state(config, mesh, 6)
-  train_step = steps.make_train_step(model, optimizer, config, mesh)
-  inputs = steps.run_inputs(keys, config)
-  present, absent = (island_train_run(train_step, state_lib.initial_state(config, mesh, 6)[2], inputs,
-                                      images, labels, absent=1, absent_steps=n) for n in (0, 3))
+  runs = hyper.resolve(config)
+  initial = state_lib.initial_state(config, mesh, 6, runs)
+  train_step = steps.make_train_step(initial.model, initial.optimizer, config, mesh,
+                                     sources.FedBatches(mesh))
+  inputs = runs.step_inputs()
+  present, absent = (island_train_run(train_step,
+                                      state_lib.initial_state(config, mesh, 6, runs).state,
+                                      inputs,
+                                      images,
+                                      labels,
+                                      absent=1,
+                                      absent_steps=n) for n in (0, 3))
   # Measured: 4.6 / 3.9 / 0.9 against 4.6 / 3.9 / 0.5 (the 5-class batches alone move the gradient).
   for key in present:
     assert absent[key] < 3.0 * present[key], (key, absent, present)

@@ -1,1 +1,2 @@
-"""Benchmarks: ferjax against the PyTorch reference on the same machine (run `python -m ferjax.bench`)."""
+"""Benchmarks: ferjax against the PyTorch reference on the same machine (run
+`python -m ferjax.bench`)."""

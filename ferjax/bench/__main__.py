@@ -1,4 +1,5 @@
-"""`python -m ferjax.bench`: ferjax against the PyTorch reference, measured in one run on one machine.
+"""`python -m ferjax.bench`: ferjax against the PyTorch reference, measured in one run on one
+machine.
 
   python -m ferjax.bench --what=train --models=m6                      # the headline case
   python -m ferjax.bench --what=all --json=bench.json                  # every variant, train and eval
@@ -15,7 +16,7 @@ device, batch, image size and precision, and print images/s, median step time, c
 achieved FLOP/s and MFU. The first variant is the headline case: it also gets ferjax rows with the
 papers' augmentation, from a fixed batch and from the device-resident source (the input must cost
 nothing), and with --num_runs > 1 the N-run step (runs vmapped on accelerators, looped on
-the CPU: see ferjax.steps.over_runs). The last line printed is the headline
+the CPU: see ferjax.train.steps.over_runs). The last line printed is the headline
 ferjax/PyTorch speed ratio against PyTorch's fastest setting at the same precision.
 """
 
@@ -26,27 +27,37 @@ import jax
 from absl import app, flags, logging
 
 from ferjax import cli
+from ferjax.data import catalog
 from ferjax.bench import cases, ferjax_steps, profile, report, timing
 
 WHATS = ("input", "train", "eval", "profile", "layers", "all")
-_WHAT = flags.DEFINE_list("what", ["train"], f"What to measure, any of {WHATS}; all = input, train, eval.")
-_MODELS = flags.DEFINE_list("models", ["m6", "m1", "m2", "m3", "m4", "m5", "M", "MCA", "MSA", "MCSA"],
+_WHAT = flags.DEFINE_list("what", ["train"],
+                          f"What to measure, any of {WHATS}; all = input, train, eval.")
+_MODELS = flags.DEFINE_list("models",
+                            ["m6", "m1", "m2", "m3", "m4", "m5", "M", "MCA", "MSA", "MCSA"],
                             "Variants to time; the first is the headline case.")
 _BATCH = flags.DEFINE_integer("batch", 32, "Batch size per run (both papers train with 32).")
-_IMAGE_SIZE = flags.DEFINE_integer("image_size", 48, "Image side: 48 (native) or 224 (the papers').")
-_DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"], "Compute precision of both.")
-_NUM_RUNS = flags.DEFINE_integer("num_runs", 1, "Runs (seeds) trained by one ferjax program (headline case).")
+_IMAGE_SIZE = flags.DEFINE_integer("image_size", 48,
+                                   "Image side: 48 (native) or 224 (the papers').")
+_DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"],
+                           "Compute precision of both.")
+_NUM_RUNS = flags.DEFINE_integer("num_runs", 1,
+                                 "Runs (seeds) trained by one ferjax program (headline case).")
 _WIDTH = flags.DEFINE_float("width", 1.0, "Channel width multiplier (1 = the papers' networks).")
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per row (the median is reported).")
 _WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps before timing (the first one compiles).")
-_TORCH = flags.DEFINE_list("torch", ["eager", "channels_last", "compile", "autocast"],
-                           "PyTorch settings to time: eager (NCHW), channels_last, compile, autocast.")
+_TORCH = flags.DEFINE_list(
+    "torch", ["eager", "channels_last", "compile", "autocast"],
+    "PyTorch settings to time: eager (NCHW), channels_last, compile, autocast.")
 _JSON = flags.DEFINE_string("json", None, "Also write every row to this JSON file.")
-_DATASET = flags.DEFINE_string("dataset", "fer2013", "input: dataset to read (prepared on first use).")
-_MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "input: downloaded archives (default: $FERJAX_MANUAL_DIR "
-                                  "or ../shared/data).")
-_DATA_DIR = flags.DEFINE_string("data_dir", None, "input: prepared TFDS datasets (default: $FERJAX_DATA_DIR "
-                                "or ~/tensorflow_datasets).")
+_DATASET = flags.DEFINE_string("dataset", "fer2013",
+                               "input: dataset to read (prepared on first use).")
+_MANUAL_DIR = flags.DEFINE_string(
+    "manual_dir", None, "input: downloaded archives (default: $FERJAX_MANUAL_DIR "
+    "or ../shared/data).")
+_DATA_DIR = flags.DEFINE_string(
+    "data_dir", None, "input: prepared TFDS datasets (default: $FERJAX_DATA_DIR "
+    "or ~/tensorflow_datasets).")
 _WORKERS = flags.DEFINE_list("workers", ["0", "2"], "input: grain worker-process counts to time.")
 
 
@@ -88,7 +99,8 @@ def headline_extras(case: cases.Case) -> list[dict]:
           ferjax_steps.train_row(case, _STEPS.value, _WARMUP.value, augment=True, source="device")]
   if _NUM_RUNS.value > 1:
     say(f"train {case.variant}: ferjax, {_NUM_RUNS.value} runs in one program ...")
-    together = cases.Case(case.variant, case.batch, case.image_size, case.dtype, _NUM_RUNS.value, case.width)
+    together = cases.Case(case.variant, case.batch, case.image_size, case.dtype, _NUM_RUNS.value,
+                          case.width)
     rows.append(ferjax_steps.train_row(together, _STEPS.value, _WARMUP.value))
   return rows
 
@@ -105,19 +117,20 @@ def main(argv: Sequence[str]) -> None:
   whats = ("input", "train", "eval") if "all" in _WHAT.value else tuple(_WHAT.value)
   if "input" in whats:
     from ferjax.bench import input_sources  # grain and TFDS: only needed for the input sources.
-    from ferjax.data import datasets
     results["input"] = input_sources.input_throughput(
-        _DATASET.value, _MANUAL_DIR.value or datasets.DEFAULT_MANUAL_DIR,
-        _DATA_DIR.value or datasets.DEFAULT_DATA_DIR, _BATCH.value, _STEPS.value, _WARMUP.value,
+        _DATASET.value, _MANUAL_DIR.value or catalog.manual_dir(),
+        _DATA_DIR.value or catalog.data_dir(), _BATCH.value, _STEPS.value, _WARMUP.value,
         _IMAGE_SIZE.value, [int(w) for w in _WORKERS.value])
     say(input_sources.format_results(results["input"]))
   if "profile" in whats:
-    case = cases.Case(_MODELS.value[0], _BATCH.value, _IMAGE_SIZE.value, _DTYPE.value, 1, _WIDTH.value)
+    case = cases.Case(_MODELS.value[0], _BATCH.value, _IMAGE_SIZE.value, _DTYPE.value, 1,
+                      _WIDTH.value)
     results["profile"] = profile.profile(case, _STEPS.value, _WARMUP.value)
     say(profile.format_profile(results["profile"]))
   if "layers" in whats:
     from ferjax.bench import layers, torch_steps
-    results["layers"] = layers.conv_layers(_BATCH.value, _STEPS.value, _WARMUP.value, _IMAGE_SIZE.value)
+    results["layers"] = layers.conv_layers(_BATCH.value, _STEPS.value, _WARMUP.value,
+                                           _IMAGE_SIZE.value)
     results["matmul_tflops"] = {"jax": timing.peak_flops("float32") / 1e12,
                                 "pytorch": torch_steps.peak_flops("float32") / 1e12}
     say(layers.format_layers(results["layers"], _BATCH.value, results["device"]))
@@ -129,7 +142,8 @@ def main(argv: Sequence[str]) -> None:
       rows += step_rows(what, _MODELS.value)
   if rows:
     from ferjax.bench import torch_steps
-    report.add_utilisation(rows, lambda dtype: max(timing.peak_flops(dtype), torch_steps.peak_flops(dtype)))
+    report.add_utilisation(
+        rows, lambda dtype: max(timing.peak_flops(dtype), torch_steps.peak_flops(dtype)))
     results["rows"] = rows
     results["versions"] = f"jax {jax.__version__}, {torch_steps.describe()}"
     say(report.format_rows(rows, f"{results['device']} ({results['versions']})"))

@@ -7,8 +7,6 @@ config arguments: m1..m6 (paper 000's Table 1) and M, MCA, MSA, MCSA (paper 002)
 
 import dataclasses
 import importlib
-import pathlib
-import sys
 
 import ml_collections
 import numpy as np
@@ -18,7 +16,6 @@ from ferjax.models import variants
 PAPER000 = tuple(variants.CONTEXTUAL_VARIANTS)
 PAPER002 = tuple(variants.MULTISCALE_VARIANTS)
 VARIANTS = PAPER000 + PAPER002
-CONFIGS_DIR = pathlib.Path(__file__).resolve().parents[2] / "configs"
 NUM_CLASSES = 7  # FER2013's (the configs' dataset).
 NO_AUGMENTATION = dict(views="random", flip=False, rotation="none", crop_scale=(), erase_prob=0.0)
 
@@ -41,23 +38,18 @@ def check_variants(names: list[str]) -> None:
     raise ValueError(f"unknown model variant(s) {unknown}; choose from {list(VARIANTS)}")
 
 
-def _common():
-  """configs/common.py, importable from a source checkout (pip install -e .)."""
-  if not (CONFIGS_DIR / "common.py").exists():
-    raise FileNotFoundError(f"{CONFIGS_DIR / 'common.py'} not found: run the bench from a source "
-                            "checkout of ferjax (pip install -e .)")
-  if str(CONFIGS_DIR.parent) not in sys.path:
-    sys.path.insert(0, str(CONFIGS_DIR.parent))
-  return importlib.import_module("configs.common")
-
-
 def config_of(case: Case, augment: bool = False) -> ml_collections.ConfigDict:
-  """The FER2013 training config of `case`; `augment=False` switches the random augmentation off."""
-  common = _common()
-  arg = (f"{case.variant},width={case.width},size={case.image_size},runs={case.num_runs},"
-         f"dtype={case.dtype},epochs=1")
-  paper = common.paper000 if case.variant in PAPER000 else common.paper002
-  config = paper("fer2013", arg, epochs={"expanded": 1, "random": 1})
+  """The FER2013 training config of `case` (configs/fer2013.py or fer2013_msa.py with the case's
+  variant, width, size, runs and dtype); `augment=False` switches the random augmentation off."""
+  name = "configs.fer2013" if case.variant in PAPER000 else "configs.fer2013_msa"
+  try:
+    module = importlib.import_module(name)
+  except ModuleNotFoundError as error:
+    raise FileNotFoundError(
+        f"{name} cannot be imported ({error}): run the bench from the root of a "
+        "source checkout of ferjax, as python -m ferjax.main") from None
+  config = module.get_config(f"{case.variant},width={case.width},size={case.image_size},"
+                             f"runs={case.num_runs},dtype={case.dtype},epochs=1")
   config.batch_size = case.batch
   if not augment:
     config.input.update(NO_AUGMENTATION)

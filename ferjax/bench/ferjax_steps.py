@@ -1,11 +1,13 @@
-"""ferjax's compiled train and eval steps, timed on one batch: the numbers the PyTorch ones are held to.
+"""ferjax's compiled train and eval steps, timed on one batch: the numbers the PyTorch ones are held
+to.
 
-The train step is `ferjax.steps.make_train_step` for the case's config (model, joint loss, SGD with
-momentum and weight decay, centre update, all N runs), compiled ahead of time so compilation
+The train step is `ferjax.train.steps.make_train_step` for the case's config (model, joint loss, SGD
+with momentum and weight decay, centre update, all N runs), compiled ahead of time so compilation
 is timed apart. Its input is a fixed uint8 batch already on the device, or with `source="device"`
 the device-resident source gathering each step's batch inside the step, as training does.
 """
 
+import dataclasses
 import functools
 import time
 from typing import Any
@@ -15,12 +17,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from ferjax import mesh as mesh_lib
-from ferjax import state as state_lib
-from ferjax import steps
 from ferjax.bench import cases, timing
-from ferjax.data import device
+from ferjax.data import device, sources
+from ferjax.data import augment as augment_lib
+from ferjax.train import hyper, steps
+from ferjax.train import state as state_lib
 
-RAW_SIZE = 48           # FER2013 and CK+48 images are 48 x 48; augmentation resamples to the case's size.
+RAW_SIZE = 48  # FER2013 and CK+48 images are 48 x 48; augmentation resamples to the case's size.
 SOURCE_EXAMPLES = 4096  # examples held by the synthetic device-resident source.
 
 
@@ -32,7 +35,8 @@ def _flops(compiled) -> float:
 
 
 def _memory_bytes(compiled) -> int | None:
-  """Bytes XLA's buffer assignment gives the step: arguments, outputs and temporaries, less donations."""
+  """Bytes XLA's buffer assignment gives the step: arguments, outputs and temporaries, less
+  donations."""
   stats = compiled.memory_analysis()
   if stats is None:
     return None
@@ -49,22 +53,35 @@ def _compile(jitted, *args) -> tuple[Any, float]:
 def _row(case: cases.Case, what: str, setting: str, compiled, compile_s: float,
          measured: timing.Timing) -> dict:
   images = case.batch * case.num_runs
-  return dict(framework="ferjax", setting=setting, what=what, variant=case.variant, batch=case.batch,
-              image_size=case.image_size, dtype=case.dtype, num_runs=case.num_runs, width=case.width,
-              step_ms=measured.step_s * 1e3, images_per_s=images / measured.step_s, compile_s=compile_s,
-              flops=_flops(compiled), memory_bytes=_memory_bytes(compiled), steps=measured.steps)
+  return dict(framework="ferjax",
+              setting=setting,
+              what=what,
+              variant=case.variant,
+              batch=case.batch,
+              image_size=case.image_size,
+              dtype=case.dtype,
+              num_runs=case.num_runs,
+              width=case.width,
+              step_ms=measured.step_s * 1e3,
+              images_per_s=images / measured.step_s,
+              compile_s=compile_s,
+              flops=_flops(compiled),
+              memory_bytes=_memory_bytes(compiled),
+              steps=measured.steps)
 
 
 @functools.cache
-def _initial_state(case: cases.Case):
-  """(model, optimizer, TrainState, run keys) of the case, initialised once per process."""
-  return state_lib.initial_state(cases.config_of(case), mesh_lib.make_mesh(), cases.NUM_CLASSES)
+def _initial_state(case: cases.Case) -> tuple[state_lib.Initial, hyper.Runs]:
+  """The case's network, optimizer and TrainState, and its per-run values, made once per process."""
+  config = cases.config_of(case)
+  runs = hyper.resolve(config)
+  return state_lib.initial_state(config, mesh_lib.make_mesh(), cases.NUM_CLASSES, runs), runs
 
 
-def _fresh_state(case: cases.Case):
+def _fresh_state(case: cases.Case) -> tuple[state_lib.Initial, hyper.Runs]:
   """A copy of the case's initial state, which a step may donate (consume)."""
-  model, optimizer, state, keys = _initial_state(case)
-  return model, optimizer, jax.tree.map(jnp.copy, state), keys
+  initial, runs = _initial_state(case)
+  return dataclasses.replace(initial, state=jax.tree.map(jnp.copy, initial.state)), runs
 
 
 @functools.cache
@@ -76,20 +93,26 @@ def compiled_train_step(case: cases.Case, augment: bool = False, source: str = "
   """
   config = cases.config_of(case, augment)
   mesh = mesh_lib.make_mesh()
-  model, optimizer, state, keys = _fresh_state(case)
+  initial, runs = _fresh_state(case)
+  state = initial.state
   raw = RAW_SIZE if augment else case.image_size
   if source == "device":
     rng = np.random.default_rng(0)
-    data = device.DeviceSource.from_arrays(
-        rng.integers(0, 256, (SOURCE_EXAMPLES, raw, raw, 1), dtype=np.uint8),
-        np.arange(SOURCE_EXAMPLES) % cases.NUM_CLASSES, mesh, case.batch, seeds=tuple(range(case.num_runs)),
-        views=steps.views_per_example(config))
+    data = device.DeviceSource.from_arrays(rng.integers(0,
+                                                        256, (SOURCE_EXAMPLES, raw, raw, 1),
+                                                        dtype=np.uint8),
+                                           np.arange(SOURCE_EXAMPLES) % cases.NUM_CLASSES,
+                                           mesh,
+                                           case.batch,
+                                           seeds=tuple(range(case.num_runs)),
+                                           views=augment_lib.views_per_example(config))
   else:
     host = cases.synthetic_batch(case, raw)
     data = jax.device_put({k: np.stack([v] * case.num_runs) for k, v in host.items()},
                           mesh_lib.run_batch_sharding(mesh))
-  jitted = steps.make_train_step(model, optimizer, config, mesh, fused_source=source == "device")
-  inputs = steps.run_inputs(keys, config)
+  feeding = data if source == "device" else sources.FedBatches(mesh)
+  jitted = steps.make_train_step(initial.model, initial.optimizer, config, mesh, feeding)
+  inputs = runs.step_inputs()
   compiled, compile_s = _compile(jitted, state, data, inputs)
   carry = {"state": state}
 
@@ -105,7 +128,8 @@ def train_row(case: cases.Case, steps_timed: int, warmup: int, augment: bool = F
   """Times the train step (see `compiled_train_step`)."""
   compiled, compile_s, step = compiled_train_step(case, augment, source)
   measured = timing.time_steps(step, jax.block_until_ready, steps_timed, warmup)
-  setting = "jit" + (" + augmentation" if augment else "") + (" + device source" if source == "device" else "")
+  setting = "jit" + (" + augmentation" if augment else "") + (" + device source"
+                                                              if source == "device" else "")
   return _row(case, "train", setting, compiled, compile_s, measured)
 
 
@@ -113,12 +137,13 @@ def eval_row(case: cases.Case, steps_timed: int, warmup: int) -> dict:
   """Times the eval step (forward pass of every run, softmax, confusion counts) on one batch."""
   config = cases.config_of(case)
   mesh = mesh_lib.make_mesh()
-  model, _, state, _ = _fresh_state(case)
+  initial, _ = _fresh_state(case)
+  state = initial.state
   host = cases.synthetic_batch(case)
   host["mask"] = np.ones(case.batch, bool)
   batch = jax.device_put(host, mesh_lib.batch_sharding(mesh))
-  jitted = steps.make_eval_step(model, config, mesh, cases.NUM_CLASSES)
+  jitted = steps.make_eval_step(initial.model, config, mesh, cases.NUM_CLASSES)
   compiled, compile_s = _compile(jitted, state.runs, batch)
-  measured = timing.time_steps(lambda _: compiled(state.runs, batch), jax.block_until_ready, steps_timed,
-                               warmup)
+  measured = timing.time_steps(lambda _: compiled(state.runs, batch), jax.block_until_ready,
+                               steps_timed, warmup)
   return _row(case, "eval", "jit", compiled, compile_s, measured)

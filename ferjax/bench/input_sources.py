@@ -18,7 +18,8 @@ from ferjax.bench import timing
 from ferjax.data import augment, datasets, device, pipeline
 
 def time_batches(batches: Iterator, consume: Callable, steps: int, warmup: int) -> float:
-  """Seconds for `steps` batches after `warmup` untimed ones; `consume(step, batch)` returns arrays."""
+  """Seconds for `steps` batches after `warmup` untimed ones; `consume(step, batch)` returns
+  arrays."""
   for step in range(warmup):
     jax.block_until_ready(consume(step, next(batches)))
   start = time.perf_counter()
@@ -28,8 +29,8 @@ def time_batches(batches: Iterator, consume: Callable, steps: int, warmup: int) 
   return time.perf_counter() - start
 
 
-def input_throughput(dataset: str, manual_dir: str, data_dir: str, batch_size: int, steps: int, warmup: int,
-                     size: int, workers: Sequence[int]) -> list[dict]:
+def input_throughput(dataset: str, manual_dir: str, data_dir: str, batch_size: int, steps: int,
+                     warmup: int, size: int, workers: Sequence[int]) -> list[dict]:
   """images/s of each source on the training split, with the training augmentation applied."""
   builder = datasets.prepare(dataset, manual_dir, data_dir)
   mesh = mesh_lib.make_mesh()
@@ -47,8 +48,13 @@ def input_throughput(dataset: str, manual_dir: str, data_dir: str, batch_size: i
 
   results = []
   for num_workers in workers:
-    source = pipeline.GrainSource.from_builder(builder, "train", mesh, batch_size, num_workers=num_workers)
-    seconds = time_batches(source.train_batches(), lambda s, b: augment_step(s, b["image"]), steps, warmup)
+    source = pipeline.GrainSource.from_builder(builder,
+                                               "train",
+                                               mesh,
+                                               batch_size,
+                                               num_workers=num_workers)
+    seconds = time_batches(source.train_batches(), lambda s, b: augment_step(s, b["image"]), steps,
+                           warmup)
     results.append({"source": "grain", "workers": num_workers, "seconds": seconds})
   source = device.DeviceSource.from_builder(builder, "train", mesh, batch_size)
   steps_iter = iter(range(warmup + steps))
@@ -63,8 +69,10 @@ def input_throughput(dataset: str, manual_dir: str, data_dir: str, batch_size: i
 
 def format_results(results: list[dict]) -> str:
   first = results[0]
-  lines = [f"input throughput: {first['dataset']} train, batch {first['batch_size']}, {first['steps']} "
-           f"timed steps, augmented to {first['size']}x{first['size']}, on {first['device']}",
-           f"  {'source':<8}{'workers':>8}{'images/s':>12}"]
+  lines = [
+      f"input throughput: {first['dataset']} train, batch {first['batch_size']}, {first['steps']} "
+      f"timed steps, augmented to {first['size']}x{first['size']}, on {first['device']}",
+      f"  {'source':<8}{'workers':>8}{'images/s':>12}"
+  ]
   lines += [f"  {r['source']:<8}{r['workers']:>8}{r['images_per_s']:>12,.0f}" for r in results]
   return "\n".join(lines)

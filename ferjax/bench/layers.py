@@ -1,8 +1,8 @@
 """VGG16's 3x3 convolutions one by one: forward, input gradient and filter gradient, JAX vs PyTorch.
 
 This isolates the kernels the backend picks for each layer shape of the paper networks' backbone
-(batch 32 by default, 48 px maps halving per block), so a gap in a whole-step number can be traced to
-the convolution library rather than to the model code. Each kernel is jitted alone (JAX) or run
+(batch 32 by default, 48 px maps halving per block), so a gap in a whole-step number can be traced
+to the convolution library rather than to the model code. Each kernel is jitted alone (JAX) or run
 eagerly in channels_last (PyTorch, its fastest float32 CPU layout) on the same inputs; the median
 of the timed calls is kept. Also timed: one large matrix product per framework, which shows whether
 a gap is the convolution kernels' or the device's.
@@ -22,7 +22,10 @@ KINDS = ("forward", "input_grad", "filter_grad")
 
 
 def _conv(x, w):
-  return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  return jax.lax.conv_general_dilated(x,
+                                      w, (1, 1),
+                                      "SAME",
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
 def _jax_kernels() -> dict:
@@ -37,7 +40,8 @@ def _time_jax(kernel, args, steps: int, warmup: int) -> float:
 
 def _time_torch(call, steps: int, warmup: int) -> float:
   from ferjax.bench import torch_steps
-  return timing.time_steps(lambda _: call(), lambda _: torch_steps.synchronize(), steps, warmup).step_s
+  return timing.time_steps(lambda _: call(), lambda _: torch_steps.synchronize(), steps,
+                           warmup).step_s
 
 
 def conv_layers(batch: int, steps: int, warmup: int, image_size: int = 48) -> list[dict]:
@@ -64,7 +68,8 @@ def conv_layers(batch: int, steps: int, warmup: int, image_size: int = 48) -> li
     tw = torch.from_numpy(w).permute(3, 2, 0, 1).to(device).contiguous(memory_format=channels_last)
     tg = torch.from_numpy(g).permute(0, 3, 1, 2).to(device).contiguous(memory_format=channels_last)
     grad = torch.nn.grad
-    row["torch_forward_ms"] = _time_torch(lambda: torch.conv2d(tx, tw, padding=1), steps, warmup) * 1e3
+    row["torch_forward_ms"] = _time_torch(lambda: torch.conv2d(tx, tw, padding=1), steps,
+                                          warmup) * 1e3
     row["torch_input_grad_ms"] = _time_torch(
         lambda: grad.conv2d_input(tx.shape, tw, tg, padding=1), steps, warmup) * 1e3
     row["torch_filter_grad_ms"] = _time_torch(
@@ -74,16 +79,21 @@ def conv_layers(batch: int, steps: int, warmup: int, image_size: int = 48) -> li
 
 
 def format_layers(rows: list[dict], batch: int, device: str) -> str:
-  lines = [f"VGG16 3x3 convolutions, batch {batch}, float32, on {device}: ms per layer (JAX / PyTorch)",
-           f"  {'map':>5} {'in':>4} {'out':>4} {'x':>2} {'GFLOP':>6}" + "".join(f"{k:>20}" for k in KINDS)]
+  lines = [
+      f"VGG16 3x3 convolutions, batch {batch}, float32, on {device}: ms per layer (JAX / PyTorch)",
+      f"  {'map':>5} {'in':>4} {'out':>4} {'x':>2} {'GFLOP':>6}" +
+      "".join(f"{k:>20}" for k in KINDS)
+  ]
   totals = np.zeros(6)
   for r in rows:
     pairs = [(r[f"jax_{k}_ms"], r[f"torch_{k}_ms"]) for k in KINDS]
     totals += np.array([v for pair in pairs for v in pair]) * r["count"]
-    lines.append(f"  {r['side']:>5} {r['c_in']:>4} {r['c_out']:>4} {r['count']:>2} {r['gflop']:>6.2f}"
-                 + "".join(f"{j:>12.1f} /{t:>6.1f}" for j, t in pairs))
+    lines.append(
+        f"  {r['side']:>5} {r['c_in']:>4} {r['c_out']:>4} {r['count']:>2} {r['gflop']:>6.2f}" +
+        "".join(f"{j:>12.1f} /{t:>6.1f}" for j, t in pairs))
   lines.append(f"  {'all 13 layers':>24}" + "".join(
       f"{totals[2 * i]:>12.1f} /{totals[2 * i + 1]:>6.1f}" for i in range(3)))
-  lines.append(f"  JAX / PyTorch time, all three kernels: {totals[0::2].sum():.0f} / {totals[1::2].sum():.0f} ms "
-               f"= {totals[0::2].sum() / totals[1::2].sum():.2f}")
+  lines.append(
+      f"  JAX / PyTorch time, all three kernels: {totals[0::2].sum():.0f} / {totals[1::2].sum():.0f} ms "
+      f"= {totals[0::2].sum() / totals[1::2].sum():.2f}")
   return "\n".join(lines)

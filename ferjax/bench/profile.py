@@ -87,10 +87,11 @@ def _source(text: str) -> str:
 
 
 def format_profile(result: dict) -> str:
-  lines = [f"profile: {result['variant']} train step, batch {result['batch']}, {result['image_size']} px, "
-           f"{result['dtype']}, on {result['device']}: median step {result['step_ms']:.1f} ms, op time "
-           f"{result['op_ms_total']:.1f} ms per step",
-           "  by kind:"]
+  lines = [
+      f"profile: {result['variant']} train step, batch {result['batch']}, {result['image_size']} px, "
+      f"{result['dtype']}, on {result['device']}: median step {result['step_ms']:.1f} ms, op time "
+      f"{result['op_ms_total']:.1f} ms per step", "  by kind:"
+  ]
   lines += [f"    {k['ms']:9.1f} ms  {k['kind']}" for k in result["kinds"]]
   lines.append("  top ops:")
   lines += [f"    {o['ms']:9.1f} ms  {o['op']:<28} {o['shape'][:34]:<34} {_source(o['source'])}"

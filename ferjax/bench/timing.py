@@ -1,4 +1,5 @@
-"""How the benchmarks time work: per-step medians, the device's measured peak, and naming the device.
+"""How the benchmarks time work: per-step medians, the device's measured peak, and naming the
+device.
 
 Every step is timed on its own, synchronised with the device at both ends, and the median is kept:
 on a shared or throttling machine the median moves far less than the mean. Throughput is
@@ -29,8 +30,10 @@ class Timing:
   steps: int
 
 
-def time_steps(step: Callable[[int], Any], sync: Callable[[Any], Any], steps: int, warmup: int) -> Timing:
-  """Calls `step(i)` warmup + steps times; `sync(result)` waits for the device. Untimed warm-up first."""
+def time_steps(step: Callable[[int], Any], sync: Callable[[Any], Any], steps: int,
+               warmup: int) -> Timing:
+  """Calls `step(i)` warmup + steps times; `sync(result)` waits for the device. Untimed warm-up
+  first."""
   if steps < 1:
     raise ValueError(f"steps = {steps}; expected at least 1 timed step")
   start = time.perf_counter()

@@ -1,9 +1,11 @@
-"""The same train and eval steps in PyTorch, on `third_party/torch_reference`: what ferjax is held to.
+"""The same train and eval steps in PyTorch, on `third_party/torch_reference`: what ferjax is held
+to.
 
 A PyTorch train step does what ferjax's does for the case's config: the reference network (built
 with the config's model options), the config's joint loss (softmax, island or DDA, with the same
-weights), `torch.optim.SGD` with the same rate, momentum and weight decay, and the same centre update.
-It gets float32 images, so ferjax's extra uint8 conversion and resampling count against ferjax.
+weights), `torch.optim.SGD` with the same rate, momentum and weight decay, and the same centre
+update. It gets float32 images, so ferjax's extra uint8 conversion and resampling count against
+ferjax.
 
 Settings: eager NCHW, eager channels_last, `torch.compile` (channels_last), each optionally under
 bfloat16 autocast. On a GPU cuDNN autotuning is on. Memory is the CUDA allocator's peak; PyTorch
@@ -44,8 +46,12 @@ def settings_for(dtype: str, names: list[str]) -> list[Setting]:
   under bfloat16 autocast, PyTorch's usual fast path on a CPU, reported beside the float32 ratio.
   """
   bf16 = dtype == "bfloat16"
-  table = {"eager": Setting(channels_last=False, autocast=bf16), "channels_last": Setting(autocast=bf16),
-           "compile": Setting(compile=True, autocast=bf16), "autocast": Setting(autocast=True)}
+  table = {
+      "eager": Setting(channels_last=False, autocast=bf16),
+      "channels_last": Setting(autocast=bf16),
+      "compile": Setting(compile=True, autocast=bf16),
+      "autocast": Setting(autocast=True)
+  }
   unknown = [name for name in names if name not in table]
   if unknown:
     raise ValueError(f"unknown PyTorch setting(s) {unknown}; choose from {list(table)}")
@@ -66,20 +72,24 @@ def synchronize() -> None:
 
 
 def _objective(loss: ml_collections.ConfigDict):
-  """(logits, embeddings, labels, centers) -> (loss, centre delta or None), as ferjax.steps.objective_of."""
+  """(logits, embeddings, labels, centers) -> (loss, centre delta or None), as
+  ferjax.train.steps.objective_of."""
   def objective(logits, embeddings, labels, centers):
     if loss.name == "island":
-      value, _ = losses.contextual_objective(logits, embeddings, labels, centers, loss.lam, loss.lambda1)
+      value, _ = losses.contextual_objective(logits, embeddings, labels, centers, loss.lam,
+                                             loss.lambda1)
       return value, losses.island_delta(embeddings, labels, centers, loss.lambda1)
     if loss.name == "dda":
-      value, _ = losses.multiscale_objective(logits, embeddings, labels, centers, loss.lam, loss.gamma)
+      value, _ = losses.multiscale_objective(logits, embeddings, labels, centers, loss.lam,
+                                             loss.gamma)
       return value, losses.dda_delta(embeddings, labels, centers, loss.gamma)
     return losses.softmax_cross_entropy(logits, labels), None
   return objective
 
 
 def _model(config: ml_collections.ConfigDict, setting: Setting) -> torch.nn.Module:
-  model = torch_reference.get_model(config.model.name, in_channels=1, **config.model.options).to(device())
+  model = torch_reference.get_model(config.model.name, in_channels=1,
+                                    **config.model.options).to(device())
   if setting.channels_last:
     model = model.to(memory_format=torch.channels_last)
   return model
@@ -93,16 +103,27 @@ def _inputs(case: cases.Case, setting: Setting) -> tuple[torch.Tensor, torch.Ten
   return images, torch.from_numpy(batch["label"]).long().to(device())
 
 
-def _row(case: cases.Case, what: str, setting: Setting, measured: timing.Timing, memory: int | None) -> dict:
-  return dict(framework="pytorch", setting=setting.label, what=what, variant=case.variant, batch=case.batch,
-              image_size=case.image_size, dtype="bfloat16" if setting.autocast else "float32",
-              num_runs=1, width=case.width, step_ms=measured.step_s * 1e3,
+def _row(case: cases.Case, what: str, setting: Setting, measured: timing.Timing,
+         memory: int | None) -> dict:
+  return dict(framework="pytorch",
+              setting=setting.label,
+              what=what,
+              variant=case.variant,
+              batch=case.batch,
+              image_size=case.image_size,
+              dtype="bfloat16" if setting.autocast else "float32",
+              num_runs=1,
+              width=case.width,
+              step_ms=measured.step_s * 1e3,
               images_per_s=case.batch / measured.step_s,
-              compile_s=measured.first_s if setting.compile else None, flops=None, memory_bytes=memory,
+              compile_s=measured.first_s if setting.compile else None,
+              flops=None,
+              memory_bytes=memory,
               steps=measured.steps)
 
 
-def _timed(case: cases.Case, what: str, setting: Setting, step, steps_timed: int, warmup: int) -> dict:
+def _timed(case: cases.Case, what: str, setting: Setting, step, steps_timed: int,
+           warmup: int) -> dict:
   if torch.cuda.is_available():
     torch.cuda.reset_peak_memory_stats()
   measured = timing.time_steps(step, lambda _: synchronize(), steps_timed, warmup)
@@ -169,8 +190,9 @@ def peak_flops(dtype: str, steps: int = 5) -> float:
   """FLOP/s of PyTorch's large square matrix product in `dtype` (the MFU peak's other candidate).
 
   A product at a quarter of the side comes first: where PyTorch has only a slow path for `dtype`
-  (bfloat16 on a CPU without bfloat16 instructions: 54 s for one 2048^3 product on a 2-core AMD EPYC,
-  against 0.19 s in float32), its rate there stands for the peak, which such a path never raises.
+  (bfloat16 on a CPU without bfloat16 instructions: 54 s for one 2048^3 product on a 2-core AMD
+  EPYC, against 0.19 s in float32), its rate there stands for the peak, which such a path never
+  raises.
   """
   n = timing.matmul_size()
   probe = _matmul_flops(dtype, n // 4, steps=1, warmup=1)
@@ -181,4 +203,3 @@ def peak_flops(dtype: str, steps: int = 5) -> float:
 
 def describe() -> str:
   return f"torch {torch.__version__} on {device().type}, {torch.get_num_threads()} threads"
-

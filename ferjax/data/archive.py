@@ -2,11 +2,11 @@
 tar.xz repack of the zip), the form builders store images in, and what a prepared dataset records
 about its source.
 
-Builders never extract anything to disk: members are read straight from the zip (or folder, or from a
-tar.xz read into memory once), and every error names the archive and member so that a user can find
-the bad file. `repack` writes a zip's members, byte for byte, into a solid tar.xz: FER2013's 35,887
-small JPEGs share their headers, so it is 28% smaller than the zip (71 MB -> 52 MB), small enough to
-travel to an accelerator lease in one call (launch/README.md).
+Builders never extract anything to disk: members are read straight from the zip (or folder, or from
+a tar.xz read into memory once), and every error names the archive and member so that a user can
+find the bad file. `repack` writes a zip's members, byte for byte, into a solid tar.xz: FER2013's
+35,887 small JPEGs share their headers, so it is 28% smaller than the zip (71 MB -> 52 MB), small
+enough to travel to an accelerator lease in one call (launch/README.md).
 """
 
 import hashlib
@@ -27,7 +27,8 @@ IMAGE_SIZE = 48
 
 
 class ArchiveError(ValueError):
-  """A dataset archive is missing, unreadable or laid out differently from what a builder expects."""
+  """A dataset archive is missing, unreadable or laid out differently from what a builder
+  expects."""
 
 
 TAR_SUFFIX = ".tar.xz"
@@ -63,7 +64,8 @@ class Archive:
   def members(self) -> list[str]:
     """Every file in the archive, sorted, with directory entries left out."""
     if self._zip is None:
-      return sorted(p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
+      return sorted(
+          p.relative_to(self.path).as_posix() for p in self.path.rglob("*") if p.is_file())
     return sorted(name for name in self._zip.namelist() if not name.endswith("/"))
 
   def read(self, member: str) -> bytes:
@@ -90,7 +92,9 @@ class _TarFiles:
   def __init__(self, path: pathlib.Path):
     try:
       with tarfile.open(path, "r:xz") as tar:
-        self._files = {member.name: tar.extractfile(member).read() for member in tar if member.isfile()}
+        self._files = {
+            member.name: tar.extractfile(member).read() for member in tar if member.isfile()
+        }
     except (OSError, tarfile.TarError, EOFError) as error:
       raise ArchiveError(f"{path} is not a readable tar.xz file: {error}") from None
 
@@ -154,9 +158,9 @@ def find(manual_dir: os.PathLike, names: Sequence[str], accepted: str, source: s
 
 
 def digest(path: os.PathLike) -> str:
-  """The sha256 that identifies a source: of a file's bytes (zip, CSV), or for a folder of its listing
-  (one 'path size mtime' line per file), which changes whenever a file is added, removed or rewritten
-  without reading every image."""
+  """The sha256 that identifies a source: of a file's bytes (zip, CSV), or for a folder of its
+  listing (one 'path size mtime' line per file), which changes whenever a file is added, removed or
+  rewritten without reading every image."""
   path = pathlib.Path(path)
   if not path.is_dir():
     with open(path, "rb") as handle:
@@ -169,13 +173,14 @@ def digest(path: os.PathLike) -> str:
 
 
 class FromArchive:
-  """Mixin for builders that read a user's download: its possible names, the forms accepted in words,
-  and where users get it, which `locate` turns into a FileNotFoundError that says what to put where.
+  """Mixin for builders that read a user's download: its possible names, the forms accepted in
+  words, and where users get it, which `locate` turns into a FileNotFoundError that says what to put
+  where.
 
   A build records in `info.metadata` (TFDS's metadata.json beside the data) the source it read,
-  {'source': {'name', 'sha256'}, 'statistics': {split: quality.SplitStatistics.summary()}}, so that a
-  prepared copy can be checked against the archive and its splits against each other without reading
-  the images again. Builders store images through `stored_image`, which counts them.
+  {'source': {'name', 'sha256'}, 'statistics': {split: quality.SplitStatistics.summary()}}, so that
+  a prepared copy can be checked against the archive and its splits against each other without
+  reading the images again. Builders store images through `stored_image`, which counts them.
   """
 
   ARCHIVE_NAMES: tuple[str, ...] = ()
@@ -212,7 +217,8 @@ def encode_png(pixels: np.ndarray) -> bytes:
 
 
 def image_feature() -> tfds.features.Image:
-  """How builders store images: 48x48x1 PNG, which TFDS decodes with PIL or OpenCV, not TensorFlow."""
+  """How builders store images: 48x48x1 PNG, which TFDS decodes with PIL or OpenCV, not
+  TensorFlow."""
   return tfds.features.Image(shape=(IMAGE_SIZE, IMAGE_SIZE, 1), encoding_format="png")
 
 

@@ -1,22 +1,24 @@
-"""On-device augmentation in pure JAX: one affine bilinear warp per example, random erasing, TTA views.
+"""On-device augmentation in pure JAX: one affine bilinear warp per example, random erasing, TTA
+views.
 
-Batches of uint8 faces (B, H, W, C) are augmented inside the jitted train step, with one PRNG key per
-example, so no host work is needed per step. Every function here is jit- and vmap-able and has static
-output shapes.
+Batches of uint8 faces (B, H, W, C) are augmented inside the jitted train step, with one PRNG key
+per example, so no host work is needed per step. Every function here is jit- and vmap-able and has
+static output shapes.
 
 Conventions. A single image is (H, W, C). x runs along W (columns, rightwards) and y along H (rows,
 downwards). The pixel in row i, column j has its centre at the continuous point (x, y) = (j + 0.5,
-i + 0.5), so an image covers the rectangle [0, W] x [0, H]. A warp matrix is 3x3 (the last row is taken
-to be [0, 0, 1]; a 2x3 matrix works too) and maps homogeneous *output* points (x, y, 1) to the *input*
-point sampled there, so each output pixel is one bilinear sample. Positive angles rotate the content
-counter-clockwise as displayed (rows downwards), like `np.rot90` and PIL's `Image.rotate`, about the
-image centre. Points inside the input rectangle are interpolated with edge clamping, so an upsampling
-warp agrees with `jax.image.resize(..., "bilinear")` up to the image border; outside the rectangle the
-value fades linearly to `fill` (default 0, i.e. black) over one input pixel, which antialiases the
-edge of a rotated image.
+i + 0.5), so an image covers the rectangle [0, W] x [0, H]. A warp matrix is 3x3 (the last row is
+taken to be [0, 0, 1]; a 2x3 matrix works too) and maps homogeneous *output* points (x, y, 1) to the
+*input* point sampled there, so each output pixel is one bilinear sample. Positive angles rotate the
+content counter-clockwise as displayed (rows downwards), like `np.rot90` and PIL's `Image.rotate`,
+about the image centre. Points inside the input rectangle are interpolated with edge clamping, so an
+upsampling warp agrees with `jax.image.resize(..., "bilinear")` up to the image border; outside the
+rectangle the value fades linearly to `fill` (default 0, i.e. black) over one input pixel, which
+antialiases the edge of a rotated image.
 
-Flip, rotation, crop/scale and resize are all thin wrappers over `warp`; `augment_batch` composes them
-into one matrix per example and resamples once, so repeated interpolation never blurs the faces.
+Flip, rotation, crop/scale and resize are all thin wrappers over `warp`; `augment_batch` composes
+them into one matrix per example and resamples once, so repeated interpolation never blurs the
+faces.
 """
 
 import functools
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 from jax.typing import ArrayLike
 
 Size = int | tuple[int, int]
@@ -34,10 +37,11 @@ Box = tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike]
 ROTATIONS = ("uniform", "discrete", "none")
 # Paper 000 (Chen & Chen 2024, section 3.1): rotations of +-10 degrees at 5-degree intervals.
 PAPER_ANGLES = (-10.0, -5.0, 0.0, 5.0, 10.0)
-# Mirror states as (mirror left-right, extra rotation in degrees): a vertical mirror is the left-right
-# mirror turned by 180 degrees. Paper 002 (section 2.7.2) mirrors each image "to three times the number
-# of original samples": ferjax reads the three states as the image, its left-right and its top-bottom
-# mirror (neither paper names them), which with the 5 angles gives both papers' "15 times".
+# Mirror states as (mirror left-right, extra rotation in degrees): a vertical mirror is the
+# left-right mirror turned by 180 degrees. Paper 002 (section 2.7.2) mirrors each image "to three
+# times the number of original samples": ferjax reads the three states as the image, its left-right
+# and its top-bottom mirror (neither paper names them), which with the 5 angles gives both papers'
+# "15 times".
 MIRRORS = {"none": (False, 0.0), "horizontal": (True, 0.0), "vertical": (True, 180.0)}
 PAPER_MIRRORS = ("none", "horizontal", "vertical")
 TTA_VIEW_NAMES = (
@@ -111,8 +115,12 @@ def _full_box(height: int, width: int) -> Box:
   return (width / 2.0, height / 2.0, float(width), float(height))
 
 
-def _box_matrix(box: Box, out_size: Size, degrees: ArrayLike = 0.0, mirror: ArrayLike = False) -> jax.Array:
-  """Output -> input matrix showing `box` of the input at `out_size`, rotated, then optionally mirrored.
+def _box_matrix(box: Box,
+                out_size: Size,
+                degrees: ArrayLike = 0.0,
+                mirror: ArrayLike = False) -> jax.Array:
+  """Output -> input matrix showing `box` of the input at `out_size`, rotated, then optionally
+  mirrored.
 
   Output points are centred, mirrored (x -> -x), rotated (counter-clockwise content for positive
   `degrees`), scaled from output to box pixels and moved to the box centre; the rotation therefore
@@ -134,7 +142,8 @@ def _box_matrix(box: Box, out_size: Size, degrees: ArrayLike = 0.0, mirror: Arra
 def hflip(image: ArrayLike) -> jax.Array:
   """Mirrors one image (H, W, C) left-right; exact, as every sample lands on a pixel centre."""
   height, width = jnp.shape(image)[:2]
-  return warp(image, _box_matrix(_full_box(height, width), (height, width), mirror=True), (height, width))
+  return warp(image, _box_matrix(_full_box(height, width), (height, width), mirror=True),
+              (height, width))
 
 
 def rotate(image: ArrayLike, degrees: ArrayLike, fill: float = 0.0) -> jax.Array:
@@ -148,26 +157,32 @@ def rotate(image: ArrayLike, degrees: ArrayLike, fill: float = 0.0) -> jax.Array
 
 
 def resize(images: ArrayLike, size: Size) -> jax.Array:
-  """Bilinear resize of a batch (B, H, W, C) to (B, size, size, C) or (B, *size, C), half-pixel centres.
+  """Bilinear resize of a batch (B, H, W, C) to (B, size, size, C) or (B, *size, C), half-pixel
+  centres.
 
-  Matches `jax.image.resize(..., "bilinear")` when upsampling. Downsampling takes one bilinear sample
-  per pixel without antialiasing, fine for the mild shrinking of a crop/scale but not for large factors.
+  Matches `jax.image.resize(..., "bilinear")` when upsampling. Downsampling takes one bilinear
+  sample per pixel without antialiasing, fine for the mild shrinking of a crop/scale but not for
+  large factors.
   """
   height, width = jnp.shape(images)[1:3]
   matrix = _box_matrix(_full_box(height, width), size)
   return jax.vmap(lambda image: warp(image, matrix, size))(images)
 
 
-def random_erasing(key: jax.Array, image: ArrayLike, prob: ArrayLike,
-                   area: tuple[float, float] = (0.02, 0.2), aspect: tuple[float, float] = (0.3, 3.3),
-                   value: float = 0.0, attempts: int = 10) -> jax.Array:
+def random_erasing(key: jax.Array,
+                   image: ArrayLike,
+                   prob: ArrayLike,
+                   area: tuple[float, float] = (0.02, 0.2),
+                   aspect: tuple[float, float] = (0.3, 3.3),
+                   value: float = 0.0,
+                   attempts: int = 10) -> jax.Array:
   """With probability `prob`, sets a random rectangle of one image (H, W, C) to `value`.
 
-  Random erasing (Zhong et al., AAAI 2020): the rectangle's area is a uniform fraction in `area` of the
-  image, its aspect (height / width) log-uniform in `aspect`, its position uniform over the places where
-  it fits. The paper redraws until the rectangle fits; to keep static shapes `attempts` candidates are
-  drawn at once and the first that fits is used (none fitting means no erasing). Applied as a mask, so
-  the image is unchanged when nothing is erased.
+  Random erasing (Zhong et al., AAAI 2020): the rectangle's area is a uniform fraction in `area` of
+  the image, its aspect (height / width) log-uniform in `aspect`, its position uniform over the
+  places where it fits. The paper redraws until the rectangle fits; to keep static shapes `attempts`
+  candidates are drawn at once and the first that fits is used (none fitting means no erasing).
+  Applied as a mask, so the image is unchanged when nothing is erased.
   """
   image = jnp.asarray(image)
   height, width = image.shape[:2]
@@ -204,7 +219,8 @@ def _crop_box(area_u: jax.Array, x_u: jax.Array, y_u: jax.Array, height: int, wi
               crop_scale: tuple[float, float]) -> Box:
   """A box with the image's aspect, area fraction uniform in `crop_scale`, placed uniformly inside.
 
-  `area_u`, `x_u`, `y_u` are uniform draws in [0, 1) for its area and its horizontal and vertical place.
+  `area_u`, `x_u`, `y_u` are uniform draws in [0, 1) for its area and its horizontal and vertical
+  place.
   """
   side = jnp.sqrt(crop_scale[0] + area_u * (crop_scale[1] - crop_scale[0]))
   box_w, box_h = side * width, side * height
@@ -215,20 +231,22 @@ def expansion_views(mirrors: Sequence[str] = PAPER_MIRRORS,
                     angles: Sequence[float] = PAPER_ANGLES) -> tuple[jax.Array, jax.Array]:
   """The fixed views of the papers' offline expansion: (mirror (V,) bool, degrees (V,) float32).
 
-  View v = m * len(angles) + a is the image rotated by `angles[a]` about its centre, then mirrored by
-  `mirrors[m]` (see MIRRORS): 3 x 5 = 15 views with the defaults, view 2 being the image itself.
+  View v = m * len(angles) + a is the image rotated by `angles[a]` about its centre, then mirrored
+  by `mirrors[m]` (see MIRRORS): 3 x 5 = 15 views with the defaults, view 2 being the image itself.
   """
   unknown = sorted(set(mirrors) - set(MIRRORS))
   if unknown or not mirrors or not angles:
-    raise ValueError(f"mirror states {list(mirrors)} and angles {list(angles)}: expected a non-empty "
-                     f"subset of {list(MIRRORS)} and at least one angle")
+    raise ValueError(
+        f"mirror states {list(mirrors)} and angles {list(angles)}: expected a non-empty "
+        f"subset of {list(MIRRORS)} and at least one angle")
   pairs = [(MIRRORS[m][0], MIRRORS[m][1] + a) for m in mirrors for a in angles]
   return jnp.array([p[0] for p in pairs]), jnp.array([p[1] for p in pairs], jnp.float32)
 
 
 def _augment_one(key: jax.Array, image: jax.Array, view: tuple[jax.Array, jax.Array] | None, *,
                  flip: bool, rotation: str, max_degrees: float, angles: Sequence[float],
-                 crop_scale: tuple[float, float] | None, erase_prob: float, out_size: tuple[int, int],
+                 crop_scale: tuple[float, float] | None, erase_prob: float, out_size: tuple[int,
+                                                                                            int],
                  mean: float | Sequence[float], std: float | Sequence[float]) -> jax.Array:
   """The random pipeline for one float image: one composed warp, normalisation, random erasing.
 
@@ -251,24 +269,35 @@ def _augment_one(key: jax.Array, image: jax.Array, view: tuple[jax.Array, jax.Ar
   return random_erasing(k_erase, out, erase_prob)
 
 
-def augment_batch(rng: jax.Array, images: ArrayLike, *, flip: bool = True, rotation: str = "uniform",
-                  max_degrees: float = 10.0, angles: Sequence[float] = PAPER_ANGLES,
-                  crop_scale: tuple[float, float] | None = None, erase_prob: float = 0.0,
-                  size: Size | None = None, mean: float | Sequence[float] = 0.0,
-                  std: float | Sequence[float] = 1.0, views: ArrayLike | None = None,
+def augment_batch(rng: jax.Array,
+                  images: ArrayLike,
+                  *,
+                  flip: bool = True,
+                  rotation: str = "uniform",
+                  max_degrees: float = 10.0,
+                  angles: Sequence[float] = PAPER_ANGLES,
+                  crop_scale: tuple[float, float] | None = None,
+                  erase_prob: float = 0.0,
+                  size: Size | None = None,
+                  mean: float | Sequence[float] = 0.0,
+                  std: float | Sequence[float] = 1.0,
+                  views: ArrayLike | None = None,
                   mirrors: Sequence[str] = PAPER_MIRRORS) -> jax.Array:
-  """Randomly augments a uint8 batch (B, H, W, C) into float32 (B, size, size, C), one key per example.
+  """Randomly augments a uint8 batch (B, H, W, C) into float32 (B, size, size, C), one key per
+  example.
 
   With `views` (B,) view numbers of `expansion_views(mirrors, angles)`, each example's mirror and
-  rotation are that fixed view instead of random draws (`flip`, `rotation` and `max_degrees` unused):
-  the papers' offline 15x expansion, visited one (image, view) pair at a time by `ferjax.data.order`.
+  rotation are that fixed view instead of random draws (`flip`, `rotation` and `max_degrees`
+  unused): the papers' offline 15x expansion, visited one (image, view) pair at a time by
+  `ferjax.data.order`.
 
-  Per example: a horizontal flip with probability 0.5 (`flip`); a rotation about the view's centre, by an angle
-  uniform in [-max_degrees, max_degrees] ("uniform"), drawn uniformly from `angles` ("discrete") or none
-  ("none"); a crop/scale when `crop_scale` = (min, max) area fraction is given (aspect of the image,
-  placed uniformly inside, see `_crop_box`); all resampled in one warp to `size` (None keeps H x W)
-  with black fill, then `normalize(mean, std)` and random erasing with probability `erase_prob`
-  (after normalisation, so its value 0 is the mean pixel whenever `mean` is the data mean).
+  Per example: a horizontal flip with probability 0.5 (`flip`); a rotation about the view's centre,
+  by an angle uniform in [-max_degrees, max_degrees] ("uniform"), drawn uniformly from `angles`
+  ("discrete") or none ("none"); a crop/scale when `crop_scale` = (min, max) area fraction is given
+  (aspect of the image, placed uniformly inside, see `_crop_box`); all resampled in one warp to
+  `size` (None keeps H x W) with black fill, then `normalize(mean, std)` and random erasing with
+  probability `erase_prob` (after normalisation, so its value 0 is the mean pixel whenever `mean` is
+  the data mean).
 
   Without `views`, rotation="discrete" with flip=True draws one of the papers' views at random each
   step (one angle uniform from `angles`, a left-right flip with probability 0.5): ferjax's earlier,
@@ -292,7 +321,10 @@ def augment_batch(rng: jax.Array, images: ArrayLike, *, flip: bool = True, rotat
   return jax.vmap(one)(keys, floats, (view_mirror[views], view_degrees[views]))
 
 
-def preprocess_eval(images: ArrayLike, *, size: Size | None = None, mean: float | Sequence[float] = 0.0,
+def preprocess_eval(images: ArrayLike,
+                    *,
+                    size: Size | None = None,
+                    mean: float | Sequence[float] = 0.0,
                     std: float | Sequence[float] = 1.0) -> jax.Array:
   """The deterministic path for evaluation: uint8 (B, H, W, C) -> float32, resized, normalised."""
   floats = to_float(images)
@@ -306,22 +338,42 @@ def _tta_boxes(height: int, width: int, crop_fraction: float) -> list[Box]:
   box_w, box_h = crop_fraction * width, crop_fraction * height
   left, right = box_w / 2.0, width - box_w / 2.0
   top, bottom = box_h / 2.0, height - box_h / 2.0
-  corners = [(left, top), (right, top), (left, bottom), (right, bottom), (width / 2.0, height / 2.0)]
+  corners = [(left, top), (right, top), (left, bottom), (right, bottom),
+             (width / 2.0, height / 2.0)]
   return [_full_box(height, width)] + [(cx, cy, box_w, box_h) for cx, cy in corners]
 
 
-def tta_views(images: ArrayLike, *, size: Size | None = None, crop_fraction: float = 0.875,
-                    mean: float | Sequence[float] = 0.0, std: float | Sequence[float] = 1.0) -> jax.Array:
-  """The 12 test-time-augmentation views (V, B, size, size, C) of a uint8 batch, named by TTA_VIEW_NAMES.
+def tta_views(images: ArrayLike,
+              *,
+              size: Size | None = None,
+              crop_fraction: float = 0.875,
+              mean: float | Sequence[float] = 0.0,
+              std: float | Sequence[float] = 1.0) -> jax.Array:
+  """The 12 test-time-augmentation views (V, B, size, size, C) of a uint8 batch, named by
+  TTA_VIEW_NAMES.
 
-  The image and its four corner and centre crops at `crop_fraction`, each rescaled to `size` and each
-  also mirrored. View 0 is `preprocess_eval` of the batch and view 1 its mirror. Evaluation averages the
-  softmax over the views (the ten-crop protocol plus the uncropped pair).
+  The image and its four corner and centre crops at `crop_fraction`, each rescaled to `size` and
+  each also mirrored. View 0 is `preprocess_eval` of the batch and view 1 its mirror. Evaluation
+  averages the softmax over the views (the ten-crop protocol plus the uncropped pair).
   """
   floats = to_float(images)
   height, width = floats.shape[1:3]
   out_size = (height, width) if size is None else _pair(size)
-  matrices = jnp.stack([_box_matrix(box, out_size, mirror=mirror)
-                        for box in _tta_boxes(height, width, crop_fraction) for mirror in (False, True)])
+  matrices = jnp.stack([
+      _box_matrix(box, out_size, mirror=mirror)
+      for box in _tta_boxes(height, width, crop_fraction)
+      for mirror in (False, True)
+  ])
   per_view = jax.vmap(lambda m: jax.vmap(lambda image: warp(image, m, out_size))(floats))
   return normalize(per_view(matrices), mean, std)
+
+
+VIEW_MODES = ("expanded", "random")
+
+
+def views_per_example(config: ml_collections.ConfigDict) -> int:
+  """How many fixed views of each training image an epoch holds: the papers' 15 (mirror states x
+  angles) with config.input.views = 'expanded', 1 with 'random' (one random view drawn per step)."""
+  if config.input.get("views", "random") == "random":
+    return 1
+  return len(config.input.mirrors) * len(PAPER_ANGLES)

@@ -1,10 +1,11 @@
-"""TFDS builder `ckplus`: the Extended Cohn-Kanade set (Lucey et al., 2010) as the CK+48 distribution.
+"""TFDS builder `ckplus`: the Extended Cohn-Kanade set (Lucey et al., 2010) as the CK+48
+distribution.
 
 CK+48 holds the last three frames of each of the 327 labelled sequences, face-cropped to 48x48:
 `CK+48/<class>/S<subject>_<sequence>_<frame>.png`, zipped (`CK+48.zip`) or unpacked (`CK+48/`).
 Two configs: `7class` keeps every class; `6class` drops contempt, as paper 000 (section 3.1) does.
-Everything lands in one split, `train`: CK+ has no official split, and `ferjax.data.splits` makes the
-subject-independent folds from the subject feature stored with every image.
+Everything lands in one split, `train`: CK+ has no official split, and `ferjax.data.splits` makes
+the subject-independent folds from the subject feature stored with every image.
 """
 
 import dataclasses
@@ -45,8 +46,9 @@ def parse_members(source: archive.Archive) -> list[tuple[str, str, int, int, int
       raise archive.ArchiveError(f"unexpected file {source.where(root + member)}: expected "
                                  "<class>/S<subject>_<sequence>_<frame>.png")
     if parts[0] not in ALL_CLASSES:
-      raise archive.ArchiveError(f"unknown class folder {source.where(root + parts[0])}: expected one "
-                                 f"of {', '.join(ALL_CLASSES)}")
+      raise archive.ArchiveError(
+          f"unknown class folder {source.where(root + parts[0])}: expected one "
+          f"of {', '.join(ALL_CLASSES)}")
     subject, sequence, frame = (int(g) for g in match.groups())
     rows.append((root + member, parts[0], subject, sequence, frame))
   return rows

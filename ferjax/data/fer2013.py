@@ -4,14 +4,16 @@ Forms read from `manual_dir`, in this order of preference:
   * `fer2013.zip` or its unpacked folder `fer2013/`: `train/<class>/Training_<id>.jpg` and
     `test/<class>/{PublicTest,PrivateTest}_<id>.jpg` (the image-folder distribution), or the zip's
     byte-identical repack `fer2013.tar.xz` (`ferjax.data.archive.repack`, for accelerator leases);
-  * `fer2013.csv`: Kaggle's original release, columns emotion, pixels (2,304 space-separated values), Usage.
+  * `fer2013.csv`: Kaggle's original release, columns emotion, pixels (2,304 space-separated
+    values), Usage.
 Either way the labels follow the Kaggle order (0 angry ... 6 neutral) and the usages are the splits:
-Training -> train, PublicTest -> public_test (model selection), PrivateTest -> private_test (report).
+Training -> train, PublicTest -> public_test (model selection), PrivateTest -> private_test
+(report).
 
-Two configs. `fer2013/unchanged` (the default, `fer2013`) stores the pixels as read: the image-folder
-archive in ../shared/data is histogram-equalised per image already. `fer2013/equalized` equalises each
-image first (`equalize`), so that a raw copy, such as Kaggle's fer2013.csv, matches that archive; the
-two are separate prepared datasets, never one mistaken for the other.
+Two configs. `fer2013/unchanged` (the default, `fer2013`) stores the pixels as read: the
+image-folder archive in ../shared/data is histogram-equalised per image already. `fer2013/equalized`
+equalises each image first (`equalize`), so that a raw copy, such as Kaggle's fer2013.csv, matches
+that archive; the two are separate prepared datasets, never one mistaken for the other.
 """
 
 import csv
@@ -30,10 +32,11 @@ CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 SPLITS = {"Training": "train", "PublicTest": "public_test", "PrivateTest": "private_test"}
 FOLDER_OF_USAGE = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"}
 NAMES = ("fer2013.zip", "fer2013", "fer2013.tar.xz", "fer2013.csv")
-ACCEPTED = ("fer2013.zip (or its repack fer2013.tar.xz) or a folder fer2013/ holding "
-            "train/<class>/Training_<id>.jpg and test/<class>/{PublicTest,PrivateTest}_<id>.jpg, or Kaggle's "
-            "fer2013.csv "
-            "(columns emotion, pixels, Usage)")
+ACCEPTED = (
+    "fer2013.zip (or its repack fer2013.tar.xz) or a folder fer2013/ holding "
+    "train/<class>/Training_<id>.jpg and test/<class>/{PublicTest,PrivateTest}_<id>.jpg, or Kaggle's "
+    "fer2013.csv "
+    "(columns emotion, pixels, Usage)")
 SOURCE = ("FER2013 comes from the Kaggle challenge 'Challenges in Representation Learning: Facial "
           "Expression Recognition Challenge' (fer2013.csv) or its image-folder mirror on Kaggle "
           "('msambare/fer2013', fer2013.zip).")
@@ -60,8 +63,10 @@ def folder_examples(source: archive.Archive) -> dict[str, list[tuple[str, str, i
           f"{', '.join(folder_classes)}")
     usage = match.group(1)
     if FOLDER_OF_USAGE[usage] != parts[0]:
-      raise archive.ArchiveError(f"{source.where(root + member)}: a {usage} image under {parts[0]}/")
-    by_split[SPLITS[usage]].append((root + member, pathlib.Path(member).stem, CLASSES.index(parts[1])))
+      raise archive.ArchiveError(
+          f"{source.where(root + member)}: a {usage} image under {parts[0]}/")
+    by_split[SPLITS[usage]].append(
+        (root + member, pathlib.Path(member).stem, CLASSES.index(parts[1])))
   return by_split
 
 
@@ -71,16 +76,19 @@ def parse_csv_row(row: dict, context: str) -> tuple[str, np.ndarray, int]:
   header = [key for key in row if key is not None]
   fields = sum(row[key] is not None for key in header) + len(row.get(None, ()))
   if fields != len(header):
-    raise archive.ArchiveError(f"{context}: {fields} comma-separated fields; expected {len(header)} "
-                               f"({', '.join(header)})")
+    raise archive.ArchiveError(
+        f"{context}: {fields} comma-separated fields; expected {len(header)} "
+        f"({', '.join(header)})")
   usage = row["Usage"]
   if usage not in SPLITS:
-    raise archive.ArchiveError(f"{context}: unknown Usage {usage!r}; expected one of {', '.join(SPLITS)}")
+    raise archive.ArchiveError(
+        f"{context}: unknown Usage {usage!r}; expected one of {', '.join(SPLITS)}")
   expected_label = f"an integer in 0..{len(CLASSES) - 1}"
   try:
     label = int(row["emotion"])
   except ValueError:
-    raise archive.ArchiveError(f"{context}: emotion {row['emotion']!r}; expected {expected_label}") from None
+    raise archive.ArchiveError(
+        f"{context}: emotion {row['emotion']!r}; expected {expected_label}") from None
   if not 0 <= label < len(CLASSES):
     raise archive.ArchiveError(f"{context}: emotion {label}; expected {expected_label}")
   expected_pixels = f"{IMAGE_SIZE * IMAGE_SIZE} space-separated integers in 0..255 (48x48)"
@@ -92,7 +100,8 @@ def parse_csv_row(row: dict, context: str) -> tuple[str, np.ndarray, int]:
   if values.size != IMAGE_SIZE * IMAGE_SIZE:
     raise archive.ArchiveError(f"{context}: {values.size} pixel values; expected {expected_pixels}")
   if values.min() < 0 or values.max() > 255:
-    raise archive.ArchiveError(f"{context}: pixel values outside 0..255; expected {expected_pixels}")
+    raise archive.ArchiveError(
+        f"{context}: pixel values outside 0..255; expected {expected_pixels}")
   return SPLITS[usage], values.astype(np.uint8).reshape(IMAGE_SIZE, IMAGE_SIZE), label
 
 
@@ -105,13 +114,15 @@ def csv_examples(path: pathlib.Path) -> dict[str, list[tuple[str, np.ndarray, in
     try:
       missing = {"emotion", "pixels", "Usage"} - set(reader.fieldnames or ())
       if missing:
-        raise archive.ArchiveError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected "
-                                   "emotion, pixels, Usage")
+        raise archive.ArchiveError(
+            f"{path}: missing column(s) {', '.join(sorted(missing))}; expected "
+            "emotion, pixels, Usage")
       for number, row in enumerate(reader):
         split, pixels, label = parse_csv_row(row, f"{path} row {number} (line {reader.line_num})")
         by_split[split].append((f"row{number}", pixels, label))
     except (csv.Error, UnicodeDecodeError) as error:
-      raise archive.ArchiveError(f"{path} line {reader.line_num}: not a readable CSV file: {error}") from None
+      raise archive.ArchiveError(
+          f"{path} line {reader.line_num}: not a readable CSV file: {error}") from None
   return by_split
 
 
@@ -121,7 +132,8 @@ def equalize(pixels: np.ndarray) -> np.ndarray:
   over the 256 bins; a constant image is returned as it is.
 
   The equalised archive in ../shared/data is consistent with this form: equalising its images again
-  moves their pixels by 2-3 levels on average (JPEG noise), against 12-16 for PIL's ImageOps.equalize.
+  moves their pixels by 2-3 levels on average (JPEG noise), against 12-16 for PIL's
+  ImageOps.equalize.
   """
   cdf = np.cumsum(np.bincount(pixels.ravel(), minlength=256))
   darkest = cdf[pixels.min()]
@@ -145,14 +157,19 @@ class Fer2013(archive.FromArchive, tfds.core.GeneratorBasedBuilder):
   ACCEPTED = ACCEPTED
   SOURCE = SOURCE
   VERSION = tfds.core.Version("1.1.0")
-  RELEASE_NOTES = {"1.0.0": "Image-folder zip or Kaggle CSV; splits train, public_test, private_test.",
-                   "1.1.0": "Configs unchanged and equalized; records the source's sha256 and every split's "
-                            "image statistics."}
+  RELEASE_NOTES = {
+      "1.0.0": "Image-folder zip or Kaggle CSV; splits train, public_test, private_test.",
+      "1.1.0": "Configs unchanged and equalized; records the source's sha256 and every split's "
+               "image statistics."
+  }
   MANUAL_DOWNLOAD_INSTRUCTIONS = f"Place one of: {ACCEPTED} in manual_dir. {SOURCE}"
   BUILDER_CONFIGS = [
-      Fer2013Config(name="unchanged", description="Pixels as read (the archive in ../shared/data is "
+      Fer2013Config(name="unchanged",
+                    description="Pixels as read (the archive in ../shared/data is "
                     "histogram-equalised already)."),
-      Fer2013Config(name="equalized", equalize=True, description="Each image histogram-equalised, so "
+      Fer2013Config(name="equalized",
+                    equalize=True,
+                    description="Each image histogram-equalised, so "
                     "that a raw copy (Kaggle's fer2013.csv) matches the equalised archive."),
   ]
   DEFAULT_CONFIG_NAME = "unchanged"
@@ -185,7 +202,8 @@ class Fer2013(archive.FromArchive, tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, split: str,
                          rows: list[tuple[str, str, int, Callable[[], np.ndarray]]]) -> Iterator:
-    """Yields (key, example); `rows` hold (unique key, id, label, a function that returns the pixels).
+    """Yields (key, example); `rows` hold (unique key, id, label, a function that returns the
+    pixels).
 
     The key is the member path, not the id: the image-folder release has two training ids
     (Training_8475486, Training_52789098) filed under two classes each.

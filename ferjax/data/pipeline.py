@@ -6,8 +6,8 @@ them into one global array laid out on the data axis. Which example fills which 
 `order.Order`, a pure function of the step, so batches are the same for any number of processes or
 workers, and the same as those of the device source (`device.py`) for the same seed.
 
-Training batches: a fresh permutation per epoch, last partial batch dropped. Evaluation batches: every
-example exactly once, in stored order, the last batch padded and `mask` marking the real rows.
+Training batches: a fresh permutation per epoch, last partial batch dropped. Evaluation batches:
+every example exactly once, in stored order, the last batch padded and `mask` marking the real rows.
 """
 
 import dataclasses
@@ -27,9 +27,9 @@ Batch = dict[str, np.ndarray]
 FEATURES = ("image", "label")
 # Training streams are indexed up to this step; at 1,000 steps/s that is 35 years.
 _ENDLESS_STEPS = 2**40
-# Grain's default read-ahead (16 threads, 500 elements) is sized for one example per element; here an
-# element is a whole batch, and 16 threads per worker process only fight over the cores (measured on
-# 2 cores: 2 workers went from 2,900 to 11,600 images/s with these settings).
+# Grain's default read-ahead (16 threads, 500 elements) is sized for one example per element; here
+# an element is a whole batch, and 16 threads per worker process only fight over the cores (measured
+# on 2 cores: 2 workers went from 2,900 to 11,600 images/s with these settings).
 _READ_OPTIONS = grain.ReadOptions(num_threads=2, prefetch_buffer_size=4)
 
 
@@ -37,8 +37,8 @@ _READ_OPTIONS = grain.ReadOptions(num_threads=2, prefetch_buffer_size=4)
 class LoadBatch:
   """Reads one process-local batch: picklable, so grain can run it in a worker process.
 
-  Training batches hold one batch per seed (run): (runs, rows, ...). Evaluation batches are shared by
-  all runs: (rows, ...), with `mask` marking real examples.
+  Training batches hold one batch per seed (run): (runs, rows, ...). Evaluation batches are shared
+  by all runs: (rows, ...), with `mask` marking real examples.
   """
 
   records: Sequence[dict[str, Any]]
@@ -67,8 +67,8 @@ class LoadBatch:
 class Batches:
   """An iterator of global batches (dicts of jax.Array) whose position can be saved and restored."""
 
-  def __init__(self, dataset: grain.IterDataset, sharding: jax.sharding.NamedSharding, batch_axis: int,
-               batch_size: int, length: int):
+  def __init__(self, dataset: grain.IterDataset, sharding: jax.sharding.NamedSharding,
+               batch_axis: int, batch_size: int, length: int):
     self._iterator = dataset.__iter__()
     self._sharding = sharding
     self._batch_axis = batch_axis
@@ -83,8 +83,11 @@ class Batches:
 
   def __next__(self) -> dict[str, jax.Array]:
     local = next(self._iterator)
-    return {key: jax.make_array_from_process_local_data(self._sharding, value, self._global_shape(value))
-            for key, value in local.items()}
+    return {
+        key:
+            jax.make_array_from_process_local_data(self._sharding, value, self._global_shape(value))
+        for key, value in local.items()
+    }
 
   def _global_shape(self, local: np.ndarray) -> tuple[int, ...]:
     shape = list(local.shape)
@@ -98,13 +101,18 @@ class Batches:
   def set_state(self, state: dict[str, Any]) -> None:
     self._iterator.set_state(state)
 
+  def position(self) -> dict[str, Any]:
+    """Where the stream is (`get_state`), as a checkpoint keeps it."""
+    return self.get_state()
+
 
 @dataclasses.dataclass(frozen=True)
 class GrainSource:
   """Batches of `records` (a random-access TFDS data source), or of its subset `indices`.
 
-  Training batches are (runs, batch, ...), one independent order per seed in `seeds`, with the `view`
-  (0..views-1) of each row: an epoch enumerates every (example, view) pair once (see `order.Order`).
+  Training batches are (runs, batch, ...), one independent order per seed in `seeds`, with the
+  `view` (0..views-1) of each row: an epoch enumerates every (example, view) pair once
+  (see `order.Order`).
   """
 
   records: Sequence[dict[str, Any]]
@@ -135,6 +143,22 @@ class GrainSource:
     self.order.steps_per_epoch  # noqa: B018 -- fails early if the batch exceeds the data.
     return self._batches(num_steps, train=True)
 
+  def train_feed(self, position: dict | None = None) -> Batches:
+    """The training batches, from the start or from a checkpoint's `position` of the stream."""
+    batches = self.train_batches()
+    if position:
+      batches.set_state(position)
+    return batches
+
+  @staticmethod
+  def batch_in_step(fed: dict[str, jax.Array], step: jax.Array) -> dict[str, jax.Array]:
+    """The streamed batch is the step's batch."""
+    del step
+    return fed
+
+  def feed_sharding(self) -> jax.sharding.NamedSharding:
+    return mesh_lib.run_batch_sharding(self.mesh)
+
   def eval_batches(self) -> Batches:
     """One pass over every example, padded to whole batches, with a `mask`."""
     return self._batches(self.order.num_eval_batches, train=False)
@@ -152,5 +176,6 @@ class GrainSource:
     if self.num_workers:
       dataset = dataset.mp_prefetch(grain.MultiprocessingOptions(num_workers=self.num_workers))
     if train:
-      return Batches(dataset, mesh_lib.run_batch_sharding(self.mesh), 1, self.batch_size, num_batches)
+      return Batches(dataset, mesh_lib.run_batch_sharding(self.mesh), 1, self.batch_size,
+                     num_batches)
     return Batches(dataset, mesh_lib.batch_sharding(self.mesh), 0, self.batch_size, num_batches)

@@ -1,5 +1,6 @@
 """Faces in photos for the expression networks: MTCNN detection (`detect`, `mtcnn`), crops like the
-training data (`align`), labelled drawings (`draw`), and the dataset framing measurement (`framing`)."""
+training data (`align`), labelled drawings (`draw`), and the dataset framing measurement
+(`framing`)."""
 
 from ferjax.faces.detect import Detector, Face
 

@@ -1,5 +1,5 @@
-"""MTCNN face detection: the three-stage cascade of Zhang et al. 2016 (section II.A, figure 1) as jitted
-JAX code.
+"""MTCNN face detection: the three-stage cascade of Zhang et al. 2016 (section II.A, figure 1) as
+jitted JAX code.
 
   Stage 1 (P-Net): an image pyramid (scales 12 / min_face_size * scale_factor^k while the shorter side
     stays >= 12 px) is scanned by the fully convolutional P-Net: a 12x12 window at stride 2. Windows
@@ -10,26 +10,27 @@ JAX code.
   Stage 3 (O-Net): 48x48 crops; five landmarks, boxes refined, scored > thresholds[2], NMS with the
     'min' overlap (intersection / smaller area, 0.7).
 
-Details (box refinement by (w + 1, h + 1), landmarks from the box before its refinement, crops sampled
-like TensorFlow's `crop_and_resize` with 0 outside the image) follow the `mtcnn` PyPI wheel whose
-weights are used (`ferjax.faces.mtcnn`). NMS is greedy, as in the paper's release; the wheel's variant
-drops a box overlapping any higher-scoring box, suppressed or not, and so can keep fewer boxes.
+Details (box refinement by (w + 1, h + 1), landmarks from the box before its refinement, crops
+sampled like TensorFlow's `crop_and_resize` with 0 outside the image) follow the `mtcnn` PyPI wheel
+whose weights are used (`ferjax.faces.mtcnn`). NMS is greedy, as in the paper's release; the wheel's
+variant drops a box overlapping any higher-scoring box, suppressed or not, and so can keep fewer
+boxes.
 
-Shapes. The number of candidates is data-dependent, so every stage works on a fixed-size buffer with a
-validity mask: the `pnet_per_scale` best P-Net windows of each scale, the `rnet_size` best boxes left
-after the cross-scale NMS, the `onet_size` best boxes left after R-Net. Candidates beyond a buffer are
-the lowest-scoring ones and are dropped. NMS is a `lax.while_loop` that keeps the best live box and
-kills its overlaps, so it runs once per kept box. The whole cascade is one jitted program per padded
-image shape: images are padded at the bottom and right with normalised 0 (pixel 127.5, mid-gray, the
-same value crops take outside the image) up to the next multiple of `bucket` pixels per side, the
-pyramid is that of the padded shape with the scales too small for the real image switched off, and
-boxes whose centre falls outside the real image are discarded. Photos of many sizes thus share a few
-programs.
+Shapes. The number of candidates is data-dependent, so every stage works on a fixed-size buffer with
+a validity mask: the `pnet_per_scale` best P-Net windows of each scale, the `rnet_size` best boxes
+left after the cross-scale NMS, the `onet_size` best boxes left after R-Net. Candidates beyond a
+buffer are the lowest-scoring ones and are dropped. NMS is a `lax.while_loop` that keeps the best
+live box and kills its overlaps, so it runs once per kept box. The whole cascade is one jitted
+program per padded image shape: images are padded at the bottom and right with normalised 0 (pixel
+127.5, mid-gray, the same value crops take outside the image) up to the next multiple of `bucket`
+pixels per side, the pyramid is that of the padded shape with the scales too small for the real
+image switched off, and boxes whose centre falls outside the real image are discarded. Photos of
+many sizes thus share a few programs.
 
-Pyramid levels are downscaled by area resampling, as the wheel does (TensorFlow's `resize_area`), with
-the wheel's level sizes int(side * scale). The cascade is sensitive to the pyramid: with antialiased
-linear resampling (`jax.image.resize`) and sizes rounded up, a false positive on the astronaut photo's
-helmet ring passed O-Net with 0.86.
+Pyramid levels are downscaled by area resampling, as the wheel does (TensorFlow's `resize_area`),
+with the wheel's level sizes int(side * scale). The cascade is sensitive to the pyramid: with
+antialiased linear resampling (`jax.image.resize`) and sizes rounded up, a false positive on the
+astronaut photo's helmet ring passed O-Net with 0.86.
 """
 
 import dataclasses
@@ -48,10 +49,10 @@ NMS_PNET_SCALE, NMS_PNET_ALL, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7
 
 @dataclasses.dataclass(frozen=True)
 class Face:
-  """One detection. `box`: (4,) float32 x1, y1, x2, y2 in input-image pixels, not clipped to the image
-  (a face cut by the border can stick out). `landmarks`: (5, 2) float32 (x, y) of the left eye, right
-  eye, nose, mouth left, mouth right, left/right as seen in the image (left = smaller x). `score`: the
-  O-Net face probability."""
+  """One detection. `box`: (4,) float32 x1, y1, x2, y2 in input-image pixels, not clipped to the
+  image (a face cut by the border can stick out). `landmarks`: (5, 2) float32 (x, y) of the left
+  eye, right eye, nose, mouth left, mouth right, left/right as seen in the image (left = smaller x).
+  `score`: the O-Net face probability."""
 
   box: np.ndarray
   landmarks: np.ndarray
@@ -68,7 +69,8 @@ class _Config:
 
 
 def pyramid(height: int, width: int, min_face_size: int, scale_factor: float) -> list[float]:
-  """Scales 12 / min_face_size * scale_factor^k, k = 0, 1, ..., while min(height, width) * scale >= 12."""
+  """Scales 12 / min_face_size * scale_factor^k, k = 0, 1, ..., while min(height, width) * scale >=
+  12."""
   scales, scale = [], PNET_CELL / min_face_size
   while min(height, width) * scale >= PNET_CELL:
     scales.append(scale)
@@ -77,8 +79,9 @@ def pyramid(height: int, width: int, min_face_size: int, scale_factor: float) ->
 
 
 def overlap(box: jax.Array, boxes: jax.Array, method: str) -> jax.Array:
-  """Overlap of `box` (4,) with each of `boxes` (N, 4): intersection over union ('union') or over the
-  smaller area ('min'); areas are (x2 - x1) * (y2 - y1); 0 where the denominator is not positive."""
+  """Overlap of `box` (4,) with each of `boxes` (N, 4): intersection over union ('union') or over
+  the smaller area ('min'); areas are (x2 - x1) * (y2 - y1); 0 where the denominator is not
+  positive."""
   width = jnp.maximum(0.0, jnp.minimum(box[2], boxes[:, 2]) - jnp.maximum(box[0], boxes[:, 0]))
   height = jnp.maximum(0.0, jnp.minimum(box[3], boxes[:, 3]) - jnp.maximum(box[1], boxes[:, 1]))
   inter = width * height
@@ -120,7 +123,8 @@ def square(boxes: jax.Array) -> jax.Array:
 
 
 def refine(boxes: jax.Array, regression: jax.Array) -> jax.Array:
-  """Boxes moved by the R-/O-Net regression, in units of (w + 1, h + 1) as the wheel's `adjust_bboxes`."""
+  """Boxes moved by the R-/O-Net regression, in units of (w + 1, h + 1) as the wheel's
+  `adjust_bboxes`."""
   size = boxes[:, 2:] - boxes[:, :2] + 1.0
   return boxes + regression * jnp.concatenate([size, size], axis=1)
 
@@ -142,8 +146,8 @@ def centred_inside(boxes: jax.Array, real_hw: jax.Array) -> jax.Array:
 def crop(image: jax.Array, boxes: jax.Array, size: int) -> jax.Array:
   """(size, size) bilinear crops of `image` (H, W, 3) at `boxes` (N, 4) -> (N, size, size, 3).
 
-  Samples are spread evenly from the box's first corner to its second, both included, as TensorFlow's
-  `crop_and_resize` does (in pixel units here); samples outside the image are 0.
+  Samples are spread evenly from the box's first corner to its second, both included, as
+  TensorFlow's `crop_and_resize` does (in pixel units here); samples outside the image are 0.
   """
   height, width = image.shape[:2]
   steps = jnp.arange(size, dtype=jnp.float32) / (size - 1)
@@ -168,8 +172,8 @@ def crop(image: jax.Array, boxes: jax.Array, size: int) -> jax.Array:
 
 def area_taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray]:
   """Area resampling along one axis as (size_out, taps) input indices and weights: output pixel i is
-  the mean of the input span [i, i + 1) * size_in / size_out, each input pixel weighted by the part of
-  it inside the span (at most ceil(size_in / size_out) + 1 pixels)."""
+  the mean of the input span [i, i + 1) * size_in / size_out, each input pixel weighted by the part
+  of it inside the span (at most ceil(size_in / size_out) + 1 pixels)."""
   ratio = size_in / size_out
   start = np.arange(size_out)[:, None] * ratio
   index = np.floor(start).astype(np.int64) + np.arange(math.ceil(ratio) + 1)
@@ -186,21 +190,24 @@ def _area_resize_rows(x: jax.Array, size: int) -> jax.Array:
 
 
 def area_resize(image: jax.Array, shape: tuple[int, int]) -> jax.Array:
-  """(H, W, C) -> (shape[0], shape[1], C) by area resampling (TensorFlow's `resize_area`, as the wheel
-  downscales its pyramid): each output pixel is the mean of the input area it covers. A gather of the
-  few pixels each output covers, so the cost stays proportional to the image (a dense resampling
-  matrix, as `jax.image.resize` builds, costs input side x output side per row)."""
+  """(H, W, C) -> (shape[0], shape[1], C) by area resampling (TensorFlow's `resize_area`, as the
+  wheel downscales its pyramid): each output pixel is the mean of the input area it covers. A gather
+  of the few pixels each output covers, so the cost stays proportional to the image (a dense
+  resampling matrix, as `jax.image.resize` builds, costs input side x output side per row)."""
   rows = _area_resize_rows(image, shape[0])
   return jnp.swapaxes(_area_resize_rows(jnp.swapaxes(rows, 0, 1), shape[1]), 0, 1)
 
 
-def pnet_windows(regression: jax.Array, probability: jax.Array, scale_yx: tuple[float, float]) -> jax.Array:
+def pnet_windows(regression: jax.Array, probability: jax.Array,
+                 scale_yx: tuple[float, float]) -> jax.Array:
   """P-Net outputs at one pyramid level -> (H' * W', 4) refined boxes in image pixels.
 
   Cell (i, j) is the window x1 = 2j, y1 = 2i, x2 = x1 + 12, y2 = y1 + 12 at that level, moved by the
   regression times 12, then divided by the level's scale.
   """
-  rows, cols = jnp.meshgrid(jnp.arange(probability.shape[0]), jnp.arange(probability.shape[1]), indexing="ij")
+  rows, cols = jnp.meshgrid(jnp.arange(probability.shape[0]),
+                            jnp.arange(probability.shape[1]),
+                            indexing="ij")
   corner = jnp.stack([cols, rows], axis=-1).astype(jnp.float32) * PNET_STRIDE
   windows = jnp.concatenate([corner, corner + PNET_CELL], axis=-1) + regression * PNET_CELL
   scale_y, scale_x = scale_yx
@@ -229,8 +236,8 @@ def _keep_best(count, boxes, scores, keep, *extra):
 
 
 def _cascade(params, image, real_hw, thresholds, *, config: _Config):
-  """image: (H, W, 3) normalised and padded; real_hw: the unpadded (height, width). Returns the O-Net
-  buffer: boxes (N, 4), landmarks (N, 5, 2), scores (N,), kept (N,)."""
+  """image: (H, W, 3) normalised and padded; real_hw: the unpadded (height, width). Returns the
+  O-Net buffer: boxes (N, 4), landmarks (N, 5, 2), scores (N,), kept (N,)."""
   scales = pyramid(*image.shape[:2], config.min_face_size, config.scale_factor)
   levels = [_pnet_level(params["pnet"], image, s, real_hw, thresholds[0], config.pnet_per_scale)
             for s in scales]
@@ -247,7 +254,8 @@ def _cascade(params, image, real_hw, thresholds, *, config: _Config):
   boxes, scores, keep = _keep_best(min(config.onet_size, scores.shape[0]), boxes, scores, keep)
   boxes = square(boxes)
 
-  regression, landmarks, scores = mtcnn.ONet().apply({"params": params["onet"]}, crop(image, boxes, 48))
+  regression, landmarks, scores = mtcnn.ONet().apply({"params": params["onet"]},
+                                                     crop(image, boxes, 48))
   landmarks = place_landmarks(boxes, landmarks)
   boxes = refine(boxes, regression)
   keep = keep & (scores > thresholds[2]) & centred_inside(boxes, real_hw)
@@ -287,9 +295,15 @@ class Detector:
   12 pixels a side raise ValueError, as do other dtypes than uint8 and other shapes.
   """
 
-  def __init__(self, min_face_size: int = 20, scale_factor: float = 0.709,
-               thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8), weights: dict | None = None,
-               pnet_per_scale: int = 512, rnet_size: int = 256, onet_size: int = 32, bucket: int = 64):
+  def __init__(self,
+               min_face_size: int = 20,
+               scale_factor: float = 0.709,
+               thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
+               weights: dict | None = None,
+               pnet_per_scale: int = 512,
+               rnet_size: int = 256,
+               onet_size: int = 32,
+               bucket: int = 64):
     if min_face_size < PNET_CELL:
       raise ValueError(f"expected min_face_size >= {PNET_CELL}, got {min_face_size}")
     if not 0 < scale_factor < 1:
@@ -312,7 +326,8 @@ class Detector:
       return []
     padded = np.zeros(self.padded_shape(height, width) + (3,), np.float32)
     padded[:height, :width] = (image.astype(np.float32) - 127.5) / 128.0
-    outputs = self._run(self.params, padded, np.asarray([height, width], np.float32), self.thresholds)
+    outputs = self._run(self.params, padded, np.asarray([height, width], np.float32),
+                        self.thresholds)
     boxes, landmarks, scores, keep = jax.device_get(outputs)
     order = [i for i in np.argsort(-scores, kind="stable") if keep[i]]
     return [Face(box=boxes[i].astype(np.float32), landmarks=landmarks[i].astype(np.float32),

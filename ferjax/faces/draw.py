@@ -1,16 +1,18 @@
-"""Labelled faces drawn onto the image they came from: box, five landmarks, label and probability."""
+"""Labelled faces drawn onto the image they came from: box, five landmarks, label and
+probability."""
 
 from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-COLOURS = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-           (70, 240, 240), (240, 50, 230))  # One per class, distinct on photos.
+COLOURS = ((230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+           (145, 30, 180), (70, 240, 240), (240, 50, 230))  # One per class, distinct on photos.
 
 
 def annotate(image: np.ndarray, faces: Sequence[dict], class_names: Sequence[str]) -> np.ndarray:
-  """RGB uint8 copy of `image` with each face's box, landmarks and "label p" drawn in its class colour.
+  """RGB uint8 copy of `image` with each face's box, landmarks and "label p" drawn in its class
+  colour.
 
   `faces` are prediction records with "box" (x1, y1, x2, y2), "landmarks" ((x, y) x 5), "label" and
   "probabilities" (class name -> probability).

@@ -1,4 +1,5 @@
-"""The optional packages face detection and video need, with an error that says how to install them."""
+"""The optional packages face detection and video need, with an error that says how to install
+them."""
 
 import importlib
 import importlib.util

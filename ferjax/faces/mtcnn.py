@@ -1,19 +1,19 @@
 """The three MTCNN networks as Flax modules, and their pretrained weights.
 
-Zhang, Zhang, Li and Qiao, "Joint Face Detection and Alignment using Multi-task Cascaded Convolutional
-Networks", IEEE Signal Processing Letters 2016: a cascade of three small CNNs (section II.A), whose
-architectures are section II.B and figure 2.
+Zhang, Zhang, Li and Qiao, "Joint Face Detection and Alignment using Multi-task Cascaded
+Convolutional Networks", IEEE Signal Processing Letters 2016: a cascade of three small CNNs
+(section II.A), whose architectures are section II.B and figure 2.
 
   PNet (Proposal Network): fully convolutional, a 12x12 window with stride 2; per cell a face
        probability and a box regression.
   RNet (Refine Network): 24x24 crops of P-Net's candidates; face probability and box regression.
   ONet (Output Network): 48x48 crops; face probability, box regression and five landmarks.
 
-Inputs are NHWC RGB images normalised as (pixel - 127.5) / 128, upright (not transposed as the original
-Caffe models' Matlab code fed them): the wheel feeds its networks this way. The weights are the ones the
-`mtcnn` PyPI wheel ships (mtcnn/assets/weights/{pnet,rnet,onet}.lz4: joblib pickles of Keras
-`get_weights()` lists). They are read from the installed wheel at run time and never copied into this
-repository; `mtcnn` itself is never imported, since it imports TensorFlow.
+Inputs are NHWC RGB images normalised as (pixel - 127.5) / 128, upright (not transposed as the
+original Caffe models' Matlab code fed them): the wheel feeds its networks this way. The weights are
+the ones the `mtcnn` PyPI wheel ships (mtcnn/assets/weights/{pnet,rnet,onet}.lz4: joblib pickles of
+Keras `get_weights()` lists). They are read from the installed wheel at run time and never copied
+into this repository; `mtcnn` itself is never imported, since it imports TensorFlow.
 """
 
 import importlib.util
@@ -34,9 +34,10 @@ INPUT_SHAPES = {"pnet": (1, 12, 12, 3), "rnet": (1, 24, 24, 3), "onet": (1, 48, 
 # kernel then a bias, PReLU layers an alpha.
 KERAS_LAYERS = {
     "pnet": ("conv1", "prelu1", "conv2", "prelu2", "conv3", "prelu3", "conv4_1", "conv4_2"),
-    "rnet": ("conv1", "prelu1", "conv2", "prelu2", "conv3", "prelu3", "fc4", "prelu4", "fc5_1", "fc5_2"),
-    "onet": ("conv1", "prelu1", "conv2", "prelu2", "conv3", "prelu3", "conv4", "prelu4", "fc5", "prelu5",
-             "fc6_1", "fc6_2", "fc6_3"),
+    "rnet": ("conv1", "prelu1", "conv2", "prelu2", "conv3", "prelu3", "fc4", "prelu4", "fc5_1",
+             "fc5_2"),
+    "onet": ("conv1", "prelu1", "conv2", "prelu2", "conv3", "prelu3", "conv4", "prelu4", "fc5",
+             "prelu5", "fc6_1", "fc6_2", "fc6_3"),
 }
 
 
@@ -61,7 +62,8 @@ def _conv(features: int, kernel: int, name: str) -> nn.Conv:
 
 
 def _max_pool(x: jax.Array, window: int, padding: str) -> jax.Array:
-  """Stride-2 max pooling; 'SAME' pads like TensorFlow (the extra row/column at the end, with -inf)."""
+  """Stride-2 max pooling; 'SAME' pads like TensorFlow (the extra row/column at the end, with
+  -inf)."""
   return nn.max_pool(x, (window, window), strides=(2, 2), padding=padding)
 
 
@@ -71,8 +73,8 @@ def _flatten_transposed(x: jax.Array) -> jax.Array:
 
 
 class PNet(nn.Module):
-  """Proposal network. (B, H, W, 3) -> (box regression (B, H', W', 4), face probability (B, H', W')),
-  H' = ceil((H - 2) / 2) - 4: one output cell per 12x12 window at stride 2."""
+  """Proposal network. (B, H, W, 3) -> (box regression (B, H', W', 4), face probability
+  (B, H', W')), H' = ceil((H - 2) / 2) - 4: one output cell per 12x12 window at stride 2."""
 
   @nn.compact
   def __call__(self, x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -95,14 +97,16 @@ class RNet(nn.Module):
     x = PReLU(name="prelu2")(_conv(48, 3, "conv2")(x))
     x = _max_pool(x, 3, "VALID")
     x = PReLU(name="prelu3")(_conv(64, 2, "conv3")(x))
-    x = PReLU(shared_spatial=False, name="prelu4")(nn.Dense(128, name="fc4")(_flatten_transposed(x)))
+    x = PReLU(shared_spatial=False, name="prelu4")(nn.Dense(128,
+                                                            name="fc4")(_flatten_transposed(x)))
     regression = nn.Dense(4, name="fc5_1")(x)
     probability = nn.softmax(nn.Dense(2, name="fc5_2")(x))[:, 1]
     return regression, probability
 
 
 class ONet(nn.Module):
-  """Output network. (B, 48, 48, 3) -> (box regression (B, 4), landmarks (B, 10), face probability (B,)).
+  """Output network. (B, 48, 48, 3) -> (box regression (B, 4), landmarks (B, 10), face probability
+  (B,)).
 
   Landmarks are x1..x5 then y1..y5 as fractions of the input box: left eye, right eye, nose, mouth
   left, mouth right (left = smaller x in the image).
@@ -117,7 +121,8 @@ class ONet(nn.Module):
     x = PReLU(name="prelu3")(_conv(64, 3, "conv3")(x))
     x = _max_pool(x, 2, "SAME")
     x = PReLU(name="prelu4")(_conv(128, 2, "conv4")(x))
-    x = PReLU(shared_spatial=False, name="prelu5")(nn.Dense(256, name="fc5")(_flatten_transposed(x)))
+    x = PReLU(shared_spatial=False, name="prelu5")(nn.Dense(256,
+                                                            name="fc5")(_flatten_transposed(x)))
     regression = nn.Dense(4, name="fc6_1")(x)
     landmarks = nn.Dense(10, name="fc6_2")(x)
     probability = nn.softmax(nn.Dense(2, name="fc6_3")(x))[:, 1]
@@ -143,7 +148,8 @@ def weights_dir() -> pathlib.Path:
 
 
 def read_keras_weights() -> dict[str, list[np.ndarray]]:
-  """{'pnet': [...], 'rnet': [...], 'onet': [...]}: the wheel's arrays in Keras `get_weights()` order."""
+  """{'pnet': [...], 'rnet': [...], 'onet': [...]}: the wheel's arrays in Keras `get_weights()`
+  order."""
   folder = weights_dir()
   extra.require("lz4")  # joblib needs it for .lz4 files.
   joblib = extra.require("joblib")
@@ -157,8 +163,10 @@ def read_keras_weights() -> dict[str, list[np.ndarray]]:
 
 
 def keras_to_params(name: str, arrays: list[np.ndarray]) -> dict:
-  """Flax params of network `name` from its Keras weight list; shapes are checked against the module."""
-  expected = jax.eval_shape(lambda: NETWORKS[name]().init(jax.random.key(0), jnp.zeros(INPUT_SHAPES[name])))
+  """Flax params of network `name` from its Keras weight list; shapes are checked against the
+  module."""
+  expected = jax.eval_shape(lambda: NETWORKS[name]
+                            ().init(jax.random.key(0), jnp.zeros(INPUT_SHAPES[name])))
   expected = expected["params"]
   slots = [(layer, key) for layer in KERAS_LAYERS[name]
            for key in (("alpha",) if layer.startswith("prelu") else ("kernel", "bias"))]
@@ -174,7 +182,8 @@ def keras_to_params(name: str, arrays: list[np.ndarray]) -> dict:
 
 
 def load_weights() -> dict[str, dict]:
-  """{'pnet': params, 'rnet': params, 'onet': params} for `NETWORKS[name]().apply({'params': params}, x)`.
+  """{'pnet': params, 'rnet': params, 'onet': params} for
+  `NETWORKS[name]().apply({'params': params}, x)`.
 
   Raises ModuleNotFoundError naming the 'faces' extra when `mtcnn`, `joblib` or `lz4` is missing.
   """

@@ -24,7 +24,8 @@ def model_options(name: str) -> tuple[str, ...]:
 
 
 def get_model(name: str, **options) -> nn.Module:
-  """Builds model `name` with `options`; unknown names or options raise ValueError listing the choices."""
+  """Builds model `name` with `options`; unknown names or options raise ValueError listing the
+  choices."""
   allowed = model_options(name)
   unknown = sorted(set(options) - set(allowed))
   if unknown:

@@ -1,7 +1,7 @@
 """Attention modules: stochastic pooling and GCCA (paper 000), SE and spatial attention (paper 002).
 
-Every module returns `(output, maps)` where `maps` is a dict of the weights it applied, so the networks
-can expose them in `aux` for inspection.
+Every module returns `(output, maps)` where `maps` is a dict of the weights it applied, so the
+networks can expose them in `aux` for inspection.
 """
 
 from typing import Optional
@@ -16,14 +16,14 @@ from ferjax.models.layers import conv_small_maps
 def stochastic_pool(x: jax.Array, rng: Optional[jax.Array] = None) -> jax.Array:
   """Global stochastic pooling over H, W per channel (Zeiler & Fergus, ICLR 2013).
 
-  Activations are made non-negative (ReLU) and read as a multinomial over positions, p_i = a_i / sum(a).
-  With `rng` one activation per (example, channel) is sampled with probability p_i (training); without
-  it the expectation sum(a_i * p_i) = sum(a^2) / sum(a) is returned (inference). An all-zero channel gives
-  0 and a zero gradient, never NaN.
+  Activations are made non-negative (ReLU) and read as a multinomial over positions, p_i = a_i /
+  sum(a). With `rng` one activation per (example, channel) is sampled with probability p_i
+  (training); without it the expectation sum(a_i * p_i) = sum(a^2) / sum(a) is returned (inference).
+  An all-zero channel gives 0 and a zero gradient, never NaN.
 
   The sums, the cumulative distribution and the threshold are computed in at least float32 whatever
-  the compute dtype, and the result is cast back to it: in bfloat16 (8 significant bits) a running sum
-  over 2,304 positions stops growing once it is a few hundred times the next activation, so most
+  the compute dtype, and the result is cast back to it: in bfloat16 (8 significant bits) a running
+  sum over 2,304 positions stops growing once it is a few hundred times the next activation, so most
   positions could never be drawn (about 130 of 1,108 on a 48x48 map, total variation to p 0.8).
 
   Args:
@@ -47,9 +47,9 @@ def stochastic_pool(x: jax.Array, rng: Optional[jax.Array] = None) -> jax.Array:
   total = cdf[:, -1]
   threshold = jax.random.uniform(rng, total.shape, precise) * total
   # The first position whose cumulative mass exceeds the threshold: the one where the inclusive cdf
-  # passes it and the exclusive cdf (the same sums shifted by one) does not. A masked sum rather than
-  # take_along_axis: XLA:CPU (jax 0.10) turned the latter's scatter-add gradient into NaN inside
-  # BatchNorm networks; the fused compare-select-reduce has no scatter and no position index.
+  # passes it and the exclusive cdf (the same sums shifted by one) does not. A masked sum rather
+  # than take_along_axis: XLA:CPU (jax 0.10) turned the latter's scatter-add gradient into NaN
+  # inside BatchNorm networks; the fused compare-select-reduce has no scatter and no position index.
   before = jnp.concatenate([jnp.zeros_like(cdf[:, :1]), cdf[:, :-1]], axis=1)
   chosen = (before <= threshold[:, None, :]) & (cdf > threshold[:, None, :])
   sampled = jnp.sum(jnp.where(chosen, a, 0.0), axis=1)
@@ -120,8 +120,8 @@ class SEAttention(nn.Module):
 class SpatialAttention(nn.Module):
   """CBAM-style spatial attention (paper 002, section 2.10; Woo et al. 2018).
 
-  Channel-wise mean and max maps are concatenated (in that order), a 7x7 conv reduces them to one map,
-  a sigmoid gives M_s(F) (H x W x 1), and the input is multiplied by it (Hadamard product).
+  Channel-wise mean and max maps are concatenated (in that order), a 7x7 conv reduces them to one
+  map, a sigmoid gives M_s(F) (H x W x 1), and the input is multiplied by it (Hadamard product).
   """
 
   kernel: int = 7

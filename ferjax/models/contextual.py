@@ -10,15 +10,16 @@ Attention Mechanism" (JIPS 2024). The six rows of Table 1 are flags of one class
   m4  + partial decoder                                          fusion, gcca, pd
   m5  + reverse attention                                        fusion, gcca, pd, ra
   m6  + joint (island) loss                                      same network as m5; the loss is the
-                                                                 training config's, see ferjax.losses
+                                                                 training config's, see ferjax.train.losses
 
 The paper does not fully specify how PD and RA feed the classifier. ferjax's reading:
   * fusion: block 2's features pass a single-kernel 3x3 conv giving an edge map E (section 2.1); the
-    edge-enhanced C2' = C2 * sigmoid(E) + C2 (the GCCA residual form) is pooled. Blocks 3-5 get lateral
-    outputs L_i (1x1 conv + ReLU to a common width, 64 x width). The embedding is the concatenation of
-    the global average pools of C2' and of every L_i weighted by its stage map (below).
-  * pd: the partial decoder turns (L3, L4, L5) into the global map S_g (section 2.4); without RA each
-    L_i is weighted by sigmoid(S_g) resized to its resolution.
+    edge-enhanced C2' = C2 * sigmoid(E) + C2 (the GCCA residual form) is pooled. Blocks 3-5 get
+    lateral outputs L_i (1x1 conv + ReLU to a common width, 64 x width). The embedding is the
+    concatenation of the global average pools of C2' and of every L_i weighted by its stage map
+    (below).
+  * pd: the partial decoder turns (L3, L4, L5) into the global map S_g (section 2.4); without RA
+    each L_i is weighted by sigmoid(S_g) resized to its resolution.
   * ra: stages 5, 4, 3 refine the map top-down from S_g (section 2.5, eq. 3-4): S_i = S_{i+1} +
     conv(L_i * (1 - sigmoid(S_{i+1}))), and each L_i is weighted by sigmoid(S_i).
   So the embedding has the same width for m2..m6, and every map receives gradient through it.
@@ -28,13 +29,14 @@ The embedding (before dropout) is what the island loss acts on (eq. 5-7).
 
 Two switches follow the cited sources where ferjax's defaults do not:
   * align_corners: PD's 2x upsampling aligns corner pixels, as CPD's code does (needs pd).
-  * classifier="vgg_fc" (m1 only): section 3.4 calls model 1 "the original VGG16 model", while section
-    2.2 drops "the final pooling layer and the fully connected layer" only from the modified backbone.
-    This head restores them (Simonyan & Zisserman, configuration D): 2x2 max-pool of C5 (floor, as
-    PyTorch), flatten in (H, W, C) order, FC 4096 + ReLU, dropout, FC 4096 + ReLU (the embedding),
-    dropout, FC classes; 4096 scales with `width`. At 48 px the pooled map is 1x1x512, so fc6 has 512
-    inputs (25,088 at 224 px, as in VGG16) and the width-1 network has 33,624,775 parameters for 7
-    classes. The dropout rate is the model's (paper 000: 0.001), not VGG's 0.5.
+  * classifier="vgg_fc" (m1 only): section 3.4 calls model 1 "the original VGG16 model", while
+    section 2.2 drops "the final pooling layer and the fully connected layer" only from the modified
+    backbone. This head restores them (Simonyan & Zisserman, configuration D): 2x2 max-pool of C5
+    (floor, as PyTorch), flatten in (H, W, C) order, FC 4096 + ReLU, dropout, FC 4096 + ReLU
+    (the embedding), dropout, FC classes; 4096 scales with `width`. At 48 px the pooled map is
+    1x1x512, so fc6 has 512 inputs (25,088 at 224 px, as in VGG16) and the width-1 network has
+    33,624,775 parameters for 7 classes. The dropout rate is the model's (paper 000: 0.001), not
+    VGG's 0.5.
 """
 
 from typing import Any
@@ -74,16 +76,20 @@ class ContextualNet(nn.Module):
 
   def __post_init__(self):
     if self.classifier not in CLASSIFIERS:
-      raise ValueError(f"contextual: unknown classifier {self.classifier!r}; choose one of {CLASSIFIERS}")
+      raise ValueError(
+          f"contextual: unknown classifier {self.classifier!r}; choose one of {CLASSIFIERS}")
     if self.classifier == "vgg_fc" and self.fusion:
-      raise ValueError("contextual: classifier='vgg_fc' (VGG16's FC head) is Table 1's model 1 only; it "
-                       "needs fusion=False (the fusion head replaces it)")
+      raise ValueError(
+          "contextual: classifier='vgg_fc' (VGG16's FC head) is Table 1's model 1 only; it "
+          "needs fusion=False (the fusion head replaces it)")
     if self.align_corners and not self.pd:
-      raise ValueError("contextual: align_corners=True requires pd=True (it sets the partial decoder's "
-                       "upsampling)")
+      raise ValueError(
+          "contextual: align_corners=True requires pd=True (it sets the partial decoder's "
+          "upsampling)")
     if self.pd and not self.fusion:
-      raise ValueError("contextual: pd=True requires fusion=True (the partial decoder aggregates the "
-                       "lateral outputs of blocks 3-5 that multi-feature fusion creates)")
+      raise ValueError(
+          "contextual: pd=True requires fusion=True (the partial decoder aggregates the "
+          "lateral outputs of blocks 3-5 that multi-feature fusion creates)")
     if self.ra and not self.pd:
       raise ValueError("contextual: ra=True requires pd=True (reverse attention starts from the "
                        "partial decoder's global map)")
@@ -104,11 +110,13 @@ class ContextualNet(nn.Module):
       embedding = global_average_pool(features[-1])
     aux["embedding"] = embedding
     hidden = nn.Dropout(self.dropout, deterministic=not train)(embedding)
-    logits = nn.Dense(self.num_classes, kernel_init=nn.initializers.normal(0.01), name="head")(hidden)
+    logits = nn.Dense(self.num_classes, kernel_init=nn.initializers.normal(0.01),
+                      name="head")(hidden)
     return logits, aux
 
   def _vgg_fc(self, c5: jax.Array, train: bool) -> jax.Array:
-    """VGG16's pool5, fc6 and fc7 on C5 (the "original VGG16" of model 1); returns fc7's activations."""
+    """VGG16's pool5, fc6 and fc7 on C5 (the "original VGG16" of model 1); returns fc7's
+    activations."""
     height, width = c5.shape[1] // 2 * 2, c5.shape[2] // 2 * 2
     pooled = max_pool_2x2(c5[:, :height, :width])
     hidden = pooled.reshape(pooled.shape[0], -1)

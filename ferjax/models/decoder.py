@@ -1,11 +1,11 @@
 """Partial decoder (Wu et al., CVPR 2019) and reverse attention (Chen et al., ECCV 2018).
 
 Paper 000 (sections 2.4-2.5) puts a PD on the high-level features {C3, C4, C5} to produce a global
-map P_d = pd(C3, C4, C5), and reverse-attention stages on blocks 5, 4, 3 that erase the region already
-predicted: A_i = 1 - sigmoid(U(C_{i+1})) (eq. 4, "the upsampling prediction of the (i + 1)-th lateral
-output"), R_i = C_i * A_i (eq. 3). ferjax reads C_i as the lateral features L_i (1x1 convs in
-`ferjax.models.contextual`, where CPD and PraNet reduce C_i with receptive field blocks) and the
-prediction in eq. 4 as the deeper stage's map S_{i+1}.
+map P_d = pd(C3, C4, C5), and reverse-attention stages on blocks 5, 4, 3 that erase the region
+already predicted: A_i = 1 - sigmoid(U(C_{i+1})) (eq. 4, "the upsampling prediction of the
+(i + 1)-th lateral output"), R_i = C_i * A_i (eq. 3). ferjax reads C_i as the lateral features L_i
+(1x1 convs in `ferjax.models.contextual`, where CPD and PraNet reduce C_i with receptive field
+blocks) and the prediction in eq. 4 as the deeper stage's map S_{i+1}.
 """
 
 import flax.linen as nn
@@ -31,10 +31,11 @@ class PartialDecoder(nn.Module):
     m3  = conv_concat3([l3', conv_up5(up(m4))])
     S_g = conv_out(conv_pre_out(m3))          (1 channel, at l3's resolution)
 
-  The conv_* units are 3x3 conv (+ BN) without activation, as in the CPD aggregation; conv_out is 1x1.
-  `up` has half-pixel centres by default; `align_corners=True` aligns the corner pixels, as the CPD
-  authors' aggregation does (`nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)`). On
-  48 px inputs l5 is 3x3, so the two conventions give visibly different global maps.
+  The conv_* units are 3x3 conv (+ BN) without activation, as in the CPD aggregation; conv_out is
+  1x1. `up` has half-pixel centres by default; `align_corners=True` aligns the corner pixels, as the
+  CPD authors' aggregation does
+  (`nn.Upsample(scale_factor=2, mode="bilinear", align_corners=True)`). On 48 px inputs l5 is 3x3,
+  so the two conventions give visibly different global maps.
   """
 
   features: int
@@ -65,18 +66,18 @@ class ReverseAttention(nn.Module):
   """One reverse-attention stage (paper 000 eq. 3-4; Chen et al. 2018).
 
   The deeper stage's map S_{i+1} is resized to this stage's resolution, A_i = 1 - sigmoid(S_{i+1})
-  erases what is already predicted, R_i = L_i * A_i (broadcast over channels), and two 3x3 convs turn
-  R_i into a residual that refines the map: S_i = S_{i+1} + conv(R_i) (the reverse-attention paper's
-  residual side output).
+  erases what is already predicted, R_i = L_i * A_i (broadcast over channels), and two 3x3 convs
+  turn R_i into a residual that refines the map: S_i = S_{i+1} + conv(R_i) (the reverse-attention
+  paper's residual side output).
 
   Against PraNet's public code (Fan et al. 2020, the PyTorch form of this stage):
-    * upsampling has half-pixel centres in both: PraNet's `F.interpolate(..., mode="bilinear")` leaves
-      align_corners at PyTorch's default (False); shrinking S_g to block 5 averages here, where PraNet
-      interpolates bilinearly;
-    * PraNet multiplies A_i with the raw backbone features and reduces them with a 1x1 conv, then three
-      5x5 (deepest stage) or two 3x3 convs and a last conv to one channel; this stage multiplies the
-      lateral features L_i (paper 000 section 2.5: "the high-level lateral output features") and has
-      conv1 and conv2 only.
+    * upsampling has half-pixel centres in both: PraNet's `F.interpolate(..., mode="bilinear")`
+      leaves align_corners at PyTorch's default (False); shrinking S_g to block 5 averages here,
+      where PraNet interpolates bilinearly;
+    * PraNet multiplies A_i with the raw backbone features and reduces them with a 1x1 conv, then
+      three 5x5 (deepest stage) or two 3x3 convs and a last conv to one channel; this stage
+      multiplies the lateral features L_i (paper 000 section 2.5: "the high-level lateral output
+      features") and has conv1 and conv2 only.
 
   Returns:
     (S_i, A_i): the refined map and the reverse-attention weights, both (B, H_i, W_i, 1).

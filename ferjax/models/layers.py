@@ -7,7 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-# He-normal over fan-out, as torchvision initialises VGG: keeps 13+ plain ReLU convs trainable from scratch.
+# He-normal over fan-out, as torchvision initialises VGG: keeps 13+ plain ReLU convs trainable from
+# scratch.
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
 
 
@@ -16,23 +17,34 @@ def scaled(channels: int, width: float) -> int:
   return max(1, int(round(channels * width)))
 
 
-def conv_small_maps(lhs: jax.Array, rhs: jax.Array, window_strides, padding, lhs_dilation=None,
-                    rhs_dilation=None, dimension_numbers=None, feature_group_count: int = 1, **options):
-  """`lax.conv_general_dilated` for flax's NHWC/HWIO convs, with kernels larger than the map unfolded.
+def conv_small_maps(lhs: jax.Array,
+                    rhs: jax.Array,
+                    window_strides,
+                    padding,
+                    lhs_dilation=None,
+                    rhs_dilation=None,
+                    dimension_numbers=None,
+                    feature_group_count: int = 1,
+                    **options):
+  """`lax.conv_general_dilated` for flax's NHWC/HWIO convs, with kernels larger than the map
+  unfolded.
 
-  A 5x5 kernel on block 5's 3x3 maps (paper 002's multiscale branch) or a 7x7 one on 3x3 and 6x6 maps
-  (spatial attention) is a convolution XLA:CPU's fast path does not take: its generic loop ran that
-  one layer 30x slower than the same product as a matrix multiply (114 ms against 4 ms forward at batch
-  32), a quarter of an MCSA step. For such maps the patches are gathered (tiny at this size) and
-  multiplied by the kernel; every other convolution goes to XLA as it is. Same values, same gradients.
+  A 5x5 kernel on block 5's 3x3 maps (paper 002's multiscale branch) or a 7x7 one on 3x3 and 6x6
+  maps (spatial attention) is a convolution XLA:CPU's fast path does not take: its generic loop ran
+  that one layer 30x slower than the same product as a matrix multiply (114 ms against 4 ms forward
+  at batch 32), a quarter of an MCSA step. For such maps the patches are gathered
+  (tiny at this size) and multiplied by the kernel; every other convolution goes to XLA as it is.
+  Same values, same gradients.
   """
   kernel_h, kernel_w = rhs.shape[:2]
   height, width = lhs.shape[1:3]
   unit = lambda values: values is None or all(v == 1 for v in values)
-  if (lhs.ndim != 4 or feature_group_count != 1 or not unit(window_strides) or not unit(lhs_dilation)
-      or not unit(rhs_dilation) or (kernel_h <= height and kernel_w <= width)):
-    return jax.lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation, rhs_dilation,
-                                        dimension_numbers, feature_group_count, **options)
+  if (lhs.ndim != 4 or feature_group_count != 1 or not unit(window_strides) or
+      not unit(lhs_dilation) or not unit(rhs_dilation) or
+      (kernel_h <= height and kernel_w <= width)):
+    return jax.lax.conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation,
+                                        rhs_dilation, dimension_numbers, feature_group_count,
+                                        **options)
   if isinstance(padding, str):
     padding = jax.lax.padtype_to_pads((height, width), (kernel_h, kernel_w), (1, 1), padding)
   (top, bottom), (left, right) = padding
@@ -94,7 +106,9 @@ def _max_pool_backward(x: jax.Array, grad: jax.Array) -> tuple[jax.Array]:
       first = (windows[:, :, row:row + 1, :, col:col + 1, :] == peak) & ~taken
       taken = taken | first
       masks.append(first)
-  mask = jnp.concatenate([jnp.concatenate(masks[0:2], axis=4), jnp.concatenate(masks[2:4], axis=4)], axis=2)
+  mask = jnp.concatenate([jnp.concatenate(masks[0:2], axis=4),
+                          jnp.concatenate(masks[2:4], axis=4)],
+                         axis=2)
   spread = jnp.where(mask, grad[:, :, None, :, None, :], jnp.zeros((), grad.dtype))
   return (spread.reshape(x.shape),)
 
@@ -103,10 +117,12 @@ max_pool_2x2.defvjp(_max_pool_forward, _max_pool_backward)
 
 
 def corner_aligned_weights(source: int, target: int) -> np.ndarray:
-  """(target, source) bilinear weights with the corner pixels aligned (PyTorch's `align_corners=True`).
+  """(target, source) bilinear weights with the corner pixels aligned (PyTorch's
+  `align_corners=True`).
 
-  Output pixel i samples the input at s_i = i (source - 1) / (target - 1), so the first and last pixels
-  of both grids coincide; row i holds 1 - frac(s_i) and frac(s_i) at floor(s_i) and floor(s_i) + 1.
+  Output pixel i samples the input at s_i = i (source - 1) / (target - 1), so the first and last
+  pixels of both grids coincide; row i holds 1 - frac(s_i) and frac(s_i) at floor(s_i) and
+  floor(s_i) + 1.
   """
   positions = np.arange(target) * ((source - 1) / (target - 1) if target > 1 else 0.0)
   lower = np.minimum(np.floor(positions).astype(int), source - 1)
@@ -121,10 +137,10 @@ def corner_aligned_weights(source: int, target: int) -> np.ndarray:
 def resize(x: jax.Array, size: Sequence[int], align_corners: bool = False) -> jax.Array:
   """Resizes NHWC maps between backbone resolutions, which differ by powers of two.
 
-  Upsampling is bilinear, with half-pixel centres by default (PyTorch's `align_corners=False`) or with
-  the corner pixels aligned (`align_corners=True`, as the cascaded partial decoder's code upsamples),
-  the latter as two small constant matrix products. Downsampling is average pooling over the exact
-  factor, so no antialiasing convention has to be matched.
+  Upsampling is bilinear, with half-pixel centres by default (PyTorch's `align_corners=False`) or
+  with the corner pixels aligned (`align_corners=True`, as the cascaded partial decoder's code
+  upsamples), the latter as two small constant matrix products. Downsampling is average pooling over
+  the exact factor, so no antialiasing convention has to be matched.
   """
   height, width = x.shape[1:3]
   target_h, target_w = size
@@ -136,7 +152,8 @@ def resize(x: jax.Array, size: Sequence[int], align_corners: bool = False) -> ja
     return jnp.einsum("ih,bhwc,jw->bijc", rows, x, cols, precision=jax.lax.Precision.HIGHEST)
   if target_h > height:
     return jax.image.resize(x, (x.shape[0], target_h, target_w, x.shape[3]), "bilinear")
-  # The mean of each factor x factor block, as a reshape: XLA:CPU runs avg_pool's reduce-window slowly.
+  # The mean of each factor x factor block, as a reshape: XLA:CPU runs avg_pool's reduce-window
+  # slowly.
   batch, channels = x.shape[0], x.shape[3]
   blocks = x.reshape(batch, target_h, height // target_h, target_w, width // target_w, channels)
   return jnp.mean(blocks, axis=(2, 4))

@@ -1,9 +1,11 @@
 """Paper 002's network: multiscale VGG16 with channel and spatial attention (M/MCA/MSA/MCSA-VGGNet).
 
   * Multiscale: the first conv of every block is the Inception-style `MultiscaleConv` (section 2.4).
-  * Fusion: the maps of conv2 and conv3 (block outputs before their pooling) and of conv5 are brought
-    to conv5's resolution (average pooling), concatenated, and reduced by a 1x1 conv (section 2.5).
-  * Head: global average pooling replaces the FC layers, then dropout and FC(num_classes) (section 2.4).
+  * Fusion: the maps of conv2 and conv3 (block outputs before their pooling) and of conv5 are
+    brought to conv5's resolution (average pooling), concatenated, and reduced by a 1x1 conv
+    (section 2.5).
+  * Head: global average pooling replaces the FC layers, then dropout and FC(num_classes)
+    (section 2.4).
   * Attention at the end of every block (sections 2.8-2.10): SE channel attention (MCA), CBAM-style
     spatial attention (MSA), or channel then spatial, in CBAM's order (MCSA).
 The embedding used by the center and DDA losses is the pooled fused feature.
@@ -70,9 +72,11 @@ class MultiscaleNet(nn.Module):
     c5 = features[4]
     fused = jnp.concatenate(
         [resize(features[1], c5.shape[1:3]), resize(features[2], c5.shape[1:3]), c5], axis=-1)
-    fused = ConvUnit(scaled(FUSED_FEATURES, self.width), 1, self.batch_norm, name="fusion")(fused, train)
+    fused = ConvUnit(scaled(FUSED_FEATURES, self.width), 1, self.batch_norm, name="fusion")(fused,
+                                                                                            train)
     embedding = global_average_pool(fused)
     aux["embedding"] = embedding
     hidden = nn.Dropout(self.dropout, deterministic=not train)(embedding)
-    logits = nn.Dense(self.num_classes, kernel_init=nn.initializers.normal(0.01), name="head")(hidden)
+    logits = nn.Dense(self.num_classes, kernel_init=nn.initializers.normal(0.01),
+                      name="head")(hidden)
     return logits, aux

@@ -4,10 +4,12 @@ Neither paper starts from pretrained weights (docs/FIDELITY.md row 0.29); every 
 74% that we know of does, so ferjax offers it as a study cell beyond the papers (`pretrained=PATH`).
 Two layouts are read:
 
-  * torchvision's `vgg16-397923af.pth`: a state_dict whose convs are `features.N.weight` (out, in, 3, 3)
-    and `features.N.bias`, N = 0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28 (needs PyTorch);
-  * Keras' `vgg16_weights_tf_dim_ordering_tf_kernels.h5`: one HDF5 group per layer, `block<b>_conv<c>`,
-    whose `weight_names` attribute lists a (3, 3, in, out) kernel and its bias (needs h5py).
+  * torchvision's `vgg16-397923af.pth`: a state_dict whose convs are `features.N.weight`
+    (out, in, 3, 3) and `features.N.bias`, N = 0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28
+    (needs PyTorch);
+  * Keras' `vgg16_weights_tf_dim_ordering_tf_kernels.h5`: one HDF5 group per layer,
+    `block<b>_conv<c>`, whose `weight_names` attribute lists a (3, 3, in, out) kernel and its bias
+    (needs h5py).
 
 Only the 13 convs are taken; the head (and everything the papers add) keeps its initialisation. The
 first conv is adapted to one input channel by summing its RGB kernels, so a grey image gives the
@@ -56,7 +58,8 @@ def read_torchvision(path: pathlib.Path) -> Convs:
   try:
     import torch
   except ImportError:
-    raise PretrainedError(f"{path}: reading a .pth state_dict needs PyTorch (pip install torch)") from None
+    raise PretrainedError(
+        f"{path}: reading a .pth state_dict needs PyTorch (pip install torch)") from None
   try:
     state = torch.load(path, map_location="cpu", weights_only=True)
   except Exception as error:  # torch raises many types for a file that is not a state_dict.
@@ -83,7 +86,8 @@ def read_keras(path: pathlib.Path) -> Convs:
   try:
     import h5py
   except ImportError:
-    raise PretrainedError(f"{path}: reading a Keras .h5 file needs h5py (pip install h5py)") from None
+    raise PretrainedError(
+        f"{path}: reading a Keras .h5 file needs h5py (pip install h5py)") from None
   try:
     handle = h5py.File(path, "r")
   except OSError as error:
@@ -93,15 +97,19 @@ def read_keras(path: pathlib.Path) -> Convs:
     root = handle["model_weights"] if "model_weights" in handle else handle  # A whole-model save.
     for name in CONV_NAMES:
       if name not in root:
-        raise PretrainedError(f"{path}: no layer {name} (Keras' VGG16 names its convs block<b>_conv<c>)")
+        raise PretrainedError(
+            f"{path}: no layer {name} (Keras' VGG16 names its convs block<b>_conv<c>)")
       group = root[name]
-      weight_names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs.get("weight_names", [])]
+      weight_names = [
+          n.decode() if isinstance(n, bytes) else n for n in group.attrs.get("weight_names", [])
+      ]
       arrays = {n: group[n][()] for n in weight_names if n in group}
       kernels = [n for n, a in arrays.items() if a.ndim == 4]
       biases = [n for n, a in arrays.items() if a.ndim == 1]
       if len(kernels) != 1 or len(biases) != 1:
-        raise PretrainedError(f"{path}: layer {name} lists weights {weight_names}; expected one kernel and "
-                              "one bias")
+        raise PretrainedError(
+            f"{path}: layer {name} lists weights {weight_names}; expected one kernel and "
+            "one bias")
       kernel_shape, bias_shape = SHAPES[name]
       convs[name] = (_check(path, f"{name}/{kernels[0]}", arrays[kernels[0]], kernel_shape),
                      _check(path, f"{name}/{biases[0]}", arrays[biases[0]], bias_shape))
@@ -113,10 +121,16 @@ def read_vgg16(path: os.PathLike) -> Convs:
   path = pathlib.Path(path).expanduser()
   if not path.is_file():
     raise PretrainedError(f"{path}: no such VGG16 file (torchvision .pth or Keras .h5)")
-  readers = {".pth": read_torchvision, ".pt": read_torchvision, ".h5": read_keras, ".hdf5": read_keras}
+  readers = {
+      ".pth": read_torchvision,
+      ".pt": read_torchvision,
+      ".h5": read_keras,
+      ".hdf5": read_keras
+  }
   if path.suffix not in readers:
-    raise PretrainedError(f"{path}: unknown VGG16 file type {path.suffix!r}; expected torchvision's .pth "
-                          "or Keras' .h5")
+    raise PretrainedError(
+        f"{path}: unknown VGG16 file type {path.suffix!r}; expected torchvision's .pth "
+        "or Keras' .h5")
   convs = readers[path.suffix](path)
   kernel, bias = convs[CONV_NAMES[0]]
   convs[CONV_NAMES[0]] = (kernel.sum(axis=2, keepdims=True), bias)
@@ -136,8 +150,20 @@ def load_into(params: dict, convs: Convs) -> dict:
       continue
     current = layer["conv"]["kernel"]
     if tuple(current.shape) != kernel.shape:
-      raise PretrainedError(f"{name}: the network's kernel is {tuple(current.shape)}, VGG16's {kernel.shape}; "
-                            "pretrained convs need width=1 and one input channel")
-    backbone[name] = dict(layer, conv={"kernel": kernel.astype(current.dtype), "bias": bias.astype(current.dtype)})
+      raise PretrainedError(
+          f"{name}: the network's kernel is {tuple(current.shape)}, VGG16's {kernel.shape}; "
+          "pretrained convs need width=1 and one input channel")
+    backbone[name] = dict(layer,
+                          conv={
+                              "kernel": kernel.astype(current.dtype),
+                              "bias": bias.astype(current.dtype)
+                          })
   return dict(params, backbone=backbone)
 
+
+
+def identity(path: os.PathLike) -> dict[str, str]:
+  """{'name', 'sha256'} of a weights file, as results and ledgers record what a run started from."""
+  from ferjax.data import archive  # Its hashing; imported here to keep models free of data imports.
+  path = pathlib.Path(path).expanduser()
+  return {"name": path.name, "sha256": archive.digest(path)}

@@ -24,4 +24,6 @@ MULTISCALE_VARIANTS = {
 # Every distinct network, named "<model>-<variant>" (m6 shares m5's network).
 NETWORKS = {f"contextual-{row}": ("contextual", flags)
             for row, flags in CONTEXTUAL_VARIANTS.items() if row != "m6"}
-NETWORKS |= {f"multiscale-{name}": ("multiscale", flags) for name, flags in MULTISCALE_VARIANTS.items()}
+NETWORKS |= {
+    f"multiscale-{name}": ("multiscale", flags) for name, flags in MULTISCALE_VARIANTS.items()
+}

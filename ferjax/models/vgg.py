@@ -1,10 +1,10 @@
 """VGG16 backbone with lateral outputs C1..C5 (Simonyan & Zisserman 2015; paper 000 section 2.2).
 
-13 convs in five blocks of widths 64-128-256-512-512 (times `width`), 2x2 max-pooling after blocks 1-4
-and none after block 5, no fully connected layers (paper 000 drops the last pool and the FC layers;
-paper 002 replaces the FC layers by global average pooling). Each block may end with an attention
-module (GCCA for paper 000, SE and/or spatial attention for paper 002), and its first conv may be the
-Inception-style multiscale layer of paper 002.
+13 convs in five blocks of widths 64-128-256-512-512 (times `width`), 2x2 max-pooling after blocks
+1-4 and none after block 5, no fully connected layers (paper 000 drops the last pool and the FC
+layers; paper 002 replaces the FC layers by global average pooling). Each block may end with an
+attention module (GCCA for paper 000, SE and/or spatial attention for paper 002), and its first conv
+may be the Inception-style multiscale layer of paper 002.
 """
 
 from typing import Any, Callable, Optional
@@ -25,7 +25,8 @@ ModuleDef = Callable[..., nn.Module]
 def check_input(x: jax.Array) -> None:
   """Raises ValueError unless `x` is (B, H, W, C) with C in {1, 3} and H, W divisible by 16."""
   if x.ndim != 4:
-    raise ValueError(f"expected images of shape (batch, height, width, channels), got shape {x.shape}")
+    raise ValueError(
+        f"expected images of shape (batch, height, width, channels), got shape {x.shape}")
   height, width, channels = x.shape[1:]
   if channels not in INPUT_CHANNELS:
     raise ValueError(f"expected 1 (grayscale) or 3 (RGB) input channels, got {channels} "
@@ -41,8 +42,8 @@ class MultiscaleConv(nn.Module):
   Parallel 1x1, 3x3 and 5x5 branches with 1/4, 1/2 and the remaining 1/4 of the output channels,
   each conv (+ BN) + ReLU, concatenated: the same output width as the VGG conv it replaces, with
   receptive fields at three scales. Kernels and split are ferjax's reading: the text says only that
-  "the Inception architecture is adopted as a design philosophy" for "multiscale kernel convolutional
-  layers" (its Figure 4 is lost).
+  "the Inception architecture is adopted as a design philosophy" for "multiscale kernel
+  convolutional layers" (its Figure 4 is lost).
   """
 
   features: int
@@ -80,7 +81,9 @@ class VGG16(nn.Module):
   multiscale: bool = False
 
   @nn.compact
-  def __call__(self, x: jax.Array, train: bool = False) -> tuple[tuple[jax.Array, ...], tuple[dict, ...]]:
+  def __call__(self,
+               x: jax.Array,
+               train: bool = False) -> tuple[tuple[jax.Array, ...], tuple[dict, ...]]:
     check_input(x)
     features, maps = [], []
     for block, widths in enumerate(VGG16_BLOCKS, start=1):

@@ -5,9 +5,9 @@ Maps each network exposes in `aux`:
   paper 000 with RA: the reverse-attention weights A_5, A_4, A_3 = 1 - sigmoid(S_{i+1}) (eq. 3);
   paper 002 with spatial attention: M_s(F) of blocks 3-5 (eq. 2 of paper 002);
   either with channel attention (GCCA, or SE): every block's channel weights, as one bar plot.
-Grad-CAM (Selvaraju et al. 2017) works for any of them: the gradient of the predicted class's logit with
-respect to the last VGG block's output C5, averaged over positions, weights C5's channels; the ReLU of
-that weighted sum, resized to the input, shows the regions that raised the class score.
+Grad-CAM (Selvaraju et al. 2017) works for any of them: the gradient of the predicted class's logit
+with respect to the last VGG block's output C5, averaged over positions, weights C5's channels; the
+ReLU of that weighted sum, resized to the input, shows the regions that raised the class score.
 """
 
 import functools
@@ -20,8 +20,8 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 
-from ferjax import buckets
-from ferjax.inference import Classifier, Preprocessing
+from ferjax.inference import buckets
+from ferjax.inference.classifier import Classifier, Preprocessing
 from ferjax.models.vgg import VGG16
 
 matplotlib.use("Agg")  # Files only; no display needed.
@@ -29,7 +29,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 
 def _with_last_block_shift(delta: jax.Array | None, captured: list):
-  """An interceptor adding `delta` to the backbone's last block output (and recording that output)."""
+  """An interceptor adding `delta` to the backbone's last block output (and recording that
+  output)."""
   def interceptor(next_fun, args, kwargs, context):
     out = next_fun(*args, **kwargs)
     if not (isinstance(context.module, VGG16) and context.method_name == "__call__"):
@@ -42,7 +43,8 @@ def _with_last_block_shift(delta: jax.Array | None, captured: list):
   return interceptor
 
 
-def grad_cam(model: nn.Module, variables: Any, inputs: jax.Array) -> tuple[jax.Array, jax.Array, dict]:
+def grad_cam(model: nn.Module, variables: Any,
+             inputs: jax.Array) -> tuple[jax.Array, jax.Array, dict]:
   """(Grad-CAM maps (B, H, W) in [0, 1] for each image's predicted class, logits, aux)."""
   captured: list = []
   with nn.intercept_methods(_with_last_block_shift(None, captured)):
@@ -83,8 +85,8 @@ def _explain(model: nn.Module, preprocessing: Preprocessing, variables: Any, cro
 
 
 def explanations(classifier: Classifier, crops: np.ndarray) -> list[dict[str, Any]]:
-  """Per crop: probabilities, Grad-CAM, attention maps and channel weights as NumPy arrays (the batch
-  padded to a bucket, so a stream of face counts compiles rarely)."""
+  """Per crop: probabilities, Grad-CAM, attention maps and channel weights as NumPy arrays (the
+  batch padded to a bucket, so a stream of face counts compiles rarely)."""
   outputs = _explain(classifier.model, classifier.preprocessing, classifier.variables,
                      jnp.asarray(buckets.pad(crops)))
   probabilities, cam, maps, weights = jax.device_get(outputs)
@@ -105,11 +107,16 @@ def panel(crop: np.ndarray, explanation: dict[str, Any], class_names: list[str],
   image_axes[0].imshow(crop, cmap="gray", vmin=0, vmax=255)
   image_axes[0].set_title("input", fontsize=8)
   for axes, (name, heat) in zip(image_axes[1:], overlays.items()):
-    # Each map is stretched over its own range (named in the title): RA weights often span only a few
-    # hundredths, which a fixed 0..1 scale would show as one flat colour.
+    # Each map is stretched over its own range (named in the title): RA weights often span only a
+    # few hundredths, which a fixed 0..1 scale would show as one flat colour.
     low, high = float(heat.min()), float(heat.max())
     axes.imshow(crop, cmap="gray", vmin=0, vmax=255)
-    axes.imshow(heat, cmap="jet", alpha=0.45, vmin=low, vmax=max(high, low + 1e-6), interpolation="bilinear",
+    axes.imshow(heat,
+                cmap="jet",
+                alpha=0.45,
+                vmin=low,
+                vmax=max(high, low + 1e-6),
+                interpolation="bilinear",
                 extent=(-0.5, crop.shape[1] - 0.5, crop.shape[0] - 0.5, -0.5))
     axes.set_title(f"{name}\n{low:.2f}..{high:.2f}", fontsize=7)
   for axes in image_axes:

@@ -15,12 +15,14 @@ import jax
 import numpy as np
 
 from ferjax import mesh as mesh_lib
-from ferjax import train
-from ferjax.inference import Classifier
+from ferjax.data import job
+from ferjax.inference.classifier import Classifier
+from ferjax.train import hyper
 
 
 def class_geometry(embeddings: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-  """{'intra', 'inter', 'ratio'} of (N, D) embeddings with labels (N,); classes absent are skipped."""
+  """{'intra', 'inter', 'ratio'} of (N, D) embeddings with labels (N,); classes absent are
+  skipped."""
   embeddings = np.asarray(embeddings, np.float64)
   labels = np.asarray(labels)
   classes = np.unique(labels)
@@ -58,7 +60,7 @@ def split_embeddings(workdir: os.PathLike, fold: int = 0,
   classifier = Classifier.from_workdir(workdir, run, fold)
   config = classifier.config
   data_fold = config.folds.fold if config.folds.fold >= 0 else fold  # All-fold workdirs: `fold`'s model.
-  data = train.load_data(config, mesh_lib.make_mesh(), data_fold)
+  data = job.load(config, mesh_lib.make_mesh(), data_fold, hyper.resolve(config))
 
   @jax.jit
   def embed(variables, images):

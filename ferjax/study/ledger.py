@@ -4,8 +4,8 @@ A line holds everything needed to trust and recompute a table row without the wo
 finished; the study, cell, run and fold; the seeds; the full config and its hash; the dataset's
 split sizes and the sha256 of the archive it was prepared from; the device, the library versions and
 the git commit; wall time, steps and images/s; the selected epoch, the test accuracy, the per-class
-accuracy and the confusion matrix. A study writes a job's lines only once the job has finished, in one append, so an
-interrupted study never leaves a partial job behind.
+accuracy and the confusion matrix. A study writes a job's lines only once the job has finished, in
+one append, so an interrupted study never leaves a partial job behind.
 
 Ledgers from several machines merge by concatenation: readers de-duplicate on (study, cell, run,
 fold, config hash), keeping the first line. A line that does not parse (a copy cut short, a disk
@@ -22,13 +22,18 @@ import pathlib
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import jax
 
+if TYPE_CHECKING:
+  from ferjax.train.results import Results
+
 FORMAT = 1
-# Config keys that do not change what a run computes: where data lives, how many runs share one program
-# (a run's seeds depend only on its number), which fold (a field of its own), logging and checkpointing,
-# the evaluation batch, and the input source (device and grain give identical batches).
+# Config keys that do not change what a run computes: where data lives, how many runs share one
+# program (a run's seeds depend only on its number), which fold (a field of its own), logging and
+# checkpointing, the evaluation batch, and the input source (device and grain give identical
+# batches).
 UNHASHED = ("data_dir", "manual_dir", "num_runs", "first_run", "folds.fold", "log_every_steps",
             "checkpoint_keep", "eval_batch_size", "data.source", "data.num_workers")
 REQUIRED = ("study", "cell", "run", "fold", "config_hash", "accuracy")
@@ -57,21 +62,28 @@ def config_hash(config: dict) -> str:
 
 
 def git_state(repository: os.PathLike | None = None) -> dict:
-  """{'commit', 'dirty'} of the checkout holding ferjax; where it is no git checkout (a copied tree on
-  an accelerator lease), the commit named by FERJAX_COMMIT, or None."""
+  """{'commit', 'dirty'} of the checkout holding ferjax; where it is no git checkout (a copied tree
+  on an accelerator lease), the commit named by FERJAX_COMMIT, or None."""
   repository = pathlib.Path(repository or pathlib.Path(__file__).resolve().parent.parent)
   try:
-    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repository, capture_output=True, text=True,
+    commit = subprocess.run(["git", "rev-parse", "HEAD"],
+                            cwd=repository,
+                            capture_output=True,
+                            text=True,
                             check=True).stdout.strip()
-    changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repository,
-                             capture_output=True, text=True, check=True).stdout.strip()
+    changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                             cwd=repository,
+                             capture_output=True,
+                             text=True,
+                             check=True).stdout.strip()
     return {"commit": commit, "dirty": bool(changes)}
   except (OSError, subprocess.CalledProcessError):
     return {"commit": os.environ.get("FERJAX_COMMIT"), "dirty": None}
 
 
 def environment() -> dict:
-  """Where a run ran: device kind, platform and count, process count, Python and library versions, git."""
+  """Where a run ran: device kind, platform and count, process count, Python and library versions,
+  git."""
   versions = {}
   for name in LIBRARIES:
     try:
@@ -79,9 +91,17 @@ def environment() -> dict:
     except importlib.metadata.PackageNotFoundError:
       versions[name] = None
   device = jax.devices()[0]
-  return {"device_kind": device.device_kind, "platform": device.platform, "device_count": jax.device_count(),
-          "process_count": jax.process_count(), "host_cpu": host_cpu(), "host_cores": os.cpu_count(),
-          "python": sys.version.split()[0], "versions": versions, "git": git_state()}
+  return {
+      "device_kind": device.device_kind,
+      "platform": device.platform,
+      "device_count": jax.device_count(),
+      "process_count": jax.process_count(),
+      "host_cpu": host_cpu(),
+      "host_cores": os.cpu_count(),
+      "python": sys.version.split()[0],
+      "versions": versions,
+      "git": git_state()
+  }
 
 
 def host_cpu() -> str | None:
@@ -95,9 +115,10 @@ def host_cpu() -> str | None:
   return None
 
 
-def run_lines(study: str, cell: str, config: dict, results: dict, seeds: dict[str, Sequence[int]],
-              environment_: dict, scale: dict) -> list[dict]:
-  """The ledger lines of one finished job (train.train_one's results): one per run of its run axis.
+def run_lines(study: str, cell: str, config: dict, results: "Results",
+              seeds: dict[str, Sequence[int]], environment_: dict, scale: dict) -> list[dict]:
+  """The ledger lines of one finished job (`ferjax.train.loop.train_one`'s results): one per run of
+  its run axis.
 
   seeds: per run, 'run' (its seed number) and 'data' (its data-order seed). The job's wall time is
   shared by its runs (they trained in one program) and given whole, with how many runs shared it.
@@ -107,22 +128,38 @@ def run_lines(study: str, cell: str, config: dict, results: dict, seeds: dict[st
   lines = []
   for index, run in enumerate(seeds["run"]):
     lines.append({
-        "format": FORMAT, "finished_at": finished_at, "study": study, "cell": cell, "run": int(run),
-        "fold": results["fold"],
-        "seed": config["seed"], "data_seed": int(seeds["data"][index]), "config_hash": digest,
-        "scale": scale, "dataset": results["dataset"], "split": results["split"],
-        "protocol": results["protocol"], "split_sizes": results["split_sizes"], "source": results["source"],
-        "environment": environment_, "wall_time_s": results["wall_time_s"], "runs_in_program": len(seeds["run"]),
-        "steps": results["steps"], "images_per_second": results["images_per_second"],
-        "best_epoch": results["best_epoch"][index], "num_epochs": results["num_epochs"],
-        "accuracy": results["accuracy"][index], "classes": results["classes"],
-        "per_class_accuracy": results["per_class_accuracy"][index], "confusion": results["confusion"][index],
+        "format": FORMAT,
+        "finished_at": finished_at,
+        "study": study,
+        "cell": cell,
+        "run": int(run),
+        "fold": results.fold,
+        "seed": config["seed"],
+        "data_seed": int(seeds["data"][index]),
+        "config_hash": digest,
+        "scale": scale,
+        "dataset": results.dataset,
+        "split": results.split,
+        "protocol": results.protocol,
+        "split_sizes": results.split_sizes,
+        "source": results.source,
+        "environment": environment_,
+        "wall_time_s": results.wall_time_s,
+        "runs_in_program": len(seeds["run"]),
+        "steps": results.steps,
+        "images_per_second": results.images_per_second,
+        "best_epoch": results.best_epoch[index],
+        "num_epochs": results.num_epochs,
+        "accuracy": results.accuracy[index],
+        "classes": results.classes,
+        "per_class_accuracy": results.per_class_accuracy[index],
+        "confusion": results.confusion[index],
         "config": config,
     })
-    if "tta_accuracy" in results:
-      lines[-1]["tta_accuracy"] = results["tta_accuracy"][index]
-    if "pretrained" in results:
-      lines[-1]["pretrained"] = results["pretrained"]
+    if results.tta_accuracy is not None:
+      lines[-1]["tta_accuracy"] = results.tta_accuracy[index]
+    if results.pretrained is not None:
+      lines[-1]["pretrained"] = results.pretrained
   return lines
 
 

@@ -6,7 +6,8 @@
                    symbolic batch size;
   weights.npz      its variables, keyed by their '/'-joined paths;
   meta.json        class names, input size, normalisation, the crop margin, and where it came from.
-`PortableClassifier.load(path)` needs only JAX and NumPy: `probabilities(crops)` runs the stored program.
+`PortableClassifier.load(path)` needs only JAX and NumPy: `probabilities(crops)` runs the stored
+program.
 """
 
 import dataclasses
@@ -19,7 +20,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ferjax import buckets
+from ferjax.inference import buckets
 
 FORMAT = "ferjax-portable/1"
 PLATFORMS = ("cpu", "cuda", "tpu")
@@ -48,21 +49,30 @@ def _unflatten(flat: dict[str, np.ndarray]) -> dict:
 
 
 def export(classifier, path: os.PathLike, margin: float) -> None:
-  """Writes `classifier` (a `ferjax.inference.Classifier`) to `path` as one portable file."""
+  """Writes `classifier` (a `ferjax.inference.classifier.Classifier`) to `path` as one portable
+  file."""
   variables = jax.tree.map(np.asarray, classifier.variables)
   size = classifier.preprocessing.size
 
   def probabilities(variables: dict, crops: jax.Array) -> jax.Array:
-    return jax.nn.softmax(classifier.model.apply(variables, classifier.preprocessing.inputs(crops))[0], -1)
+    return jax.nn.softmax(
+        classifier.model.apply(variables, classifier.preprocessing.inputs(crops))[0], -1)
 
   crops = jax.ShapeDtypeStruct(jax.export.symbolic_shape(f"batch, {size}, {size}"), np.uint8)
   exported = jax.export.export(jax.jit(probabilities), platforms=PLATFORMS)(
       jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), variables), crops)
   weights = io.BytesIO()
   np.savez(weights, **_flatten(variables))
-  meta = {"format": FORMAT, "class_names": classifier.class_names, "size": size,
-          "mean": classifier.preprocessing.mean, "std": classifier.preprocessing.std, "margin": margin,
-          "source": classifier.source, "model": classifier.config.model.to_dict()}
+  meta = {
+      "format": FORMAT,
+      "class_names": classifier.class_names,
+      "size": size,
+      "mean": classifier.preprocessing.mean,
+      "std": classifier.preprocessing.std,
+      "margin": margin,
+      "source": classifier.source,
+      "model": classifier.config.model.to_dict()
+  }
   with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
     archive.writestr("model.jaxexport", bytes(exported.serialize()))
     archive.writestr("weights.npz", weights.getvalue())
@@ -92,7 +102,8 @@ class PortableClassifier:
     except zipfile.BadZipFile:
       raise ValueError(f"{path} is not a ferjax portable model (not a zip file)") from None
     if meta.get("format") != FORMAT:
-      raise ValueError(f"{path}: unsupported format {meta.get('format')!r}; this loader reads {FORMAT}")
+      raise ValueError(
+          f"{path}: unsupported format {meta.get('format')!r}; this loader reads {FORMAT}")
     return cls(exported, variables, meta, source=f"{path} (from {meta['source']})")
 
   @property
@@ -106,8 +117,9 @@ class PortableClassifier:
   def probabilities(self, crops: np.ndarray, tta: bool = False) -> np.ndarray:
     """(N, classes) softmax of the crops (the batch padded to a bucket, so few sizes compile)."""
     if tta:
-      raise ValueError("a portable model holds the plain evaluation path only; test-time augmentation "
-                       "needs the workdir (--workdir ... --tta)")
+      raise ValueError(
+          "a portable model holds the plain evaluation path only; test-time augmentation "
+          "needs the workdir (--workdir ... --tta)")
     crops = np.asarray(crops)
     if crops.dtype != np.uint8 or crops.shape[1:] != (self.size, self.size):
       raise ValueError(f"expected uint8 crops of shape (N, {self.size}, {self.size}), "

@@ -1,10 +1,11 @@
-"""A study's table from a ledger, as the paper prints it, with the statistics the papers do not give.
+"""A study's table from a ledger, as the paper prints it, with the statistics the papers do not
+give.
 
 Per row: Acc (mean over runs) and Sta (population std), the runs, the 95% t interval of the mean and
-the published number beside it. Between the study's row pairs (consecutive rows holding runs, by default):
-Welch's t-test over runs, and for cross-validated studies the paired t-test over folds. A CK+ run
-counts once all of the scale's folds are in the ledger; a row missing runs or folds says how many it
-holds. Lines of one study at different scales make separate tables, never one row.
+the published number beside it. Between the study's row pairs (consecutive rows holding runs, by
+default): Welch's t-test over runs, and for cross-validated studies the paired t-test over folds. A
+CK+ run counts once all of the scale's folds are in the ledger; a row missing runs or folds says how
+many it holds. Lines of one study at different scales make separate tables, never one row.
 
   python -m ferjax.report --ledger=docs/results/cpu_scale.jsonl [--output=docs/results]
 """
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ferjax import plan, statistics
+from ferjax.study import plan, statistics
 
 
 @dataclasses.dataclass
@@ -40,8 +41,11 @@ class Row:
   def run_accuracies(self, key: str = "accuracy") -> dict[int, float]:
     """Each complete run's accuracy (the mean over its folds for CK+)."""
     wanted = [None] if self.folds is None else list(self.folds)
-    return {run: float(np.mean([folds[f] for f in wanted]))
-            for run, folds in sorted(self.fold_accuracies(key).items()) if all(f in folds for f in wanted)}
+    return {
+        run: float(np.mean([folds[f] for f in wanted]))
+        for run, folds in sorted(self.fold_accuracies(key).items())
+        if all(f in folds for f in wanted)
+    }
 
   def fold_means(self) -> dict[int, float]:
     """Mean accuracy over the runs present, per fold (cross-validated rows only)."""
@@ -60,7 +64,8 @@ class Row:
     if partial and self.folds is not None:
       held += "; " + ", ".join(
           f"run {run}: {len(folds)}/{len(self.folds)} folds, mean {100 * np.mean(list(folds.values())):.2f}%"
-          for run, folds in sorted(self.fold_accuracies().items()) if run in partial)
+          for run, folds in sorted(self.fold_accuracies().items())
+          if run in partial)
     return "incomplete: " + held
 
   def summary(self, key: str = "accuracy") -> statistics.Summary | None:
@@ -81,7 +86,8 @@ class Table:
     return next(row for row in self.rows if row.cell.name == name)
 
   def pairs(self) -> list[tuple[str, str]]:
-    """The study's row pairs whose rows both hold lines; by default consecutive rows that hold lines."""
+    """The study's row pairs whose rows both hold lines; by default consecutive rows that hold
+    lines."""
     names = [row.cell.name for row in self.rows]
     if self.study.comparisons is None:
       return list(zip(names, names[1:]))
@@ -92,11 +98,16 @@ class Table:
     for first, second in self.pairs():
       a, b = self.row(first), self.row(second)
       welch = statistics.welch(list(a.run_accuracies().values()), list(b.run_accuracies().values()))
-      entry = {"rows": [first, second], "welch": None if welch is None else dataclasses.asdict(welch)}
+      entry = {
+          "rows": [first, second],
+          "welch": None if welch is None else dataclasses.asdict(welch)
+      }
       if self.study.folds is not None:
         common = sorted(set(a.fold_means()) & set(b.fold_means()))
-        test = statistics.paired([b.fold_means()[f] for f in common], [a.fold_means()[f] for f in common])
-        entry["paired_over_folds"] = None if test is None else dict(dataclasses.asdict(test), folds=len(common))
+        test = statistics.paired([b.fold_means()[f] for f in common],
+                                 [a.fold_means()[f] for f in common])
+        entry["paired_over_folds"] = None if test is None else dict(dataclasses.asdict(test),
+                                                                    folds=len(common))
       results.append(entry)
     return results
 
@@ -104,23 +115,36 @@ class Table:
     """Devices, commits, dates and summed wall time of the table's lines."""
     lines = [line for row in self.rows for line in row.lines]
     environments = [line["environment"] for line in lines]
-    devices = sorted({f"{e['device_count']} x {e['device_kind']}" + (f" ({e['host_cpu']}, {e['host_cores']} "
-                                                                        "cores)" if e.get("host_cpu") else "")
-                      for e in environments})
-    commits = sorted({(e["git"]["commit"] or "unknown")[:10] + ("+dirty" if e["git"]["dirty"] else "")
-                      for e in environments})
+    devices = sorted({
+        f"{e['device_count']} x {e['device_kind']}" + (f" ({e['host_cpu']}, {e['host_cores']} "
+                                                       "cores)" if e.get("host_cpu") else "")
+        for e in environments
+    })
+    commits = sorted({
+        (e["git"]["commit"] or "unknown")[:10] + ("+dirty" if e["git"]["dirty"] else "")
+        for e in environments
+    })
     dates = sorted(line.get("finished_at", "") for line in lines)
     # A program's wall time is shared by its runs: count it once per program.
-    programs = {(line["cell"], line["fold"], line["finished_at"] if "finished_at" in line else line["run"]):
-                line["wall_time_s"] for line in lines}
-    return {"devices": devices, "commits": commits, "first": dates[0] if dates else None,
-            "last": dates[-1] if dates else None, "wall_time_s": float(sum(programs.values())),
-            "hashes": {row.cell.name: len({line["config_hash"] for line in row.lines}) for row in self.rows}}
+    programs = {
+        (line["cell"], line["fold"], line["finished_at"] if "finished_at" in line else line["run"]):
+            line["wall_time_s"] for line in lines
+    }
+    return {
+        "devices": devices,
+        "commits": commits,
+        "first": dates[0] if dates else None,
+        "last": dates[-1] if dates else None,
+        "wall_time_s": float(sum(programs.values())),
+        "hashes": {
+            row.cell.name: len({line["config_hash"] for line in row.lines}) for row in self.rows
+        }
+    }
 
 
 def tables(lines: Sequence[dict], studies: dict[str, plan.Study]) -> list[Table]:
-  """The ledger's lines as tables: one per (study, scale), in the studies' order; lines of a study or
-  cell that configs/studies.py no longer declares are left out."""
+  """The ledger's lines as tables: one per (study, scale), in the studies' order; lines of a study
+  or cell that configs/studies.py no longer declares are left out."""
   grouped: dict[tuple[str, str], list[dict]] = collections.defaultdict(list)
   for line in lines:
     grouped[line["study"], json.dumps(line.get("scale", {}), sort_keys=True)].append(line)
@@ -135,8 +159,10 @@ def tables(lines: Sequence[dict], studies: dict[str, plan.Study]) -> list[Table]
     present = {line["cell"] for line in group}
     rows = [Row(cell, [line for line in group if line["cell"] == cell.name], folds, runs)
             for cell in study.cells if cell.name in present]
-    result.append(Table(study, scale, rows, [cell.name for cell in study.cells if cell.name not in present]))
-  return sorted(result, key=lambda table: order.index(table.study.name))  # Stable: scales stay sorted.
+    result.append(
+        Table(study, scale, rows, [cell.name for cell in study.cells if cell.name not in present]))
+  return sorted(result,
+                key=lambda table: order.index(table.study.name))  # Stable: scales stay sorted.
 
 
 def _percent(value: float | None) -> str:
@@ -151,24 +177,31 @@ def markdown(table: Table) -> str:
   """The table as Markdown: rows, then the tests between row pairs, then where and when it ran."""
   tta = any(line.get("tta_accuracy") is not None for row in table.rows for line in row.lines)
   where = table.provenance()
-  header = ["row", "Acc %", "Sta %", "runs", "95% interval %", *(["TTA Acc %"] if tta else []), "paper Acc %",
-            "paper Sta", "note"]
-  lines = [f"### {table.study.title}", "",
-           "Scale: " + (", ".join(f"{k} {v}" for k, v in table.scale.items()) or "the configs' own"), "",
-           "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  header = [
+      "row", "Acc %", "Sta %", "runs", "95% interval %", *(["TTA Acc %"] if tta else []),
+      "paper Acc %", "paper Sta", "note"
+  ]
+  lines = [
+      f"### {table.study.title}", "",
+      "Scale: " + (", ".join(f"{k} {v}" for k, v in table.scale.items()) or "the configs' own"), "",
+      "| " + " | ".join(header) + " |", "|" + "---|" * len(header)
+  ]
   for row in table.rows:
     summary = row.summary()
     interval = "–" if summary is None or summary.interval is None else \
         f"{_percent(summary.interval[0])} – {_percent(summary.interval[1])}"
     published = row.cell.published
     lines.append("| " + " | ".join([
-        row.cell.name, _percent(summary and summary.acc),
+        row.cell.name,
+        _percent(summary and summary.acc),
         _percent(summary.sta if summary and summary.n > 1 else None),
-        str(summary.n if summary else 0), interval,
-        *([_percent(getattr(row.summary("tta_accuracy"), "acc", None))] if tta else []),
+        str(summary.n if summary else 0), interval, *(
+            [_percent(getattr(row.summary("tta_accuracy"), "acc", None))] if tta else []),
         "–" if published is None else f"{published[0]:.2f}",
         "–" if published is None or published[1] is None else f"{published[1]:.2f}",
-        row.completeness() or ("" if where["hashes"][row.cell.name] <= 1 else "lines of several configs")]) + " |")
+        row.completeness() or
+        ("" if where["hashes"][row.cell.name] <= 1 else "lines of several configs")
+    ]) + " |")
   for method, acc, sta in table.study.reference_rows:
     blank = "| | | | |" + (" |" if tta else "")
     lines.append(f"| {method} (published only) {blank} {acc:.2f} | {sta:.2f} | not in ferjax |")
@@ -183,8 +216,10 @@ def markdown(table: Table) -> str:
         test = entry["paired_over_folds"]
         text += " – |" if test is None else f" {test['p']:.3g} ({test['folds']} folds, t = {test['t']:.2f}) |"
       lines.append(text)
-  lines += ["", f"Ran on {'; '.join(where['devices'])}, commit {', '.join(where['commits'])}, "
-                f"{where['first']} to {where['last']}, {where['wall_time_s'] / 60:.1f} min of jobs."]
+  lines += [
+      "", f"Ran on {'; '.join(where['devices'])}, commit {', '.join(where['commits'])}, "
+      f"{where['first']} to {where['last']}, {where['wall_time_s'] / 60:.1f} min of jobs."
+  ]
   if table.not_run:
     lines += ["", f"Not run at this scale: {', '.join(table.not_run)}."]
   if table.study.note:
@@ -197,10 +232,14 @@ def as_json(table: Table) -> dict:
   for row in table.rows:
     summary = row.summary()
     tta = row.summary("tta_accuracy")
-    rows.append({"row": row.cell.name, "summary": None if summary is None else dataclasses.asdict(summary),
-                 "tta_summary": None if tta is None else dataclasses.asdict(tta),
-                 "run_accuracy": row.run_accuracies(), "published": row.cell.published,
-                 "completeness": row.completeness() or "complete"})
+    rows.append({
+        "row": row.cell.name,
+        "summary": None if summary is None else dataclasses.asdict(summary),
+        "tta_summary": None if tta is None else dataclasses.asdict(tta),
+        "run_accuracy": row.run_accuracies(),
+        "published": row.cell.published,
+        "completeness": row.completeness() or "complete"
+    })
   return {"study": table.study.name, "title": table.study.title, "scale": table.scale, "rows": rows,
           "tests": table.tests(), "provenance": table.provenance()}
 
@@ -220,8 +259,12 @@ def figure(table: Table, path: pathlib.Path) -> None:
   if table.study.folds is not None:  # Each fold's accuracy (mean over its runs): the spread behind Acc.
     for i, row in enumerate(table.rows):
       folds = list(row.fold_means().values())
-      ax.scatter(np.full(len(folds), i) + np.linspace(-0.25, 0.25, len(folds)), 100 * np.asarray(folds),
-                 s=10, color="#222222", zorder=3, label="ferjax, per fold" if i == 0 else None)
+      ax.scatter(np.full(len(folds), i) + np.linspace(-0.25, 0.25, len(folds)),
+                 100 * np.asarray(folds),
+                 s=10,
+                 color="#222222",
+                 zorder=3,
+                 label="ferjax, per fold" if i == 0 else None)
   ax.bar_label(bars, labels=["" if np.isnan(a) else f"{a:.1f}" for a in acc], label_type="center",
                color="white", fontsize=8)
   published = [(i, row.cell.published) for i, row in enumerate(table.rows) if row.cell.published]
@@ -242,7 +285,8 @@ def figure(table: Table, path: pathlib.Path) -> None:
 
 def file_stem(table: Table) -> str:
   scale = "_".join(f"{k}{v}" for k, v in table.scale.items() if k not in ("folds",))
-  return "".join(c if c.isalnum() or c in "._-" else "_" for c in f"{table.study.name}_{scale}".rstrip("_"))
+  return "".join(
+      c if c.isalnum() or c in "._-" else "_" for c in f"{table.study.name}_{scale}".rstrip("_"))
 
 
 def write(tables_: Sequence[Table], output: pathlib.Path) -> str:

@@ -1,9 +1,9 @@
 """The statistics of a study's tables: Acc and Sta, a 95% interval, and t-tests between rows.
 
-The papers report Acc (mean of N runs) and Sta (population standard deviation, paper 000 eq. 8-9) and
-nothing about whether two rows differ. ferjax adds, per row, Student's t interval of the mean, and
-between two rows Welch's t-test (unequal variances, Welch-Satterthwaite degrees of freedom) on their
-runs, or the paired t-test where both rows hold the same folds (CK+ cross-validation: a fold's
+The papers report Acc (mean of N runs) and Sta (population standard deviation, paper 000 eq. 8-9)
+and nothing about whether two rows differ. ferjax adds, per row, Student's t interval of the mean,
+and between two rows Welch's t-test (unequal variances, Welch-Satterthwaite degrees of freedom) on
+their runs, or the paired t-test where both rows hold the same folds (CK+ cross-validation: a fold's
 difficulty is shared by the two rows, so their differences are paired). Only numpy and math: the
 Student t distribution comes from the regularised incomplete beta function, evaluated by its
 continued fraction (tests/test_statistics.py checks every function against scipy).
@@ -42,14 +42,16 @@ def incomplete_beta(a: float, b: float, x: float) -> float:
     return 0.0
   if x >= 1.0:
     return 1.0
-  log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x))
+  log_front = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) +
+               b * math.log1p(-x))
   if x < (a + 1.0) / (a + b + 2.0):
     return math.exp(log_front) * _beta_fraction(a, b, x) / a
   return 1.0 - math.exp(log_front) * _beta_fraction(b, a, 1.0 - x) / b
 
 
 def t_two_sided_p(t: float, df: float) -> float:
-  """P(|T| >= |t|) for Student's t with `df` degrees of freedom: I_{df / (df + t^2)}(df / 2, 1 / 2)."""
+  """P(|T| >= |t|) for Student's t with `df` degrees of freedom: I_{df / (df + t^2)}(df / 2, 1 /
+  2)."""
   if math.isinf(t):
     return 0.0
   return incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
@@ -89,7 +91,8 @@ def summarize(values: Sequence[float], level: float = 0.95) -> Summary:
   mean = float(values.mean())
   interval = None
   if values.size > 1:
-    half = t_quantile(0.5 + level / 2.0, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
+    half = t_quantile(0.5 + level / 2.0, values.size - 1) * values.std(ddof=1) / math.sqrt(
+        values.size)
     interval = (mean - half, mean + half)
   return Summary(int(values.size), mean, float(values.std(ddof=0)),
                  None if interval is None else (float(interval[0]), float(interval[1])))
@@ -131,6 +134,7 @@ def paired(a: Sequence[float], b: Sequence[float]) -> Test | None:
   spread = differences.std(ddof=1)
   mean = float(differences.mean())
   if spread == 0.0:
-    return Test(0.0 if mean == 0 else math.copysign(math.inf, mean), a.size - 1.0, 1.0 if mean == 0 else 0.0)
+    return Test(0.0 if mean == 0 else math.copysign(math.inf, mean), a.size - 1.0,
+                1.0 if mean == 0 else 0.0)
   t = float(mean / (spread / math.sqrt(a.size)))
   return Test(t, a.size - 1.0, t_two_sided_p(t, a.size - 1.0))

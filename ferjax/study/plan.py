@@ -1,4 +1,5 @@
-"""A study as data: its cells (a config and arguments each), the scale it runs at, and the jobs left.
+"""A study as data: its cells (a config and arguments each), the scale it runs at, and the jobs
+left.
 
 A `Study` is one table or figure of a paper: `Cell`s in the paper's row order, the runs each needs
 (the papers' N = 10) and, for CK+, the folds. A `Scale` (width, input size, epochs, runs, training
@@ -16,15 +17,15 @@ from collections.abc import Collection
 
 import ml_collections
 
-from ferjax import ledger
+from ferjax.study import ledger
 
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
   """One row: `configs/<config>.py:<arg>` with `overrides` (flattened config keys) and the config's
-  epochs times `epochs_factor` (a longer schedule); `published` is the paper's (Acc %, Sta) where its
-  text prints one. `needs` names environment variables the arg uses as {NAME} (a file only the user
-  has, such as VGG16 weights): without them the cell is skipped, saying so."""
+  epochs times `epochs_factor` (a longer schedule); `published` is the paper's (Acc %, Sta) where
+  its text prints one. `needs` names environment variables the arg uses as {NAME} (a file only the
+  user has, such as VGG16 weights): without them the cell is skipped, saying so."""
 
   name: str
   config: str
@@ -40,8 +41,8 @@ class Cell:
 
 @dataclasses.dataclass(frozen=True)
 class Study:
-  """One table: its cells, the runs per cell, the folds (None: a dataset with a fixed test split), the
-  row pairs whose difference is tested (default: consecutive rows), and published-only rows."""
+  """One table: its cells, the runs per cell, the folds (None: a dataset with a fixed test split),
+  the row pairs whose difference is tested (default: consecutive rows), and published-only rows."""
 
   name: str
   title: str
@@ -56,14 +57,15 @@ class Study:
     for cell in self.cells:
       if cell.name == name:
         return cell
-    raise KeyError(f"study {self.name} has no cell {name!r}; its cells: {[c.name for c in self.cells]}")
+    raise KeyError(
+        f"study {self.name} has no cell {name!r}; its cells: {[c.name for c in self.cells]}")
 
 
 @dataclasses.dataclass(frozen=True)
 class Scale:
-  """What a study changes in every cell (None: the config's own value). `runs` and `folds` choose how
-  many runs and which folds, `runs_per_job` caps the runs one program trains (so that a short lease
-  finishes a few runs rather than none); the others are config switches
+  """What a study changes in every cell (None: the config's own value). `runs` and `folds` choose
+  how many runs and which folds, `runs_per_job` caps the runs one program trains (so that a short
+  lease finishes a few runs rather than none); the others are config switches
   (configs/common.py:parse_common)."""
 
   width: float | None = None
@@ -84,7 +86,9 @@ class Scale:
             if v is not None}
 
   def arg(self, cell_arg: str) -> str:
-    switches = [f"{name}={getattr(self, name)}" for name in self.SWITCHES if getattr(self, name) is not None]
+    switches = [
+        f"{name}={getattr(self, name)}" for name in self.SWITCHES if getattr(self, name) is not None
+    ]
     return ",".join(filter(None, [cell_arg, *switches]))
 
 
@@ -124,8 +128,8 @@ class Job:
 
 @dataclasses.dataclass
 class Plan:
-  """The jobs still to run in row order, how many the whole study has, and the cells skipped for want
-  of an environment variable (cell name -> the missing names)."""
+  """The jobs still to run in row order, how many the whole study has, and the cells skipped for
+  want of an environment variable (cell name -> the missing names)."""
 
   pending: list[Job]
   total: int
@@ -138,8 +142,8 @@ def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> Plan:
 
   `done` holds ledger keys (study, cell, run, fold, config hash). A job trains the contiguous range
   from its first to its last missing run in one program, cut into chunks of `scale.runs_per_job` (a
-  run already in the ledger is trained again only if it lies inside such a range, and its new line is
-  a duplicate that readers drop).
+  run already in the ledger is trained again only if it lies inside such a range, and its new line
+  is a duplicate that readers drop).
   """
   runs = scale.runs or study.runs
   folds = study.folds if study.folds is None or scale.folds is None else scale.folds
@@ -151,8 +155,11 @@ def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> Plan:
     for fold in (None,) if folds is None else folds:
       config = cell_config(cell, scale, fold)
       digest = ledger.config_hash(config_record(config))
-      total += -(-runs // (scale.runs_per_job or runs))  # Jobs of this (cell, fold) with an empty ledger.
-      missing = [run for run in range(runs) if (study.name, cell.name, run, fold, digest) not in done]
+      total += -(-runs //
+                 (scale.runs_per_job or runs))  # Jobs of this (cell, fold) with an empty ledger.
+      missing = [
+          run for run in range(runs) if (study.name, cell.name, run, fold, digest) not in done
+      ]
       if not missing:
         continue
       chunk = scale.runs_per_job or len(range(missing[0], missing[-1] + 1))
@@ -163,7 +170,8 @@ def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> Plan:
         job_config = copy.deepcopy(config)
         with job_config.unlocked():
           job_config.first_run, job_config.num_runs = first, last - first
-        pending.append(Job(study.name, cell.name, fold, tuple(range(first, last)), job_config, digest))
+        pending.append(
+            Job(study.name, cell.name, fold, tuple(range(first, last)), job_config, digest))
   return Plan(pending, total, skipped)
 
 
@@ -184,4 +192,3 @@ def parse_folds(text: str) -> tuple[int, ...] | None:
   if any(not 0 <= fold <= 9 for fold in folds):
     raise ValueError(f"--folds={text!r}: folds are 0-9")
   return tuple(sorted(set(folds)))
-

@@ -1,11 +1,14 @@
-"""Where training reports to: a console progress line, a JSON-lines file and TensorBoard event files.
+"""Where training reports to: a console progress line, `metrics.jsonl` and TensorBoard event files.
 
-TensorBoard files are written with tensorboardX (no TensorFlow). Only process 0 writes; values with a
-run axis are written per run (`loss/run0`, ...) and their mean goes to the console.
+This module is metrics.jsonl's writer (`Progress`) and reader (`read_metrics`).
+
+TensorBoard files are written with tensorboardX (no TensorFlow). Only process 0 writes; values with
+a run axis are written per run (`loss/run0`, ...) and their mean goes to the console.
 """
 
 import json
 import os
+import pathlib
 import time
 
 import jax
@@ -13,24 +16,47 @@ import numpy as np
 from tensorboardX import SummaryWriter
 
 
-def duration(seconds: float) -> str:
-  """'1h02m' or '4m05s': a time span as progress lines show it."""
-  seconds = int(max(seconds, 0))
+FILE = "metrics.jsonl"
+
+
+def duration(seconds: float, exact: bool = False) -> str:
+  """A time span: '1h02m' or '4m05s' as progress lines show it, or with `exact` (reports)
+  '1h02m03s', '4m05s' or '7s', rounded to the second."""
+  seconds = round(seconds) if exact else int(max(seconds, 0))
   hours, rest = divmod(seconds, 3600)
-  return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+  minutes, rest = divmod(rest, 60)
+  if not exact:
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{rest:02d}s"
+  if hours:
+    return f"{hours}h{minutes:02d}m{rest:02d}s"
+  return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"
+
+
+def read_metrics(path: os.PathLike) -> list[dict]:
+  """The rows of a metrics.jsonl (a workdir's, or the file itself), sorted by step; a resumed run
+  rewrites steps, and the last write wins."""
+  path = pathlib.Path(path)
+  path = path / FILE if path.is_dir() else path
+  rows = {}
+  for line in path.read_text().splitlines():
+    if line.strip():
+      row = json.loads(line)
+      rows[(row["split"], row["step"])] = row
+  return sorted(rows.values(), key=lambda row: row["step"])
 
 
 class Progress:
   """Console + metrics.jsonl + TensorBoard for one workdir."""
 
-  def __init__(self, workdir: os.PathLike, total_steps: int, steps_per_epoch: int, images_per_step: int):
+  def __init__(self, workdir: os.PathLike, total_steps: int, steps_per_epoch: int,
+               images_per_step: int):
     self.active = jax.process_index() == 0
     self.total_steps = total_steps
     self.steps_per_epoch = steps_per_epoch
     self.images_per_step = images_per_step
     self._clock = None
     if self.active:
-      self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a")  # noqa: SIM115 -- closed in close().
+      self._jsonl = open(os.path.join(workdir, FILE), "a")  # noqa: SIM115 -- closed in close().
       self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
   def start(self, step: int) -> None:

@@ -1,15 +1,16 @@
 """When a training loop saves a checkpoint and returns early: SIGTERM, or a time budget.
 
-A `Stop` is the SIGTERM handler of a training job (a cloud scheduler's notice) and, given a deadline,
-its budget: once the step time is measured after compilation it refuses to go on with a job that
-cannot finish before the deadline, and it stops any job when the deadline passes. Either way the loop
-saves and returns, so rerunning on the workdir resumes where it stopped and nothing half-done is
-reported as finished.
+A `Stop` is the SIGTERM handler of a training job (a cloud scheduler's notice) and, given a
+deadline, its budget: once the step time is measured after compilation it refuses to go on with a
+job that cannot finish before the deadline, and it stops any job when the deadline passes. Either
+way the loop saves and returns, so rerunning on the workdir resumes where it stopped and nothing
+half-done is reported as finished.
 """
 
+import dataclasses
 import time
 
-from ferjax.progress import duration
+from ferjax.train.progress import duration
 
 # Steps timed after the compiled first step before the finish time is projected.
 TIMED_STEPS = 10
@@ -52,13 +53,24 @@ class Stop:
     return self.reason is not None
 
   def project(self, step: int, total_steps: int) -> None:
-    """Called where the host has waited for `step` to finish: once TIMED_STEPS steps are timed, measures
-    the step time and, if the job cannot finish by the deadline, asks the loop to stop."""
-    if self._timing is None or self.step_seconds is not None or step - self._timing[1] < TIMED_STEPS:
+    """Called where the host has waited for `step` to finish: once TIMED_STEPS steps are timed,
+    measures the step time and, if the job cannot finish by the deadline, asks the loop to stop."""
+    if (self._timing is None or self.step_seconds is not None
+        or step - self._timing[1] < TIMED_STEPS):
       return
     started, first = self._timing
     self.step_seconds = (time.monotonic() - started) / (step - first)
     needed = (total_steps - step) * self.step_seconds + self.reserve_s
     if self.reason is None and needed > self.left():
-      self.reason = (f"it cannot finish within the budget: {total_steps - step} more steps at "
-                     f"{self.step_seconds:.3g} s need {duration(needed)}, {duration(self.left())} left")
+      self.reason = (
+          f"it cannot finish within the budget: {total_steps - step} more steps at "
+          f"{self.step_seconds:.3g} s need {duration(needed)}, {duration(self.left())} left")
+
+
+@dataclasses.dataclass(frozen=True)
+class Stopped:
+  """What a job stopped by its `Stop` returns instead of results: its checkpoint of `step` is saved,
+  and rerunning the command resumes there."""
+
+  step: int
+  reason: str

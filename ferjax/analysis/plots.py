@@ -10,8 +10,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
-def confusion_matrix(confusion: np.ndarray, classes: Sequence[str], path: os.PathLike, title: str = "") -> None:
-  """Rows: true class, columns: predicted; cells show counts, colour shows the row-normalised rate."""
+def confusion_matrix(confusion: np.ndarray,
+                     classes: Sequence[str],
+                     path: os.PathLike,
+                     title: str = "") -> None:
+  """Rows: true class, columns: predicted; cells show counts, colour shows the row-normalised
+  rate."""
   confusion = np.asarray(confusion)
   rates = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
   size = 1.0 + 0.75 * len(classes)
@@ -31,17 +35,25 @@ def confusion_matrix(confusion: np.ndarray, classes: Sequence[str], path: os.Pat
   plt.close(figure)
 
 
-def learning_curves(panels: Mapping[str, Sequence[tuple[str, np.ndarray, np.ndarray]]], path: os.PathLike,
-                    title: str = "", xlabel: str = "epoch") -> None:
-  """One panel per entry (e.g. loss, accuracy); a curve is (label, x, values of shape [len(x), runs]),
-  drawn as the mean over runs with a shaded min-max band, so run-to-run spread stays visible."""
+def learning_curves(panels: Mapping[str, Sequence[tuple[str, np.ndarray, np.ndarray]]],
+                    path: os.PathLike,
+                    title: str = "",
+                    xlabel: str = "epoch") -> None:
+  """One panel per entry (e.g. loss, accuracy); a curve is (label, x, values of shape
+  [len(x), runs]), drawn as the mean over runs with a shaded min-max band, so run-to-run spread
+  stays visible."""
   figure, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), squeeze=False)
   for axis, (name, curves) in zip(axes[0], panels.items(), strict=True):
     for label, x, values in curves:
       values = np.asarray(values, np.float64).reshape(len(x), -1)
       (line,) = axis.plot(x, values.mean(1), label=label, marker="o" if len(x) < 3 else None)
       if values.shape[1] > 1:
-        axis.fill_between(x, values.min(1), values.max(1), color=line.get_color(), alpha=0.2, linewidth=0)
+        axis.fill_between(x,
+                          values.min(1),
+                          values.max(1),
+                          color=line.get_color(),
+                          alpha=0.2,
+                          linewidth=0)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(name)
     axis.grid(alpha=0.3)
@@ -54,8 +66,8 @@ def learning_curves(panels: Mapping[str, Sequence[tuple[str, np.ndarray, np.ndar
 
 def sweep_curve(labels: Sequence[str], values: Sequence[float] | None, acc: Sequence[float],
                 sta: Sequence[float], path: os.PathLike, xlabel: str, title: str = "") -> None:
-  """Acc +- Sta (percent) per sweep point, against the swept value (log axis when it spans more than a
-  decade) or, when points are not numbers, against their labels."""
+  """Acc +- Sta (percent) per sweep point, against the swept value (log axis when it spans more than
+  a decade) or, when points are not numbers, against their labels."""
   acc, sta = 100 * np.asarray(acc), 100 * np.asarray(sta)
   figure, axis = plt.subplots(figsize=(5.5, 3.8))
   x = np.arange(len(labels)) if values is None else np.asarray(values, np.float64)
@@ -77,9 +89,13 @@ def sweep_curve(labels: Sequence[str], values: Sequence[float] | None, acc: Sequ
   plt.close(figure)
 
 
-def per_class_bars(names: Sequence[str], per_class: np.ndarray, classes: Sequence[str], path: os.PathLike,
+def per_class_bars(names: Sequence[str],
+                   per_class: np.ndarray,
+                   classes: Sequence[str],
+                   path: os.PathLike,
                    title: str = "") -> None:
-  """Grouped bars: per-class accuracy (rows of `per_class`, in [0, 1]) of each named run, side by side."""
+  """Grouped bars: per-class accuracy (rows of `per_class`, in [0, 1]) of each named run, side by
+  side."""
   per_class = 100 * np.asarray(per_class, np.float64)
   width = 0.8 / len(names)
   figure, axis = plt.subplots(figsize=(1.2 + 0.35 * len(classes) * len(names) + 1.0, 3.8))

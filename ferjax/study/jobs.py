@@ -1,9 +1,10 @@
 """A study's jobs, run in row order within a time budget, each finished job appended to the ledger.
 
-The engine of `python -m ferjax.study` (the command, its flags and its help live in ferjax/study.py):
-`run_study` plans the jobs the ledger lacks (ferjax.plan), trains them with one `stopping.Stop` as
-their SIGTERM handler and budget, appends each finished job's lines (ferjax.ledger) and prints a
-progress line with jobs done / total, the ETA and the budget left.
+The engine of `python -m ferjax.study` (the command, its flags and its help live in
+ferjax/study/__main__.py): `run_study` plans the jobs the ledger lacks (ferjax.study.plan), trains
+them with one `stopping.Stop` as their SIGTERM handler and budget, appends each finished job's lines
+(ferjax.study.ledger) and prints a progress line with jobs done / total, the ETA and the budget
+left.
 """
 
 import dataclasses
@@ -11,7 +12,8 @@ import pathlib
 import signal
 import time
 
-from ferjax import ledger, plan, progress, stopping, train
+from ferjax.study import ledger, plan
+from ferjax.train import hyper, loop, progress, stopping
 
 # Seconds a job needs after its last step (test evaluation, results), added to its projected time.
 RESERVE_S = 30.0
@@ -71,17 +73,19 @@ class Tally:
             f"{self.eta(remaining)}, budget left {progress.duration(stop.left())}")
 
 
-def run_study(study: plan.Study, scale: plan.Scale, ledger_path: pathlib.Path, workdir: pathlib.Path,
-              budget_s: float) -> Tally:
-  """Runs the jobs of `study` that `ledger_path` lacks until they are done or the budget is spent."""
+def run_study(study: plan.Study, scale: plan.Scale, ledger_path: pathlib.Path,
+              workdir: pathlib.Path, budget_s: float) -> Tally:
+  """Runs the jobs of `study` that `ledger_path` lacks until they are done or the budget is
+  spent."""
   contents = ledger.read(ledger_path, missing_ok=True)
   ledger.report_problems(contents)
   planned = plan.jobs(study, scale, {ledger.key(line) for line in contents.lines})
   pending, total = planned.pending, planned.total
   tally = Tally(total, total - len(pending))
   for cell, names in planned.skipped.items():
-    print(f"study {study.name}: skipping cell {cell}: it needs {', '.join(names)} set (see configs/studies.py)",
-          flush=True)
+    print(
+        f"study {study.name}: skipping cell {cell}: it needs {', '.join(names)} set (see configs/studies.py)",
+        flush=True)
   stop = stopping.Stop(time.monotonic() + budget_s, RESERVE_S)
   previous_handler = signal.signal(signal.SIGTERM, stop)
   environment = ledger.environment()
@@ -99,24 +103,28 @@ def run_study(study: plan.Study, scale: plan.Scale, ledger_path: pathlib.Path, w
         break
       print(tally.line(study.name, pending, stop) + f"; now {job.label}", flush=True)
       started = time.monotonic()
-      results = train.train_and_evaluate(job.config, job_workdir(workdir, job), stop)
-      if "stopped_at_step" in results:
-        print(f"study {study.name}: stopped {job.label} at step {results['stopped_at_step']}: "
-              f"{results['reason']}; it is not in the ledger", flush=True)
+      outcome = loop.train_and_evaluate(job.config, job_workdir(workdir, job), stop)
+      if isinstance(outcome, stopping.Stopped):
+        print(f"study {study.name}: stopped {job.label} at step {outcome.step}: "
+              f"{outcome.reason}; it is not in the ledger", flush=True)
         break
-      seeds = {"run": list(job.runs), "data": list(train.run_seeds(job.config.seed, job.runs))}
-      ledger.append(ledger_path, ledger.run_lines(study.name, job.cell, plan.config_record(job.config),
-                                                  results, seeds, environment, scale.record()))
+      seeds = {"run": list(job.runs), "data": list(hyper.data_seeds(job.config.seed, job.runs))}
+      ledger.append(
+          ledger_path,
+          ledger.run_lines(study.name, job.cell, plan.config_record(job.config), outcome, seeds,
+                           environment, scale.record()))
       tally.seconds[job.cell] = time.monotonic() - started
       tally.done += 1
       pending.pop(0)
   finally:
     signal.signal(signal.SIGTERM, previous_handler)
-  print(tally.line(study.name, pending, stop) + ("" if pending else "; the study is complete"), flush=True)
+  print(tally.line(study.name, pending, stop) + ("" if pending else "; the study is complete"),
+        flush=True)
   return tally
 
 
 def job_workdir(workdir: pathlib.Path, job: plan.Job) -> pathlib.Path:
   """study/cell-confighash/fold_k: a job resumes only from a checkpoint of the same config."""
   cell = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in job.cell)
-  return workdir / job.study / f"{cell}-{job.config_hash}" / ("all" if job.fold is None else f"fold_{job.fold}")
+  return workdir / job.study / f"{cell}-{job.config_hash}" / ("all" if job.fold is None else
+                                                              f"fold_{job.fold}")

@@ -1,7 +1,8 @@
-"""Evaluation: one pass over a split, per run, into accuracy, per-class accuracy and confusion matrix.
+"""Evaluation: one pass over a split, per run, into accuracy, per-class accuracy and confusion
+matrix.
 
-Acc and Sta follow paper 000 eq. 8-9: the mean of the N runs' accuracies and their population standard
-deviation (dividing by N, not N - 1).
+Acc and Sta follow paper 000 eq. 8-9: the mean of the N runs' accuracies and their population
+standard deviation (dividing by N, not N - 1).
 """
 
 from collections.abc import Callable, Iterable
@@ -20,14 +21,19 @@ def accumulate(eval_step: Callable, runs, batches: Iterable[dict]) -> dict[str, 
 
 
 def metrics_of(sums: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-  """Per-run accuracy, mean loss, per-class accuracy (recall) and the confusion matrix (rows: truth)."""
+  """Per-run accuracy, mean loss, per-class accuracy (recall) and the confusion matrix (rows:
+  truth)."""
   confusion = sums["confusion"]
   per_class_total = confusion.sum(-1)
   return {
-      "accuracy": np.trace(confusion, axis1=-2, axis2=-1) / confusion.sum((-2, -1)),
-      "loss": sums["loss_sum"] / sums["count"],
-      "per_class_accuracy": np.diagonal(confusion, axis1=-2, axis2=-1) / np.maximum(per_class_total, 1),
-      "confusion": confusion.round().astype(np.int64),
+      "accuracy":
+          np.trace(confusion, axis1=-2, axis2=-1) / confusion.sum((-2, -1)),
+      "loss":
+          sums["loss_sum"] / sums["count"],
+      "per_class_accuracy":
+          np.diagonal(confusion, axis1=-2, axis2=-1) / np.maximum(per_class_total, 1),
+      "confusion":
+          confusion.round().astype(np.int64),
   }
 
 

@@ -1,12 +1,14 @@
 """Losses of both papers and the centre-update rules of the metric losses.
 
-Conventions: `embeddings` (B, D), integer `labels` (B,), `centers` (K, D). Every function is pure. The
-class centres are not network parameters: the train step differentiates the objective with respect
-to the network only and moves the centres with `update_centers(centers, delta, alpha)`, where `delta`
-is the paper's own rule (`center_delta`, `island_delta` or `dda_delta`), exactly as the original
-papers train them (Wen et al. 2016, eq. 4; Cai et al. 2018, eq. 6; Farzaneh & Qi 2020).
+Conventions: `embeddings` (B, D), integer `labels` (B,), `centers` (K, D). Every function is pure.
+The class centres are not network parameters: the train step differentiates the objective with
+respect to the network only and moves the centres with `update_centers(centers, delta, alpha)`,
+where `delta` is the paper's own rule (`center_delta`, `island_delta` or `dda_delta`), exactly as
+the original papers train them (Wen et al. 2016, eq. 4; Cai et al. 2018, eq. 6; Farzaneh & Qi 2020).
 """
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -20,17 +22,20 @@ def softmax_cross_entropy(logits: jax.Array, labels: jax.Array) -> jax.Array:
 
 
 def center_loss(embeddings: jax.Array, labels: jax.Array, centers: jax.Array) -> jax.Array:
-  """Center loss (Wen et al. 2016), batch mean of 0.5 * ||x_i - c_{y_i}||^2 (L_C of paper 000 eq. 5)."""
+  """Center loss (Wen et al. 2016), batch mean of 0.5 * ||x_i - c_{y_i}||^2 (L_C of paper 000 eq.
+  5)."""
   return 0.5 * jnp.mean(jnp.sum((embeddings - centers[labels]) ** 2, axis=-1))
 
 
 def defined_directions(centers: jax.Array) -> jax.Array:
   """(K,) bool: the centres whose direction, and so whose cosine in eq. 6, is defined.
 
-  cos(c_j, c_k) = c_j . c_k / (||c_j|| ||c_k||) has no value at c_j = 0. A centre counts as zero when
+  cos(c_j, c_k) = c_j . c_k / (||c_j|| ||c_k||) has no value at c_j = 0. A centre counts as zero
+  when
   ||c_j|| <= eps ||c||_max (eps of the dtype): below that it is rounding noise at the scale of the
-  other centres, and its "direction" would get a cosine gradient of size 1 / ||c_j||. Zero-initialised
-  centres of classes not yet seen are exactly zero, and all-zero centres are all undefined.
+  other centres, and its "direction" would get a cosine gradient of size 1 / ||c_j||.
+  Zero-initialised centres of classes not yet seen are exactly zero, and all-zero centres are all
+  undefined.
   """
   squared = jnp.sum(centers * centers, axis=-1)
   return squared > jnp.finfo(centers.dtype).eps ** 2 * jnp.max(squared)
@@ -40,8 +45,8 @@ def center_cosine_term(centers: jax.Array) -> jax.Array:
   """Island term L_{I-COS} (paper 000 eq. 6): sum over ordered pairs j != k of cos(c_j, c_k) + 1.
 
   Only pairs of centres with a defined direction (`defined_directions`) take part: a zero centre
-  contributes no term and gets exactly zero gradient, whatever the initialisation. Undefined rows get
-  a squared norm of 1 before the inverse square root and a unit vector of 0 after it (a double
+  contributes no term and gets exactly zero gradient, whatever the initialisation. Undefined rows
+  get a squared norm of 1 before the inverse square root and a unit vector of 0 after it (a double
   `where`), so not even the discarded branch divides by zero or differentiates a square root at 0.
   """
   defined = defined_directions(centers)
@@ -57,14 +62,15 @@ def island_loss(embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
   return center_loss(embeddings, labels, centers) + lambda1 * center_cosine_term(centers)
 
 
-def distance_softmax_term(embeddings: jax.Array, labels: jax.Array, centers: jax.Array) -> jax.Array:
+def distance_softmax_term(embeddings: jax.Array, labels: jax.Array,
+                          centers: jax.Array) -> jax.Array:
   """DDA's discriminant term: cross-entropy of a softmax over negative squared centre distances.
 
   0.5 * mean_i -log( exp(-||x_i - c_{y_i}||^2) / sum_k exp(-||x_i - c_k||^2) ). It pulls x_i to its
-  own centre relative to all others, so it pushes the centres of different classes apart whatever the
-  class frequencies (Farzaneh & Qi, CVPRW 2020). The authors' code further divides this batch mean by
-  the batch size; ferjax keeps it a per-example mean so gamma does not depend on the batch size
-  (their gamma at batch B equals ferjax's gamma * B).
+  own centre relative to all others, so it pushes the centres of different classes apart whatever
+  the class frequencies (Farzaneh & Qi, CVPRW 2020). The authors' code further divides this batch
+  mean by the batch size; ferjax keeps it a per-example mean so gamma does not depend on the batch
+  size (their gamma at batch B equals ferjax's gamma * B).
   """
   distances = jnp.sum((embeddings[:, None, :] - centers[None, :, :]) ** 2, axis=-1)
   return 0.5 * softmax_cross_entropy(-distances, labels)
@@ -87,7 +93,8 @@ def softmax_objective(logits: jax.Array, embeddings: jax.Array, labels: jax.Arra
 def contextual_objective(logits: jax.Array, embeddings: jax.Array, labels: jax.Array,
                          centers: jax.Array, lam: float = 0.005,
                          lambda1: float = 7.0) -> tuple[jax.Array, dict[str, Any]]:
-  """Paper 000's joint loss L = L_s + lambda * L_I (eq. 7), lambda = 0.005, lambda1 = 7 (section 3.3).
+  """Paper 000's joint loss L = L_s + lambda * L_I (eq. 7), lambda = 0.005, lambda1 = 7 (section
+  3.3).
 
   Returns the total and its parts for logging.
   """
@@ -129,7 +136,8 @@ def island_delta(embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
 
   The ordered-pair sum of eq. 6 counts each pair twice, so that sum is half its gradient. A centre
   without a direction (zero, e.g. a class not seen since the zero initialisation) neither pushes
-  the others nor is pushed: its cosine gradient is exactly zero until its class pulls it away from 0.
+  the others nor is pushed: its cosine gradient is exactly zero until its class pulls it away from
+  0.
   """
   num_classes = centers.shape[0]
   pair_gradient = 0.5 * jax.grad(center_cosine_term)(centers)
@@ -148,3 +156,34 @@ def dda_delta(embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
 def update_centers(centers: jax.Array, delta: jax.Array, alpha: float) -> jax.Array:
   """c_j <- c_j - alpha * delta c_j (Wen et al. 2016, eq. 4's step with the centre rate alpha)."""
   return centers - alpha * delta
+
+
+@dataclasses.dataclass(frozen=True)
+class Objective:
+  """A joint loss and its centre rule (None for plain softmax), each taking one run's loss weights
+  as a last argument: {'lam', 'lambda1', 'gamma', 'center_rate'} (see `ferjax.train.hyper`)."""
+
+  loss: Callable[..., tuple[jax.Array, dict]]
+  center_rule: Callable[..., jax.Array] | None
+
+
+# The losses configs name (config.loss.name): cross-entropy; paper 000 eq. 7 (lambda, lambda1);
+# paper 002's softmax + center + DDA (lambda, gamma).
+OBJECTIVES: dict[str, Objective] = {
+    "softmax":
+        Objective(
+            lambda logits, embeddings, labels, centers, w: softmax_objective(
+                logits, embeddings, labels, centers), None),
+    "island":
+        Objective(
+            lambda logits, embeddings, labels, centers, w: contextual_objective(
+                logits, embeddings, labels, centers, lam=w["lam"], lambda1=w["lambda1"]),
+            lambda embeddings, labels, centers, w: island_delta(
+                embeddings, labels, centers, lambda1=w["lambda1"])),
+    "dda":
+        Objective(
+            lambda logits, embeddings, labels, centers, w: multiscale_objective(
+                logits, embeddings, labels, centers, lam=w["lam"], gamma=w["gamma"]),
+            lambda embeddings, labels, centers, w: dda_delta(
+                embeddings, labels, centers, gamma=w["gamma"])),
+}

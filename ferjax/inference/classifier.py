@@ -1,10 +1,12 @@
-"""A trained network ready to label face crops: rebuilt from a workdir's saved config and checkpoint.
+"""A trained network ready to label face crops: rebuilt from a workdir's saved config and
+checkpoint.
 
-`Classifier.from_workdir` reads `config.json` (written by `train.train_and_evaluate`), rebuilds the model
-with `ferjax.models.get_model`, restores the newest checkpoint's selected weights (each run's best epoch
-by validation accuracy) and keeps one run: by default the one with the best validation accuracy. Its
-`probabilities` take uint8 grayscale crops at the model's input size and apply the same evaluation
-preprocessing as training (`ferjax.data.augment.preprocess_eval`, or the 12 test-time views).
+`Classifier.from_workdir` reads `config.json` (written by `train.train_and_evaluate`), rebuilds the
+model with `ferjax.models.get_model`, restores the newest checkpoint's selected weights (each run's
+best epoch by validation accuracy) and keeps one run: by default the one with the best validation
+accuracy. Its `probabilities` take uint8 grayscale crops at the model's input size and apply the
+same evaluation preprocessing as training (`ferjax.data.augment.preprocess_eval`, or the 12
+test-time views).
 """
 
 import dataclasses
@@ -20,12 +22,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from ferjax import buckets
-from ferjax import checkpoints as checkpoints_lib
-from ferjax import mesh as mesh_lib
 from ferjax import models
-from ferjax import state as state_lib
+from ferjax import mesh as mesh_lib
 from ferjax.data import augment
+from ferjax.inference import buckets
+from ferjax.train import hyper, results
+from ferjax.train import checkpoints as checkpoints_lib
+from ferjax.train import state as state_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +62,10 @@ class Classifier:
     self._probabilities = jax.jit(self._probabilities_of, static_argnames="tta")
 
   @classmethod
-  def from_workdir(cls, workdir: os.PathLike, run: int | None = None, fold: int = 0) -> "Classifier":
+  def from_workdir(cls,
+                   workdir: os.PathLike,
+                   run: int | None = None,
+                   fold: int = 0) -> "Classifier":
     """The run `run` (default: best validation accuracy) of the workdir's newest checkpoint.
 
     A CK+ workdir trained with fold=-1 holds one workdir per fold; `fold` picks it.
@@ -69,18 +75,21 @@ class Classifier:
     class_names = load_class_names(workdir, config)
     mesh = mesh_lib.make_mesh()
     # Shapes only: restoring needs the state's layout, not a freshly initialised (compiled) copy.
-    state = jax.eval_shape(lambda: state_lib.initial_state(config, mesh, len(class_names))[2])
+    state = jax.eval_shape(lambda: state_lib.initial_state(config, mesh, len(class_names),
+                                                           hyper.resolve(config)).state)
     store = checkpoints_lib.Checkpoints(workdir / "checkpoints", config.checkpoint_keep)
     if store.latest_step is None:
       store.close()
-      raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}: train this workdir first with "
-                              "python -m ferjax.main --config=... --workdir=...")
+      raise FileNotFoundError(
+          f"no checkpoint in {workdir / 'checkpoints'}: train this workdir first with "
+          "python -m ferjax.main --config=... --workdir=...")
     _, best, record = store.restore(store.latest_step, state, state.runs)
     store.close()
     run = pick_run(record["best_accuracy"], run, workdir)
     runs = jax.tree.map(lambda leaf: np.asarray(leaf[run]), best)
     variables = {"params": runs.params, "batch_stats": runs.batch_stats}
-    preprocessing = Preprocessing(int(config.input.size), float(config.input.mean), float(config.input.std))
+    preprocessing = Preprocessing(int(config.input.size), float(config.input.mean),
+                                  float(config.input.std))
     model = models.get_model(config.model.name, **config.model.options)
     return cls(model, variables, list(class_names), preprocessing, config,
                source=f"{workdir} step {store.latest_step} run {run}")
@@ -93,7 +102,8 @@ class Classifier:
     inputs = self.preprocessing.inputs(crops, tta)
     if not tta:
       return jax.nn.softmax(self.model.apply(variables, inputs)[0], axis=-1)
-    views = jax.vmap(lambda view: jax.nn.softmax(self.model.apply(variables, view)[0], axis=-1))(inputs)
+    views = jax.vmap(lambda view: jax.nn.softmax(self.model.apply(variables, view)[0], axis=-1))(
+        inputs)
     return views.mean(axis=0)
 
   def probabilities(self, crops: np.ndarray, tta: bool = False) -> np.ndarray:
@@ -105,11 +115,13 @@ class Classifier:
 
 
 def job_dir(workdir: pathlib.Path, fold: int) -> pathlib.Path:
-  """The folder holding config.json and checkpoints/: the workdir, or its fold_<fold> for all-fold runs."""
+  """The folder holding config.json and checkpoints/: the workdir, or its fold_<fold> for all-fold
+  runs."""
   if not workdir.is_dir():
     raise FileNotFoundError(f"workdir {workdir} does not exist")
   if not (workdir / "checkpoints").is_dir() and (workdir / f"fold_{fold}" / "checkpoints").is_dir():
-    print(f"{workdir} holds one workdir per fold; using fold_{fold} (--fold picks another)", file=sys.stderr)
+    print(f"{workdir} holds one workdir per fold; using fold_{fold} (--fold picks another)",
+          file=sys.stderr)
     return workdir / f"fold_{fold}"
   return workdir
 
@@ -124,20 +136,22 @@ def load_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
       except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}); it should be the config train.py wrote") \
             from None
-  raise FileNotFoundError(f"no config.json in {workdir}: is it a workdir made by python -m ferjax.main?")
+  raise FileNotFoundError(
+      f"no config.json in {workdir}: is it a workdir made by python -m ferjax.main?")
 
 
 def load_class_names(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> list[str]:
-  """Class names in label order: from results.json when training finished, else the dataset's builder."""
-  results = workdir / "results.json"
-  if results.is_file():
-    return list(json.loads(results.read_text())["classes"])
+  """Class names in label order: from results.json when training finished, else the dataset's
+  builder."""
+  if results.exists(workdir):
+    return list(results.Results.read(workdir).classes)
   from ferjax.data import datasets  # Only for unfinished workdirs: TFDS is slow to import.
   return list(datasets.get_builder(config.dataset, config.data_dir).info.features["label"].names)
 
 
 def pick_run(validation_accuracy: list[float], run: int | None, workdir: pathlib.Path) -> int:
-  """`run` if given (checked), else the run with the best validation accuracy (the first on ties)."""
+  """`run` if given (checked), else the run with the best validation accuracy
+  (the first on ties)."""
   if run is None:
     return int(np.argmax(validation_accuracy))
   if not 0 <= run < len(validation_accuracy):

@@ -1,7 +1,7 @@
 """Orbax checkpoints of a workdir: the training state, the best runs so far, and JSON bookkeeping.
 
-Each checkpoint holds the whole TrainState (every run's network, optimizer, centres, learning rate and
-schedule memory, and the step from which the RNG and data order follow), the best RunState by
+Each checkpoint holds the whole TrainState (every run's network, optimizer, centres, learning rate
+and schedule memory, and the step from which the RNG and data order follow), the best RunState by
 validation accuracy (each run keeps its own best epoch), and a JSON record (epoch, best accuracies,
 the grain iterator's position). Saving is asynchronous; the latest `keep` checkpoints stay, so the
 best-by-validation weights are always in the newest one.
@@ -18,7 +18,9 @@ class Checkpoints:
   """The checkpoints of one workdir."""
 
   def __init__(self, directory: os.PathLike, keep: int = 2):
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=True, create=True)
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep,
+                                           enable_async_checkpointing=True,
+                                           create=True)
     self._manager = ocp.CheckpointManager(os.path.abspath(os.fspath(directory)), options=options)
 
   @property

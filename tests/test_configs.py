@@ -1,0 +1,106 @@
+"""configs/*.py: each file's TRAINING holds its paper's settings, the built configs hold TRAINING,
+the two files of a paper agree but for their epochs, and bad arguments raise a ValueError naming
+them."""
+
+import dataclasses
+
+import pytest
+
+from configs import ck_msa, cka, common, fer2013, fer2013_msa
+from ferjax.data import augment
+
+PAPER_000_FILES = (cka, fer2013)
+PAPER_002_FILES = (ck_msa, fer2013_msa)
+FILES = PAPER_000_FILES + PAPER_002_FILES
+
+
+@pytest.mark.parametrize("module", FILES, ids=lambda m: m.__name__)
+def test_shared_settings_are_paper_002s_sgd_and_the_15_view_expansion(module):
+  training = module.TRAINING
+  assert training.batch_size == 32
+  assert training.optimizer == dict(learning_rate=0.01, momentum=0.9, nesterov=False,
+                                    weight_decay=5e-4)
+  assert training.augmentation["views"] == "expanded"
+  assert training.augmentation["mirrors"] == augment.PAPER_MIRRORS
+  assert len(training.augmentation["mirrors"]) * len(augment.PAPER_ANGLES) == 15
+  assert training.augmentation["rotation"] == "discrete"
+  assert training.augmentation["max_degrees"] == max(augment.PAPER_ANGLES) == 10.0
+
+
+@pytest.mark.parametrize("module", PAPER_000_FILES, ids=lambda m: m.__name__)
+def test_paper_000_halves_on_plateau_and_trains_m6_with_the_island_loss(module):
+  training = module.TRAINING
+  assert training.schedule["name"] == "plateau"
+  assert (training.schedule["factor"], training.schedule["patience"]) == (0.5, 3)
+  assert training.loss == dict(name="island", lam=0.005, lambda1=7.0, gamma=0.0, center_rate=0.5)
+  for row in ("m1", "m2", "m3", "m4", "m5", "m6"):
+    config = module.get_config(row)
+    assert config.model.name == "contextual" and config.model.options.dropout == 0.001
+    assert config.loss.to_dict() == dict(training.loss,
+                                          name="island" if row == "m6" else "softmax")
+  assert module.get_config("").to_dict() == module.get_config("m6").to_dict()
+
+
+@pytest.mark.parametrize("module", PAPER_002_FILES, ids=lambda m: m.__name__)
+def test_paper_002_decays_exponentially_and_trains_with_dda(module):
+  training = module.TRAINING
+  assert (training.schedule["name"], training.schedule["decay"]) == ("exponential", 0.9)
+  assert training.loss == dict(name="dda", lam=0.01, lambda1=0.0, gamma=0.125, center_rate=0.5)
+  for variant in ("M", "MCA", "MSA", "MCSA"):
+    config = module.get_config(variant)
+    assert config.model.name == "multiscale" and config.model.options.dropout == 0.0
+    assert config.loss.to_dict() == training.loss
+  assert module.get_config("").to_dict() == module.get_config("MCSA").to_dict()
+
+
+@pytest.mark.parametrize("module", FILES, ids=lambda m: m.__name__)
+def test_built_configs_hold_the_files_settings(module):
+  training = module.TRAINING
+  for arg, views in (("", "expanded"), ("views=random", "random")):
+    config = module.get_config(arg)
+    assert config.batch_size == training.batch_size
+    assert config.optimizer.to_dict() == training.optimizer
+    assert config.schedule.to_dict() == training.schedule
+    assert config.num_epochs == training.epochs[views]
+    assert config.input.to_dict().items() >= dict(training.augmentation, views=views).items()
+  assert module.get_config("schedule=constant").schedule.name == "constant"
+  assert module.get_config("epochs=3").num_epochs == 3
+
+
+@pytest.mark.parametrize("pair", [PAPER_000_FILES, PAPER_002_FILES], ids=["paper000", "paper002"])
+def test_a_papers_two_files_differ_only_in_their_epochs(pair):
+  ckplus, fer = pair
+  assert ckplus.TRAINING == dataclasses.replace(fer.TRAINING, epochs=ckplus.TRAINING.epochs)
+  assert (ckplus.get_config("").dataset, fer.get_config("").dataset) == ("ckplus/6class", "fer2013")
+
+
+BAD_ARGS = [
+    (cka, "bogus=1", "unknown config argument 'bogus'"),
+    (fer2013_msa, "m6,depth=3", "unknown config argument 'depth'"),
+    (cka, "m9", "unknown Table 1 row 'm9'"),
+    (fer2013, "MCSA", "unknown Table 1 row 'MCSA'"),
+    (ck_msa, "XYZ", "unknown paper 002 variant 'XYZ'"),
+    (cka, "align_corners=true,m1", "align_corners=true .* m1 has none \\(use m4, m5 or m6\\)"),
+    (fer2013, "fc_head=true", "fc_head=true .*; use m1, not m6"),
+    (ck_msa, "align_corners=true", "unknown config argument 'align_corners'"),
+    (fer2013_msa, "fc_head=true", "unknown config argument 'fc_head'"),
+    (cka, "sweep=gamma_sweep", "sweep 'gamma_sweep' belongs to paper002's configs"),
+    (ck_msa, "lambda_sweep", "sweep 'lambda_sweep' belongs to paper000's configs"),
+    (fer2013, "m2,sweep=lambda1_sweep", "sweep 'lambda1_sweep' varies loss weights"),
+    (fer2013, "sweep=nope", "unknown sweep 'nope'"),
+]
+
+
+@pytest.mark.parametrize("module, arg, message", BAD_ARGS,
+                         ids=[f"{m.__name__}:{a}" for m, a, _ in BAD_ARGS])
+def test_bad_arguments_raise_a_value_error_naming_them(module, arg, message):
+  with pytest.raises(ValueError, match=message):
+    module.get_config(arg)
+
+
+def test_paper_literal_switches_reach_the_model_options():
+  assert cka.get_config("m5,align_corners").model.options.align_corners is True
+  assert fer2013.get_config("m1,fc_head=true").model.options.classifier == "vgg_fc"
+  assert fer2013.get_config("m1").model.options.classifier == "gap"
+  assert set(common.PAPER_000.switches) == {"align_corners", "fc_head"}
+  assert not common.PAPER_002.switches

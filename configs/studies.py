@@ -2,7 +2,8 @@
 `ferjax.study`.
 
   python -m ferjax.study --study=table1_fer2013 --budget=9m --ledger=docs/results/ledger.jsonl
-  python -m ferjax.study --study=table1_ckplus --budget=1h --ledger=ledger.jsonl --width=0.25 --epochs=1 --runs=1
+  python -m ferjax.study --study=table1_ckplus --budget=1h --ledger=ledger.jsonl --width=0.25 \\
+      --epochs=1 --runs=1
   python -m ferjax.report --ledger=ledger.jsonl
 
 Every study keeps the papers' N = 10 runs per cell unless `--runs` says otherwise; CK+ studies train
@@ -63,79 +64,51 @@ def beyond(config: str) -> tuple[Cell, ...]:
   the user's file named by FERJAX_VGG16: torchvision's vgg16-397923af.pth or Keras'
   vgg16_weights_tf_dim_ordering_tf_kernels.h5), test-time augmentation (reported beside the plain
   number of every cell) and a schedule twice as long."""
-  return (Cell("m6", config,
-               "m6,tta_report"), Cell("m6, 2x epochs", config, "m6,tta_report", epochs_factor=2.0),
-          Cell("m1 + ImageNet VGG16",
-               config,
-               "m1,tta_report,pretrained={FERJAX_VGG16}",
+  return (Cell("m6", config, "m6,tta_report"),
+          Cell("m6, 2x epochs", config, "m6,tta_report", epochs_factor=2.0),
+          Cell("m1 + ImageNet VGG16", config, "m1,tta_report,pretrained={FERJAX_VGG16}",
                needs=("FERJAX_VGG16",)),
-          Cell("m6 + ImageNet VGG16",
-               config,
-               "m6,tta_report,pretrained={FERJAX_VGG16}",
+          Cell("m6 + ImageNet VGG16", config, "m6,tta_report,pretrained={FERJAX_VGG16}",
                needs=("FERJAX_VGG16",)))
 
 
 _BEYOND_PAIRS = (("m6", "m6, 2x epochs"), ("m1 + ImageNet VGG16", "m6 + ImageNet VGG16"),
                  ("m6", "m6 + ImageNet VGG16"))
 
-STUDIES = {
-    study.name: study for study in (
-        Study("table1_fer2013",
-              "Paper 000 Table 1 on FER2013 (PrivateTest; selected on PublicTest)",
-              table_1("fer2013", "fer2013")),
-        Study("table1_ckplus",
-              "Paper 000 Table 1 on CK+ (10 subject-independent folds)",
-              table_1("ckplus", "cka"),
-              folds=CKPLUS_FOLDS,
-              note="CK+48 has 6 classes without neutral; the paper's CK+ has 7 with neutral."),
-        Study("table2_fer2013",
-              "Paper 000 Table 2 on FER2013: the methods ferjax has",
-              table_2("fer2013", "fer2013", "fer2013_msa"),
-              reference_rows=reference_rows("fer2013")),
-        Study("table2_ckplus",
-              "Paper 000 Table 2 on CK+: the methods ferjax has",
-              table_2("ckplus", "cka", "ck_msa"),
-              folds=CKPLUS_FOLDS,
-              reference_rows=reference_rows("ckplus")),
-        Study(
-            "fig6_lambda1",
-            "Paper 000 Fig. 6(b): lambda_1 from 1 to 10 at lambda = 0.01 (FER2013)",
-            fig_6("loss.lambda1", tuple(float(v) for v in range(1, 11)), ("loss.lam", 0.01)),
-            note=f"The paper's text: highest at lambda_1 = {PAPER_000_FIG_6_BEST['loss.lambda1']:g}."
-        ),
-        Study("fig6_lambda",
-              "Paper 000 Fig. 6(a): lambda at lambda_1 = 7 (FER2013)",
-              fig_6("loss.lam", (0.0005, 0.001, 0.005, 0.01, 0.05), ("loss.lambda1", 7.0)),
-              note=f"The paper's text: highest at lambda = {PAPER_000_FIG_6_BEST['loss.lam']:g}."),
-        Study(
-            "paper002_fer2013",
-            "Paper 002's variants on FER2013, with and without its DDA loss",
-            paper_002("fer2013_msa"),
-            comparisons=_PAPER_002_PAIRS,
-            note=
-            "Paper 002 gives its variants' accuracies only in a chart (Fig. 10): none are quoted."),
-        Study(
-            "paper002_ckplus",
-            "Paper 002's variants on CK+ (10 subject-independent folds), with and "
-            "without its DDA loss",
-            paper_002("ck_msa"),
-            folds=CKPLUS_FOLDS,
-            comparisons=_PAPER_002_PAIRS,
-            note=
-            "Paper 002's own CK+ protocol is a leaky random 9:1 split; these folds are by subject."
-        ),
-        Study(
-            "beyond_fer2013",
-            "Beyond the papers on FER2013: ImageNet VGG16, test-time augmentation, 2x epochs",
-            beyond("fer2013"),
-            comparisons=_BEYOND_PAIRS,
-            note=
-            "Neither paper uses pretrained weights or test-time augmentation; the TTA column averages "
-            "12 views (4 corner crops, the centre and the whole image, each mirrored)."),
-        Study("beyond_ckplus",
-              "Beyond the papers on CK+: ImageNet VGG16, test-time augmentation, 2x epochs",
-              beyond("cka"),
-              folds=CKPLUS_FOLDS,
-              comparisons=_BEYOND_PAIRS),
-    )
-}
+STUDIES = {study.name: study for study in (
+    Study("table1_fer2013", "Paper 000 Table 1 on FER2013 (PrivateTest; selected on PublicTest)",
+          table_1("fer2013", "fer2013")),
+    Study("table1_ckplus", "Paper 000 Table 1 on CK+ (10 subject-independent folds)",
+          table_1("ckplus", "cka"), folds=CKPLUS_FOLDS,
+          note="CK+48 has 6 classes without neutral; the paper's CK+ has 7 with neutral."),
+    Study("table2_fer2013", "Paper 000 Table 2 on FER2013: the methods ferjax has",
+          table_2("fer2013", "fer2013", "fer2013_msa"), reference_rows=reference_rows("fer2013")),
+    Study("table2_ckplus", "Paper 000 Table 2 on CK+: the methods ferjax has",
+          table_2("ckplus", "cka", "ck_msa"), folds=CKPLUS_FOLDS,
+          reference_rows=reference_rows("ckplus")),
+    Study("fig6_lambda1", "Paper 000 Fig. 6(b): lambda_1 from 1 to 10 at lambda = 0.01 (FER2013)",
+          fig_6("loss.lambda1", tuple(float(v) for v in range(1, 11)), ("loss.lam", 0.01)),
+          note="The paper's text: highest at lambda_1 = "
+               f"{PAPER_000_FIG_6_BEST['loss.lambda1']:g}."),
+    Study("fig6_lambda", "Paper 000 Fig. 6(a): lambda at lambda_1 = 7 (FER2013)",
+          fig_6("loss.lam", (0.0005, 0.001, 0.005, 0.01, 0.05), ("loss.lambda1", 7.0)),
+          note=f"The paper's text: highest at lambda = {PAPER_000_FIG_6_BEST['loss.lam']:g}."),
+    Study("paper002_fer2013", "Paper 002's variants on FER2013, with and without its DDA loss",
+          paper_002("fer2013_msa"), comparisons=_PAPER_002_PAIRS,
+          note="Paper 002 gives its variants' accuracies only in a chart (Fig. 10): "
+               "none are quoted."),
+    Study("paper002_ckplus", "Paper 002's variants on CK+ (10 subject-independent folds), with and "
+          "without its DDA loss", paper_002("ck_msa"), folds=CKPLUS_FOLDS,
+          comparisons=_PAPER_002_PAIRS,
+          note="Paper 002's own CK+ protocol is a leaky random 9:1 split; "
+               "these folds are by subject."),
+    Study("beyond_fer2013",
+          "Beyond the papers on FER2013: ImageNet VGG16, test-time augmentation, 2x epochs",
+          beyond("fer2013"), comparisons=_BEYOND_PAIRS,
+          note="Neither paper uses pretrained weights or test-time augmentation; the TTA column "
+               "averages 12 views (4 corner crops, the centre and the whole image, "
+               "each mirrored)."),
+    Study("beyond_ckplus",
+          "Beyond the papers on CK+: ImageNet VGG16, test-time augmentation, 2x epochs",
+          beyond("cka"), folds=CKPLUS_FOLDS, comparisons=_BEYOND_PAIRS),
+)}

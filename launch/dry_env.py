@@ -38,8 +38,7 @@ def normalise(name: str) -> str:
 
 
 def build(destination: pathlib.Path) -> pathlib.Path:
-  subprocess.run([sys.executable, "-m", "venv", "--clear", "--without-pip",
-                  str(destination)],
+  subprocess.run([sys.executable, "-m", "venv", "--clear", "--without-pip", str(destination)],
                  check=True)
   python = destination / "bin" / "python"
   where = "import sysconfig; print(sysconfig.get_paths()['purelib'])"

@@ -1,6 +1,7 @@
 """Checks that the working tree trains exactly as an earlier commit does on this machine.
 
-  .venv/bin/python launch/identical.py --base=<commit> [--jobs=main,fer2013] [--scratch=DIR] [--base_only]
+  .venv/bin/python launch/identical.py --base=<commit> [--jobs=main,fer2013] [--scratch=DIR] \\
+      [--base_only]
 
 Runs each job (the README's main job; a two-epoch FER2013 quick run) with the code of `--base` (a
 git worktree) and with the working tree, in fresh workdirs, and compares their `metrics.jsonl` line
@@ -21,8 +22,8 @@ import tempfile
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 JOBS = {"main": "configs/cka.py:quick", "fer2013": "configs/fer2013.py:quick,epochs=2"}
-TIMINGS = {"wall_time_s", "images_per_second",
-           "finished_at"}  # What differs between two equal runs.
+# What differs between two equal runs.
+TIMINGS = {"wall_time_s", "images_per_second", "finished_at"}
 
 
 def commit_of(revision: str) -> str:
@@ -86,9 +87,7 @@ def main() -> int:
   scratch = pathlib.Path(args.scratch)
   base_tree = scratch / "trees" / base
   if not base_tree.exists():
-    subprocess.run(["git", "worktree", "add", "--detach",
-                    str(base_tree), base],
-                   cwd=REPO,
+    subprocess.run(["git", "worktree", "add", "--detach", str(base_tree), base], cwd=REPO,
                    check=True)
   failed = False
   for job in args.jobs.split(","):

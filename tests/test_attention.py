@@ -49,8 +49,8 @@ def sampled_position_counts(x: jax.Array, channels: int, num_keys: int) -> np.nd
   """
   maps = jnp.broadcast_to(x[None, :, :, None], (1, *x.shape, channels))
   draws = jax.vmap(
-      lambda m, k: jax.grad(lambda m: jnp.sum(stochastic_pool(m, k).astype(jnp.float32)))
-      (m).astype(jnp.float32),
+      lambda m, k: jax.grad(lambda m: jnp.sum(stochastic_pool(m, k).astype(jnp.float32)))(
+          m).astype(jnp.float32),
       in_axes=(None, 0))
   counts = jax.jit(lambda m, keys: jnp.sum(draws(m, keys), axis=(0, 1, 4)))
   return np.asarray(counts(maps, jax.random.split(jax.random.key(1), num_keys)), np.float64)

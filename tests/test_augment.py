@@ -175,8 +175,8 @@ def test_expansion_views_are_the_fifteen_fixed_rotations_and_mirrors():
                                expected,
                                atol=2e-5,
                                err_msg=f"view {view}: {mirror}, {angle}")
-  np.testing.assert_array_equal(out[2],
-                                np.asarray(image))  # no mirror, 0 degrees: the image itself.
+  # no mirror, 0 degrees: the image itself.
+  np.testing.assert_array_equal(out[2], np.asarray(image))
   # Fixed views ignore the random draws: another key gives the same images.
   again = augment.augment_batch(jax.random.key(4), images[:3], views=jnp.array([0, 7, 14]))
   np.testing.assert_allclose(np.asarray(again), out[[0, 7, 14]], atol=1e-5)

@@ -52,24 +52,17 @@ def test_step_benchmark_times_ferjax_and_pytorch_and_ends_with_the_ratio(tmp_pat
   assert re.fullmatch(r"headline: m1 train, .* ferjax/PyTorch = \d+\.\d\dx", lines[-1]), lines[-1]
 
 
-def test_headline_compares_the_runs_in_one_program_and_the_fastest_pytorch_setting_at_the_same_dtype(
-):
+def test_headline_compares_the_runs_in_one_program_and_the_fastest_pytorch_setting_at_the_same_dtype():
   def row(framework, setting, images_per_s, num_runs=1, dtype="float32"):
-    return dict(framework=framework,
-                setting=setting,
-                what="train",
-                variant="m6",
-                batch=32,
-                image_size=48,
-                dtype=dtype,
-                num_runs=num_runs,
-                images_per_s=images_per_s)
+    return dict(framework=framework, setting=setting, what="train", variant="m6", batch=32,
+                image_size=48, dtype=dtype, num_runs=num_runs, images_per_s=images_per_s)
 
   rows = [row("ferjax", "jit", 100.0), row("ferjax", "jit", 600.0, num_runs=10),
           row("pytorch", "eager NCHW", 50.0), row("pytorch", "eager channels_last", 80.0),
           row("pytorch", "eager channels_last bf16 autocast", 400.0, dtype="bfloat16")]
   vmapped, last = report.headline(rows, "m6", 10).splitlines()
-  assert vmapped == "10 runs in one program: 600 img/s against 100 img/s run one after another: 6.00x"
+  assert vmapped == ("10 runs in one program: 600 img/s against 100 img/s run one after another: "
+                     "6.00x")
   assert last.endswith("PyTorch (eager channels_last) 80 img/s: ferjax/PyTorch = 1.25x")
 
 
@@ -84,12 +77,11 @@ def test_layer_benchmark_times_every_vgg16_conv_shape_in_both_frameworks(tmp_pat
   result = run_bench("--what=layers", "--batch=2", "--image_size=16", "--steps=1", "--warmup=1",
                      f"--json={output}")
   results = json.loads(output.read_text())
-  assert [(r["side"], r["c_in"], r["c_out"]) for r in results["layers"]][::4] == [(16, 1, 64),
-                                                                                  (4, 128, 256),
-                                                                                  (1, 512, 512)]
+  assert [(r["side"], r["c_in"], r["c_out"]) for r in results["layers"]][::4] == [
+      (16, 1, 64), (4, 128, 256), (1, 512, 512)]
   assert all(r[f"{framework}_{kind}_ms"] > 0
              for r in results["layers"]
              for framework in ("jax", "torch")
              for kind in ("forward", "input_grad", "filter_grad"))
-  assert "JAX / PyTorch time, all three kernels" in result.stdout and results["matmul_tflops"][
-      "jax"] > 0
+  assert ("JAX / PyTorch time, all three kernels" in result.stdout and
+          results["matmul_tflops"]["jax"] > 0)

@@ -33,8 +33,8 @@ CKPLUS_COUNTS = {
 
 def image_bytes(value: int, suffix: str = ".png", size: int = 48) -> bytes:
   buffer = io.BytesIO()
-  Image.fromarray(np.full((size, size), value,
-                          np.uint8)).save(buffer, format="PNG" if suffix == ".png" else "JPEG")
+  Image.fromarray(np.full((size, size), value, np.uint8)).save(
+      buffer, format="PNG" if suffix == ".png" else "JPEG")
   return buffer.getvalue()
 
 
@@ -263,18 +263,11 @@ def test_corrupt_image_names_the_file_and_leaves_nothing_half_built(tmp_path):
 
 
 @pytest.mark.parametrize("members, message", [
-    ({
-        "train/joy/Training_1.jpg": image_bytes(1, ".jpg")
-    }, "unknown class folder .*train/joy"),
-    ({
-        "train/happy/notes.txt": b"hi"
-    }, "unexpected file .*train/happy/notes.txt"),
-    ({
-        "test/happy/Training_1.jpg": image_bytes(1, ".jpg")
-    }, "a Training image under test/"),
-    ({
-        "train/happy/Training_1.jpg": image_bytes(1, ".jpg", size=64)
-    }, "Training_1.jpg is 64x64 pixels"),
+    ({"train/joy/Training_1.jpg": image_bytes(1, ".jpg")}, "unknown class folder .*train/joy"),
+    ({"train/happy/notes.txt": b"hi"}, "unexpected file .*train/happy/notes.txt"),
+    ({"test/happy/Training_1.jpg": image_bytes(1, ".jpg")}, "a Training image under test/"),
+    ({"train/happy/Training_1.jpg": image_bytes(1, ".jpg", size=64)},
+     "Training_1.jpg is 64x64 pixels"),
 ])
 def test_bad_image_folder_layout_names_the_place(tmp_path, members, message):
   write_zip(tmp_path / "fer2013.zip", members)

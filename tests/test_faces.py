@@ -184,8 +184,8 @@ def test_no_faces(detector, kind):
 
 
 def test_input_checks(detector):
-  assert detector(np.zeros((15, 40),
-                           np.uint8)) == []  # Shorter side below min_face_size: no pyramid.
+  # Shorter side below min_face_size: no pyramid.
+  assert detector(np.zeros((15, 40), np.uint8)) == []
   bad = [(np.zeros((11, 40), np.uint8), "at least 12x12"),
          (np.zeros((40, 40, 3), np.float32), "uint8"),
          (np.zeros((40, 40, 2), np.uint8), r"\(H, W, 3\)"),

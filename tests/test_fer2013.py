@@ -87,5 +87,5 @@ def test_fer2013_killed_in_its_second_epoch_resumes_to_the_same_result(
   results = json.loads((tmp_path / "results.json").read_text())
   assert results["accuracy"] == expected.accuracy and results["confusion"] == expected.confusion
   assert results["best_epoch"] == expected.best_epoch
-  assert rows(tmp_path, "validation")[-1]["accuracy"] == rows(straight,
-                                                              "validation")[-1]["accuracy"]
+  assert (rows(tmp_path, "validation")[-1]["accuracy"] ==
+          rows(straight, "validation")[-1]["accuracy"])

@@ -28,9 +28,8 @@ def test_repacked_archive_holds_the_same_files_and_prepares_the_same_dataset(ckp
   assert hashlib.sha256(again.read_bytes()).digest() == hashlib.sha256(packed.read_bytes()).digest()
   builder = datasets.prepare("ckplus/6class", manual, tmp_path / "tfds")
   assert datasets.recorded(builder, "source")["name"] == "CK+48.tar.xz"
-  ours, reference = datasets.read_split(builder,
-                                        "train"), datasets.read_split(ckplus_data["6class"],
-                                                                      "train")
+  ours, reference = (datasets.read_split(builder, "train"),
+                     datasets.read_split(ckplus_data["6class"], "train"))
   for key in ("image", "label", "subject"):
     np.testing.assert_array_equal(ours[key], reference[key])
   with pytest.raises(archive.ArchiveError, match="is not a readable tar.xz file"):

@@ -91,10 +91,10 @@ def run_main(*args: str) -> subprocess.CompletedProcess:
 
 BAD_ARGUMENTS = {
     "unknown variant": (["--config=configs/cka.py:m7"], "unknown Table 1 row 'm7'"),
-    "misspelt argument":
-        (["--config=configs/cka.py:quick,widht=0.5"], "unknown config argument 'widht'"),
-    "unknown flag": (["--config=configs/cka.py",
-                      "--epochs=3"], "Unknown command line flag 'epochs'"),
+    "misspelt argument": (["--config=configs/cka.py:quick,widht=0.5"],
+                          "unknown config argument 'widht'"),
+    "unknown flag": (["--config=configs/cka.py", "--epochs=3"],
+                     "Unknown command line flag 'epochs'"),
 }
 
 

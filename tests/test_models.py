@@ -132,16 +132,10 @@ def test_batch_norm_gcca_gradients_stay_finite_under_jit(ckplus_images):
   variables = model.init(jax.random.key(0), x)
 
   def loss(params):
-    (logits, _), _ = model.apply({
-        "params": params,
-        "batch_stats": variables["batch_stats"]
-    },
-                                 x,
+    (logits, _), _ = model.apply({"params": params, "batch_stats": variables["batch_stats"]}, x,
                                  train=True,
-                                 rngs={
-                                     "stochastic": jax.random.key(1),
-                                     "dropout": jax.random.key(2)
-                                 },
+                                 rngs={"stochastic": jax.random.key(1),
+                                       "dropout": jax.random.key(2)},
                                  mutable=["batch_stats"])
     return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(len(labels)), labels])
 
@@ -156,8 +150,8 @@ def test_max_pool_gradient_goes_to_the_first_of_tied_maxima_like_pytorch():
   g = jnp.asarray(np.random.default_rng(1).normal(size=(2, 4, 3, 3)), jnp.float32)
   pooled, vjp = jax.vjp(max_pool_2x2, x)
   expected = torch.tensor(np.asarray(x).transpose(0, 3, 1, 2), requires_grad=True)
-  torch.nn.functional.max_pool2d(expected,
-                                 2).backward(torch.tensor(np.asarray(g).transpose(0, 3, 1, 2)))
+  torch.nn.functional.max_pool2d(expected, 2).backward(
+      torch.tensor(np.asarray(g).transpose(0, 3, 1, 2)))
   np.testing.assert_array_equal(pooled, nn.max_pool(x, (2, 2), strides=(2, 2)))
   np.testing.assert_array_equal(vjp(g)[0], expected.grad.numpy().transpose(0, 2, 3, 1))
 
@@ -173,8 +167,8 @@ def test_vgg_fc_head_is_vgg16s_classifier_on_the_backbone():
     x = jnp.zeros((1, size, size, 3))
     params = jax.eval_shape(lambda: init(model, x))["params"]
     assert params["fc6"]["kernel"].shape == (inputs, 4096)
-    assert params["fc7"]["kernel"].shape == (4096,
-                                             4096) and params["head"]["kernel"].shape == (4096, 7)
+    assert (params["fc7"]["kernel"].shape == (4096, 4096) and
+            params["head"]["kernel"].shape == (4096, 7))
   model = get_model("contextual", classifier="vgg_fc", width=TINY, num_classes=6)
   x = jnp.zeros((2, 48, 48, 1))
   logits, aux = jax.eval_shape(lambda: model.apply(init(model, x), x))

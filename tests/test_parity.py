@@ -3,8 +3,8 @@
 CPU, 48x48 inputs (real CK+ faces from ../shared/data/CK+48.zip), random non-degenerate weights
 converted with `flax_to_state_dict`, eval mode. Every network variant is checked in float32 on
 logits, the embedding and every aux map, and on the input gradient of sum(logits * w); components
-and losses are checked on their own. The worst relative error per quantity, max|torch - jax| /
-max|jax|, is printed at the end (run with -s).
+and losses are checked on their own. The worst relative error per quantity,
+max|torch - jax| / max|jax|, is printed at the end (run with -s).
 
 The input gradient is compared in float64 (same float32-rounded weights and inputs, cast up in both
 frameworks). It is only piecewise continuous: every ReLU and max decision (2x2 max-pooling, GCCA's
@@ -324,40 +324,30 @@ def feature_maps(seed: int, *shapes: tuple[int, ...]) -> list[np.ndarray]:
 
 
 COMPONENTS: dict[str, Callable[[], tuple]] = {
-    "gcca":
-        lambda: (jattention.GCCA(), tattention.GCCA(32), feature_maps(5, (2, 12, 12, 32))),
-    "se":
-        lambda:
-        (jattention.SEAttention(), tattention.SEAttention(32), feature_maps(6, (2, 12, 12, 32))),
-    "spatial_attention":
-        lambda: (jattention.SpatialAttention(), tattention.SpatialAttention(),
-                 feature_maps(7, (2, 12, 12, 16))),
-    "partial_decoder":
-        lambda: (jdecoder.PartialDecoder(8), tdecoder.PartialDecoder(8),
-                 feature_maps(8, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
-    "partial_decoder_bn":
-        lambda: (jdecoder.PartialDecoder(8, True), tdecoder.PartialDecoder(8, True),
-                 feature_maps(9, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
-    "partial_decoder_align_corners":
-        lambda: (jdecoder.PartialDecoder(8, align_corners=True),
-                 tdecoder.PartialDecoder(8, align_corners=True),
-                 feature_maps(17, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
-    "reverse_attention_from_coarser":
-        lambda:
-        (jdecoder.ReverseAttention(8), tdecoder.ReverseAttention(8),
-         [*feature_maps(10, (2, 6, 6, 8)),
-          np.random.default_rng(10).normal(size=(2, 3, 3, 1))]),
-    "reverse_attention_from_finer":
-        lambda:
-        (jdecoder.ReverseAttention(8, True), tdecoder.ReverseAttention(8, True),
-         [*feature_maps(11, (2, 3, 3, 8)),
-          np.random.default_rng(11).normal(size=(2, 12, 12, 1))]),
-    "multiscale_conv":
-        lambda:
-        (jvgg.MultiscaleConv(16), tvgg.MultiscaleConv(3, 16), feature_maps(12, (2, 12, 12, 3))),
-    "multiscale_conv_bn":
-        lambda: (jvgg.MultiscaleConv(16, True), tvgg.MultiscaleConv(3, 16, True),
-                 feature_maps(13, (2, 12, 12, 3))),
+    "gcca": lambda: (jattention.GCCA(), tattention.GCCA(32), feature_maps(5, (2, 12, 12, 32))),
+    "se": lambda: (jattention.SEAttention(), tattention.SEAttention(32),
+                   feature_maps(6, (2, 12, 12, 32))),
+    "spatial_attention": lambda: (jattention.SpatialAttention(), tattention.SpatialAttention(),
+                                  feature_maps(7, (2, 12, 12, 16))),
+    "partial_decoder": lambda: (jdecoder.PartialDecoder(8), tdecoder.PartialDecoder(8),
+                                feature_maps(8, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
+    "partial_decoder_bn": lambda: (jdecoder.PartialDecoder(8, True),
+                                   tdecoder.PartialDecoder(8, True),
+                                   feature_maps(9, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
+    "partial_decoder_align_corners": lambda: (
+        jdecoder.PartialDecoder(8, align_corners=True),
+        tdecoder.PartialDecoder(8, align_corners=True),
+        feature_maps(17, (2, 12, 12, 8), (2, 6, 6, 8), (2, 3, 3, 8))),
+    "reverse_attention_from_coarser": lambda: (
+        jdecoder.ReverseAttention(8), tdecoder.ReverseAttention(8),
+        [*feature_maps(10, (2, 6, 6, 8)), np.random.default_rng(10).normal(size=(2, 3, 3, 1))]),
+    "reverse_attention_from_finer": lambda: (
+        jdecoder.ReverseAttention(8, True), tdecoder.ReverseAttention(8, True),
+        [*feature_maps(11, (2, 3, 3, 8)), np.random.default_rng(11).normal(size=(2, 12, 12, 1))]),
+    "multiscale_conv": lambda: (jvgg.MultiscaleConv(16), tvgg.MultiscaleConv(3, 16),
+                                feature_maps(12, (2, 12, 12, 3))),
+    "multiscale_conv_bn": lambda: (jvgg.MultiscaleConv(16, True), tvgg.MultiscaleConv(3, 16, True),
+                                   feature_maps(13, (2, 12, 12, 3))),
 }
 
 
@@ -390,8 +380,8 @@ def test_batchnorm_training_mode_conventions():
   stats = updates["batch_stats"]["bn"]
   check("batchnorm running_mean", tmodule.bn.running_mean.numpy(), stats["mean"])
   n = x.shape[0] * x.shape[1] * x.shape[2]
-  unbiased_to_biased = running_var * 0.9 + (tmodule.bn.running_var - 0.9 * running_var) * (n -
-                                                                                           1) / n
+  unbiased_to_biased = (running_var * 0.9 +
+                        (tmodule.bn.running_var - 0.9 * running_var) * (n - 1) / n)
   check("batchnorm running_var (biased)", unbiased_to_biased.numpy(), stats["var"])
 
 

@@ -74,13 +74,10 @@ def inputs(tmp_path_factory):
 def predicted(workdir, inputs, tmp_path_factory):
   """One run over everything: JSON lines, annotations, explanations and an export."""
   out = tmp_path_factory.mktemp("predicted")
-  command = [
-      sys.executable, "-m", "ferjax.predict", f"--workdir={workdir}",
-      str(inputs),
-      str(inputs / "missing.png"), f"--out={out / 'faces.jsonl'}",
-      f"--annotate={out / 'annotated'}", f"--explain={out / 'explained'}", f"--every={EVERY}",
-      f"--export={out / 'model.ferjax'}"
-  ]
+  command = [sys.executable, "-m", "ferjax.predict", f"--workdir={workdir}", str(inputs),
+             str(inputs / "missing.png"), f"--out={out / 'faces.jsonl'}",
+             f"--annotate={out / 'annotated'}", f"--explain={out / 'explained'}",
+             f"--every={EVERY}", f"--export={out / 'model.ferjax'}"]
   # The tests' compilation cache: MTCNN's programs for these image sizes were compiled by
   # test_faces.
   env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(REPO / ".pytest_cache" / "jax"))
@@ -95,7 +92,8 @@ def faces_of(records, name: str, frame=None) -> list[dict]:
 
 def test_predict_labels_every_face_and_reports_bad_input(predicted, inputs):
   result, records, _ = predicted
-  assert result.returncode == 1, result.stderr  # broken.jpg and missing.png failed; the rest went on.
+  # broken.jpg and missing.png failed; the rest went on.
+  assert result.returncode == 1, result.stderr
   assert f"error: {inputs / 'broken.jpg'}: cannot read this image" in result.stderr
   assert f"error: {inputs / 'missing.png'}: no such file or folder" in result.stderr
   assert f"{inputs / 'blank.png'}: no face found" in result.stderr
@@ -105,8 +103,8 @@ def test_predict_labels_every_face_and_reports_bad_input(predicted, inputs):
   canvas = faces_of(records, "canvas.png")
   pasted = [(x, y, x + side, y + side) for x, y, side in CANVAS_FACES.values()]
   assert len(canvas) == len(pasted)
-  assert sorted(max(range(len(pasted)), key=lambda i: iou(face["box"], pasted[i])) for face in canvas) == \
-      list(range(len(pasted)))
+  assert sorted(max(range(len(pasted)), key=lambda i: iou(face["box"], pasted[i]))
+                for face in canvas) == list(range(len(pasted)))
   for frame in range(0, VIDEO_FRAMES, EVERY):
     (face,) = faces_of(records, "clip.mp4", frame)
     shifted = np.subtract(ASTRONAUT_FACE, [4 * frame, 0, 4 * frame, 0])
@@ -145,10 +143,10 @@ def test_an_image_too_small_for_the_detector_is_reported_and_the_run_goes_on(pre
 
 def test_predict_writes_pictures_and_video(predicted):
   _, records, out = predicted
-  assert {p.name for p in (out / "annotated").iterdir()
-         } == {"astronaut.png", "canvas.png", "blank.png", "clip.mp4"}
-  original, annotated = skimage.data.astronaut(), np.asarray(
-      Image.open(out / "annotated" / "astronaut.png"))
+  assert {p.name for p in (out / "annotated").iterdir()} == {"astronaut.png", "canvas.png",
+                                                              "blank.png", "clip.mp4"}
+  original, annotated = (skimage.data.astronaut(),
+                         np.asarray(Image.open(out / "annotated" / "astronaut.png")))
   assert annotated.shape == original.shape and (annotated != original).any(axis=-1).mean() > 0.001
   video = cv2.VideoCapture(str(out / "annotated" / "clip.mp4"))
   assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == len(range(0, VIDEO_FRAMES, EVERY))
@@ -168,12 +166,14 @@ def test_portable_model_runs_without_the_training_code(predicted, workdir, input
   np.save(tmp_path / "crop.npy", crop[None])
   script = (
       "import sys, json, numpy as np\n"
-      "for name in ('ferjax.train.loop', 'ferjax.train.state', 'ferjax.inference.classifier', 'ferjax.train.checkpoints', "
+      "for name in ('ferjax.train.loop', 'ferjax.train.state', 'ferjax.inference.classifier', "
+      "'ferjax.train.checkpoints', "
       "'ferjax.models', 'configs', 'orbax', 'tensorflow_datasets'):\n"
       "  sys.modules[name] = None\n"
       "from ferjax.inference.export import PortableClassifier\n"
       f"model = PortableClassifier.load({str(out / 'model.ferjax')!r})\n"
-      f"print(json.dumps(model.probabilities(np.load({str(tmp_path / 'crop.npy')!r}))[0].tolist()))\n"
+      "print(json.dumps(model.probabilities("
+      f"np.load({str(tmp_path / 'crop.npy')!r}))[0].tolist()))\n"
   )
   result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True,
                           timeout=300)
@@ -196,8 +196,8 @@ def test_crop_turns_the_eye_line_horizontal():
   assert abs(rows[left].mean() - rows[right].mean()) < 1.0
   assert abs((cols[left].mean() + cols[right].mean()) / 2 - 39.5) < 1.5
   distance = np.hypot(*(eyes[1] - eyes[0]))
-  assert abs(cols[right].mean() - cols[left].mean() -
-             distance) < 1.5  # Same scale: box side = crop side.
+  # Same scale: box side = crop side.
+  assert abs(cols[right].mean() - cols[left].mean() - distance) < 1.5
 
 
 def test_missing_video_support_names_the_extra(monkeypatch):

@@ -23,9 +23,9 @@ def convs() -> dict[str, tuple[np.ndarray, np.ndarray]]:
   biases."""
   rng = np.random.default_rng(0)
   return {
-      name: (rng.normal(0, 0.05, kernel).astype(np.float32), rng.normal(0, 0.05,
-                                                                        bias).astype(np.float32)
-            ) for name, (kernel, bias) in pretrained.SHAPES.items()
+      name: (rng.normal(0, 0.05, kernel).astype(np.float32),
+             rng.normal(0, 0.05, bias).astype(np.float32))
+      for name, (kernel, bias) in pretrained.SHAPES.items()
   }
 
 
@@ -124,7 +124,7 @@ def test_multiscale_layers_keep_their_initialisation(convs):
   grey = {name: (kernel.sum(axis=2, keepdims=True) if name == "block1_conv1" else kernel, bias)
           for name, (kernel, bias) in convs.items()}
   loaded = pretrained.load_into(params, grey)
-  assert loaded["backbone"]["block1_conv1"] is params["backbone"][
-      "block1_conv1"]  # Multiscale branches.
+  # Multiscale branches.
+  assert loaded["backbone"]["block1_conv1"] is params["backbone"]["block1_conv1"]
   np.testing.assert_array_equal(loaded["backbone"]["block2_conv2"]["conv"]["kernel"],
                                 convs["block2_conv2"][0])

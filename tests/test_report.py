@@ -42,37 +42,17 @@ def write_metrics(path: pathlib.Path, runs: int, steps_per_epoch: int, epochs: i
   path.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
 
-def results(dataset,
-            model,
-            options,
-            loss,
-            split,
-            fold,
-            classes,
-            accuracy,
-            confusion_scale=1,
+def results(dataset, model, options, loss, split, fold, classes, accuracy, confusion_scale=1,
             **extra):
   """A results.json dict as ferjax.train.loop writes it, with made-up per-class numbers."""
   k, runs = len(classes), len(accuracy)
   per_class = [[0.5 + 0.05 * c + 0.01 * r for c in range(k)] for r in range(runs)]
   confusion = [(np.eye(k, dtype=int) * (10 + r) + confusion_scale).tolist() for r in range(runs)]
-  return dict(dataset=dataset,
-              model=model,
-              options=options,
-              loss=loss,
-              split=split,
-              fold=fold,
-              classes=classes,
-              num_runs=runs,
-              num_epochs=3,
-              accuracy=accuracy,
-              acc=float(np.mean(accuracy)),
-              sta=float(np.std(accuracy)),
-              per_class_accuracy=per_class,
-              confusion=confusion,
-              best_epoch=[3] * runs,
-              wall_time_s=3725.0,
-              **extra)
+  return dict(dataset=dataset, model=model, options=options, loss=loss, split=split, fold=fold,
+              classes=classes, num_runs=runs, num_epochs=3, accuracy=accuracy,
+              acc=float(np.mean(accuracy)), sta=float(np.std(accuracy)),
+              per_class_accuracy=per_class, confusion=confusion, best_epoch=[3] * runs,
+              wall_time_s=3725.0, **extra)
 
 
 def write_workdir(path: pathlib.Path, result: dict, metrics: dict | None) -> pathlib.Path:
@@ -89,45 +69,26 @@ def write_workdir(path: pathlib.Path, result: dict, metrics: dict | None) -> pat
 def workdirs(tmp_path) -> dict[str, pathlib.Path]:
   """FER2013 m6 (2 runs, validation), CK+ m3 over folds 0 and 1 (2 runs each), FER2013 MCA
   (1 run)."""
-  fer = write_workdir(
-      tmp_path / "runs" / "fer_m6",
-      results("fer2013", "contextual", CONTEXTUAL_M5, "island", "private_test", None, FER_CLASSES,
-              [0.7110, 0.7330]), {
-                  "steps_per_epoch": 10,
-                  "epochs": 3,
-                  "validation": True
-              })
+  fer = write_workdir(tmp_path / "runs" / "fer_m6",
+                      results("fer2013", "contextual", CONTEXTUAL_M5, "island", "private_test",
+                              None, FER_CLASSES, [0.7110, 0.7330]),
+                      {"steps_per_epoch": 10, "epochs": 3, "validation": True})
   ck = tmp_path / "runs" / "ck_m3"
   m3 = {"fusion": True, "gcca": True, "pd": False, "ra": False, "width": 1.0}
   folds = [[0.95, 0.97], [0.91, 0.99]]
   for fold, accuracy in enumerate(folds):
-    write_workdir(
-        ck / f"fold_{fold}",
-        results("ckplus/6class", "contextual", m3, "softmax", f"fold {fold}", fold, CK_CLASSES,
-                accuracy), {
-                    "steps_per_epoch": 4 + 4 * fold,
-                    "epochs": 2,
-                    "validation": False
-                })
-  (ck / "results.json").write_text(
-      json.dumps(
-          results("ckplus/6class",
-                  "contextual",
-                  m3,
-                  "softmax",
-                  "all folds",
-                  None,
-                  CK_CLASSES,
-                  np.mean(folds, axis=0).tolist(),
-                  confusion_scale=2,
-                  fold_accuracy=np.mean(folds, axis=1).tolist())))
-  mca = write_workdir(
-      tmp_path / "runs" / "fer_mca",
-      results("fer2013", "multiscale", MCA, "dda", "private_test", None, FER_CLASSES, [0.6543]), {
-          "steps_per_epoch": 6,
-          "epochs": 2,
-          "validation": True
-      })
+    write_workdir(ck / f"fold_{fold}",
+                  results("ckplus/6class", "contextual", m3, "softmax", f"fold {fold}", fold,
+                          CK_CLASSES, accuracy),
+                  {"steps_per_epoch": 4 + 4 * fold, "epochs": 2, "validation": False})
+  (ck / "results.json").write_text(json.dumps(results(
+      "ckplus/6class", "contextual", m3, "softmax", "all folds", None, CK_CLASSES,
+      np.mean(folds, axis=0).tolist(), confusion_scale=2,
+      fold_accuracy=np.mean(folds, axis=1).tolist())))
+  mca = write_workdir(tmp_path / "runs" / "fer_mca",
+                      results("fer2013", "multiscale", MCA, "dda", "private_test", None,
+                              FER_CLASSES, [0.6543]),
+                      {"steps_per_epoch": 6, "epochs": 2, "validation": True})
   return {"fer": fer, "ck": ck, "mca": mca}
 
 
@@ -230,8 +191,8 @@ def test_learning_curves_pool_folds_and_drop_rewritten_steps(workdirs):
       "accuracy": ["train", "validation"]
   }
   epochs, loss = fer["loss"][0][1:]
-  assert loss.shape == (len(epochs),
-                        2) and loss.max() < 99  # Step 5's second write replaced the first.
+  # Step 5's second write replaced the first.
+  assert loss.shape == (len(epochs), 2) and loss.max() < 99
   np.testing.assert_allclose(fer["accuracy"][1][1], [1, 2, 3])
 
   ck = report.learning_curve_panels(report.load_workdir(workdirs["ck"]))

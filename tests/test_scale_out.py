@@ -31,8 +31,8 @@ def train_losses(workdir) -> np.ndarray:
 
 def assert_same_curve(actual: np.ndarray, expected: np.ndarray) -> None:
   """Equal up to reduction order: tight over the first steps, looser once rounding has compounded
-  through an epoch of BatchNorm training (measured: at most 1.5e-4 by the third step, 0.3% after
-  26)."""
+  through an epoch of BatchNorm training (measured: at most 1.5e-4 by the third step,
+  0.3% after 26)."""
   assert actual.shape == expected.shape
   np.testing.assert_allclose(actual[:3], expected[:3], rtol=5e-4)
   np.testing.assert_allclose(actual, expected, rtol=1e-2)
@@ -71,7 +71,8 @@ def test_eight_devices_follow_the_single_device_loss_curve(one_device, tfds_dir,
                           capture_output=True,
                           text=True,
                           timeout=300)
-  assert uneven.returncode == 1 and "batch size 30 does not split evenly over 8 devices" in uneven.stderr
+  assert (uneven.returncode == 1 and
+          "batch size 30 does not split evenly over 8 devices" in uneven.stderr)
 
 
 def test_two_processes_follow_the_single_device_loss_curve(one_device, tfds_dir, tmp_path):

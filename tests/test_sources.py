@@ -101,8 +101,8 @@ def test_grain_and_device_sources_give_the_same_expanded_batches(ckplus_data, me
   assert_same_batches(grain_source.train_batches(), device_source.train_batches(), count=3)
   grain_late = grain_source.train_batches()
   grain_late.set_state({**grain_late.get_state(), "next_index": 216})
-  assert_same_batches(grain_late, device_source.train_batches(start=216),
-                      count=2)  # across the epoch end
+  # across the epoch end
+  assert_same_batches(grain_late, device_source.train_batches(start=216), count=2)
   views = np.asarray(next(device_source.train_batches())["view"])
   assert views.shape == (2, BATCH) and views.min() >= 0 and views.max() <= 14 and len(
       np.unique(views)) > 5
@@ -233,7 +233,8 @@ from ferjax.data import datasets, device, pipeline
 flags.FLAGS.mark_as_parsed()
 mesh = mesh_lib.make_mesh()
 assert jax.process_count() == 2 and jax.device_count() == 4
-assert mesh_lib.process_rows(mesh, 24).tolist() == list(range(12 * process_id, 12 * process_id + 12))
+assert mesh_lib.process_rows(mesh, 24).tolist() == \
+list(range(12 * process_id, 12 * process_id + 12))
 builder = datasets.get_builder("ckplus/7class", data_dir)
 for source in (pipeline.GrainSource.from_builder(builder, "train", mesh, 24, seeds=(4,)),
                device.DeviceSource.from_builder(builder, "train", mesh, 24, seeds=(4,))):

@@ -90,7 +90,8 @@ def test_ledger_merges_by_concatenation_and_reports_corrupt_lines(tmp_path, caps
                                                                  (3, 0.5)]
   assert contents.duplicates == 1
   assert contents.problems == [
-      f"{second}:3: not valid JSON (Invalid control character at: line 1 column 46 (char 45); cut short?), "
+      f"{second}:3: not valid JSON (Invalid control character at: line 1 column 46 (char 45); "
+      "cut short?), "
       "skipped", f"{second}:5: a JSON list, not an object, skipped",
       f"{second}:6: lacks cell, run, fold, config_hash, accuracy, skipped"
   ]
@@ -234,7 +235,8 @@ def test_study_stops_mid_job_resumes_and_skips_what_the_ledger_holds(ckplus_data
   monkeypatch.setattr(stopping.Stop, "check", original)
   tally = jobs.run_study(tiny, scale, path, workdir, budget_s=600)
   out = capsys.readouterr().out
-  assert "resuming" in out and "from step" in out and "2/2 jobs done" in out and "the study is complete" in out
+  assert ("resuming" in out and "from step" in out and "2/2 jobs done" in out and
+          "the study is complete" in out)
   lines = ledger.read(path).lines
   assert [(l["cell"], l["fold"], l["run"]) for l in lines] == [("m1", 0, 0), ("m1", 1, 0)]
   first = lines[0]
@@ -326,5 +328,5 @@ def test_tta_report_puts_the_test_time_augmented_accuracy_beside_the_plain_one(
   results = dataclasses.replace(results, steps=0, split_sizes={}, source={})
   [line_] = ledger.run_lines("beyond_ckplus", "m6", plan.config_record(config), results,
                              {"run": [0], "data": [1]}, {}, {})
-  assert line_["tta_accuracy"] == results.tta_accuracy[0] and line_["accuracy"] == results.accuracy[
-      0]
+  assert (line_["tta_accuracy"] == results.tta_accuracy[0] and
+          line_["accuracy"] == results.accuracy[0])

@@ -59,7 +59,8 @@ def split_embeddings(workdir: os.PathLike, fold: int = 0,
   """(embeddings (N, D), labels (N,), class names) of a trained workdir's run on its test split."""
   classifier = Classifier.from_workdir(workdir, run, fold)
   config = classifier.config
-  data_fold = config.folds.fold if config.folds.fold >= 0 else fold  # All-fold workdirs: `fold`'s model.
+  # All-fold workdirs: `fold`'s model.
+  data_fold = config.folds.fold if config.folds.fold >= 0 else fold
   data = job.load(config, mesh_lib.make_mesh(), data_fold, hyper.resolve(config))
 
   @jax.jit

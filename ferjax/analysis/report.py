@@ -2,9 +2,11 @@
 papers.
 
   python -m ferjax.report workdirs/fer2013_m6 workdirs/ck_m6 [--output=reports/]
-  python -m ferjax.report workdirs/lambda_sweep workdirs/lambda1_sweep        # sweeps (ferjax.analysis.sweep)
+  python -m ferjax.report workdirs/lambda_sweep workdirs/lambda1_sweep  # sweeps
+                                                                        # (ferjax.analysis.sweep)
   python -m ferjax.report workdirs/ms_softmax workdirs/ms_center workdirs/ms_dda --embeddings
-  python -m ferjax.report --ledger=docs/results/cpu_scale.jsonl      # studies' tables (ferjax.study.tables)
+  python -m ferjax.report --ledger=docs/results/cpu_scale.jsonl        # studies' tables
+                                                                       # (ferjax.study.tables)
 
 Writes report.md (also printed) and PNG files into the output folder (default: the first path's
 parent): per workdir a confusion matrix (summed over runs, row percentages) and learning curves
@@ -172,12 +174,10 @@ def results_table(workdirs: Sequence[Workdir]) -> str:
 
 # How each CK+ fold scheme of ferjax.data.splits is named in the report; the leaky ones say so.
 CKPLUS_PROTOCOLS = {
-    "subject":
-        "10 subject-independent folds",
-    "leaky_per_class":
-        "LEAKY per-class index folds (subjects on both sides)",
-    "leaky_random":
-        "LEAKY random 9:1 image splits x 10 seeds (paper 002's protocol; subjects on both sides)",
+    "subject": "10 subject-independent folds",
+    "leaky_per_class": "LEAKY per-class index folds (subjects on both sides)",
+    "leaky_random": ("LEAKY random 9:1 image splits x 10 seeds (paper 002's protocol; subjects on "
+                     "both sides)"),
 }
 
 
@@ -206,7 +206,8 @@ def _ckplus_classes(model: str, classes: Sequence[str]) -> str:
   """The class-set caveat of a CK+ row: CK+48 has no neutral. Paper 000 keeps neutral and drops
   contempt (section 3.1); paper 002 drops contempt to keep FER2013's seven expressions
   (section 2.6.2)."""
-  ours = f"{len(classes)} classes {'with' if 'contempt' in classes else 'without'} contempt, no neutral"
+  ours = (f"{len(classes)} classes {'with' if 'contempt' in classes else 'without'} contempt, "
+          "no neutral")
   paper = ("paper 7 with neutral, no contempt" if model == "contextual"
            else "paper 002: seven, contempt removed")
   return f"not like for like: {ours} (CK+48); {paper}"
@@ -224,8 +225,8 @@ def paper_table(workdirs: Sequence[Workdir]) -> str | None:
     published = table.get(workdir.paper_dataset, {}).get(workdir.variant)
     ours = 100.0 * r.acc
     if published:
-      paper_acc, paper_sta = f"{published[0]:.2f}", "" if published[
-          1] is None else f"{published[1]:.2f}"
+      paper_acc, paper_sta = f"{published[0]:.2f}", ("" if published[1] is None
+                                                     else f"{published[1]:.2f}")
       difference = f"{ours - published[0]:+.2f}"
     else:
       paper_acc, paper_sta, difference = "not in text", "", ""
@@ -387,19 +388,14 @@ def sweep_section(path: pathlib.Path, sweep: dict, output: pathlib.Path, stem: s
   rows = sweep["points"]
   xlabel, values = swept_axis([row["point"] for row in rows])
   picture = f"{stem}_sweep.png"
-  plots.sweep_curve(
-      [row["label"] for row in rows],
-      values, [row["acc"] for row in rows], [row["sta"] for row in rows],
-      output / picture,
-      xlabel,
-      title=f"{sweep['name']}: {sweep['model']} ({sweep['loss']}) on {sweep['dataset']}, "
-      f"{sweep['num_runs']} run(s) per point")
-  table = _table(["point", "runs", "Acc %", "Sta %", "Acc per run %"], [[
-      row["label"],
-      str(len(row["accuracy"])),
-      _percent(row["acc"]),
-      _percent(row["sta"]), ", ".join(_percent(a) for a in row["accuracy"])
-  ] for row in rows])
+  plots.sweep_curve([row["label"] for row in rows], values, [row["acc"] for row in rows],
+                    [row["sta"] for row in rows], output / picture, xlabel,
+                    title=f"{sweep['name']}: {sweep['model']} ({sweep['loss']}) on "
+                          f"{sweep['dataset']}, {sweep['num_runs']} run(s) per point")
+  table = _table(["point", "runs", "Acc %", "Sta %", "Acc per run %"],
+                 [[row["label"], str(len(row["accuracy"])), _percent(row["acc"]),
+                   _percent(row["sta"]), ", ".join(_percent(a) for a in row["accuracy"])]
+                  for row in rows])
   best = max(rows, key=lambda row: row["acc"])
   return "\n".join([f"### {stem}", "", f"- sweep `{sweep['name']}` in `{path}`; best point: "
                     f"{best['label']} ({_percent(best['acc'])}%)", "", table, "",
@@ -436,11 +432,8 @@ def embedding_section(workdirs: Sequence[Workdir], output: pathlib.Path) -> str:
     tsne = geometry.tsne_2d(embeddings)
     if tsne is not None:
       projections["tsne"].append((title, tsne, labels))
-  lines = [
-      _table([
-          "workdir", "loss", "embedding width", "test examples", "intra", "inter", "intra / inter"
-      ], rows), ""
-  ]
+  lines = [_table(["workdir", "loss", "embedding width", "test examples", "intra", "inter",
+                   "intra / inter"], rows), ""]
   for kind, panels in projections.items():
     if panels:
       plots.embedding_panels(panels, classes, output / f"embeddings_{kind}.png",
@@ -522,9 +515,8 @@ def ledger_report(paths: Sequence[str],
   contents = ledger.merge(paths, merge_into) if merge_into else ledger.read(paths)
   ledger.report_problems(contents)
   if merge_into:
-    print(
-        f"ledger: {len(contents.lines)} lines into {merge_into} ({contents.duplicates} duplicates dropped)",
-        file=sys.stderr)
+    print(f"ledger: {len(contents.lines)} lines into {merge_into} "
+          f"({contents.duplicates} duplicates dropped)", file=sys.stderr)
   found = tables.tables(contents.lines, STUDIES)
   if not found:
     raise ReportError(f"{', '.join(paths)}: no line of a study in configs/studies.py")

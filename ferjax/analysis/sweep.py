@@ -1,6 +1,7 @@
 """Run every point of a config's sweep: resumable, and as one program where the points allow it.
 
-  python -m ferjax.sweep --config=configs/fer2013.py:lambda_sweep,runs=3 --workdir=workdirs/lambda_sweep
+  python -m ferjax.sweep --config=configs/fer2013.py:lambda_sweep,runs=3 \\
+      --workdir=workdirs/lambda_sweep
   python -m ferjax.sweep --config=configs/fer2013.py:lambda1_sweep --workdir=workdirs/lambda1_sweep
   python -m ferjax.sweep --config=configs/fer2013_msa.py:gamma_sweep --workdir=workdirs/gamma_sweep
   python -m ferjax.report workdirs/lambda_sweep        # Acc +- Sta per point: table and line plot

@@ -1,14 +1,15 @@
 """`python -m ferjax.bench`: ferjax against the PyTorch reference, measured in one run on one
 machine.
 
-  python -m ferjax.bench --what=train --models=m6                      # the headline case
-  python -m ferjax.bench --what=all --json=bench.json                  # every variant, train and eval
+  python -m ferjax.bench --what=train --models=m6                    # the headline case
+  python -m ferjax.bench --what=all --json=bench.json                # every variant, train and eval
   python -m ferjax.bench --what=train --models=m6 --image_size=224 --dtype=bfloat16
-  python -m ferjax.bench --what=train --models=m6 --num_runs=10        # 10 seeds in one program vs one by one
+  python -m ferjax.bench --what=train --models=m6 --num_runs=10      # 10 seeds in one program
+                                                                    # vs one by one
   python -m ferjax.bench --what=train,eval --models=m6 --torch=channels_last,compile
-  python -m ferjax.bench --what=profile --models=m6                    # where a step's time goes
-  python -m ferjax.bench --what=layers                                 # VGG16's convs one by one
-  python -m ferjax.bench --what=input --batch=256                      # data sources, images/s
+  python -m ferjax.bench --what=profile --models=m6                  # where a step's time goes
+  python -m ferjax.bench --what=layers                               # VGG16's convs one by one
+  python -m ferjax.bench --what=input --batch=256                    # data sources, images/s
 
 For each variant (m1..m6 of paper 000, M, MCA, MSA, MCSA of paper 002) `train` and `eval` time
 ferjax's compiled step and PyTorch's (see ferjax.bench.torch_steps for its settings) on the same
@@ -85,7 +86,8 @@ def step_rows(what: str, variants: Sequence[str]) -> list[dict]:
       try:
         row = (torch_steps.train_row if what == "train" else torch_steps.eval_row)(
             case, setting, _STEPS.value, _WARMUP.value)
-      except Exception as error:  # torch.compile needs a working compiler toolchain; report and go on.
+      except Exception as error:
+        # torch.compile needs a working compiler toolchain; report and go on.
         say(f"  PyTorch {setting.label} failed: {type(error).__name__}: {str(error)[:300]}")
         continue
       rows.append(row | {"flops": ours["flops"]})
@@ -134,7 +136,8 @@ def main(argv: Sequence[str]) -> None:
     results["matmul_tflops"] = {"jax": timing.peak_flops("float32") / 1e12,
                                 "pytorch": torch_steps.peak_flops("float32") / 1e12}
     say(layers.format_layers(results["layers"], _BATCH.value, results["device"]))
-    say(f"  {timing.matmul_size()}^3 float32 matrix product: JAX {results['matmul_tflops']['jax']:.3f}, "
+    say(f"  {timing.matmul_size()}^3 float32 matrix product: "
+        f"JAX {results['matmul_tflops']['jax']:.3f}, "
         f"PyTorch {results['matmul_tflops']['pytorch']:.3f} TFLOP/s")
   rows = []
   for what in ("train", "eval"):

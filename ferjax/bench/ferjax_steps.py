@@ -98,14 +98,10 @@ def compiled_train_step(case: cases.Case, augment: bool = False, source: str = "
   raw = RAW_SIZE if augment else case.image_size
   if source == "device":
     rng = np.random.default_rng(0)
-    data = device.DeviceSource.from_arrays(rng.integers(0,
-                                                        256, (SOURCE_EXAMPLES, raw, raw, 1),
-                                                        dtype=np.uint8),
-                                           np.arange(SOURCE_EXAMPLES) % cases.NUM_CLASSES,
-                                           mesh,
-                                           case.batch,
-                                           seeds=tuple(range(case.num_runs)),
-                                           views=augment_lib.views_per_example(config))
+    data = device.DeviceSource.from_arrays(
+        rng.integers(0, 256, (SOURCE_EXAMPLES, raw, raw, 1), dtype=np.uint8),
+        np.arange(SOURCE_EXAMPLES) % cases.NUM_CLASSES, mesh, case.batch,
+        seeds=tuple(range(case.num_runs)), views=augment_lib.views_per_example(config))
   else:
     host = cases.synthetic_batch(case, raw)
     data = jax.device_put({k: np.stack([v] * case.num_runs) for k, v in host.items()},
@@ -128,8 +124,8 @@ def train_row(case: cases.Case, steps_timed: int, warmup: int, augment: bool = F
   """Times the train step (see `compiled_train_step`)."""
   compiled, compile_s, step = compiled_train_step(case, augment, source)
   measured = timing.time_steps(step, jax.block_until_ready, steps_timed, warmup)
-  setting = "jit" + (" + augmentation" if augment else "") + (" + device source"
-                                                              if source == "device" else "")
+  setting = ("jit" + (" + augmentation" if augment else "") +
+             (" + device source" if source == "device" else ""))
   return _row(case, "train", setting, compiled, compile_s, measured)
 
 

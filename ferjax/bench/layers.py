@@ -22,9 +22,7 @@ KINDS = ("forward", "input_grad", "filter_grad")
 
 
 def _conv(x, w):
-  return jax.lax.conv_general_dilated(x,
-                                      w, (1, 1),
-                                      "SAME",
+  return jax.lax.conv_general_dilated(x, w, (1, 1), "SAME",
                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
@@ -94,6 +92,7 @@ def format_layers(rows: list[dict], batch: int, device: str) -> str:
   lines.append(f"  {'all 13 layers':>24}" + "".join(
       f"{totals[2 * i]:>12.1f} /{totals[2 * i + 1]:>6.1f}" for i in range(3)))
   lines.append(
-      f"  JAX / PyTorch time, all three kernels: {totals[0::2].sum():.0f} / {totals[1::2].sum():.0f} ms "
+      f"  JAX / PyTorch time, all three kernels: {totals[0::2].sum():.0f} / "
+      f"{totals[1::2].sum():.0f} ms "
       f"= {totals[0::2].sum() / totals[1::2].sum():.2f}")
   return "\n".join(lines)

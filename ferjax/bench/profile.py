@@ -88,7 +88,8 @@ def _source(text: str) -> str:
 
 def format_profile(result: dict) -> str:
   lines = [
-      f"profile: {result['variant']} train step, batch {result['batch']}, {result['image_size']} px, "
+      f"profile: {result['variant']} train step, batch {result['batch']}, "
+      f"{result['image_size']} px, "
       f"{result['dtype']}, on {result['device']}: median step {result['step_ms']:.1f} ms, op time "
       f"{result['op_ms_total']:.1f} ms per step", "  by kind:"
   ]

@@ -245,8 +245,8 @@ def expansion_views(mirrors: Sequence[str] = PAPER_MIRRORS,
 
 def _augment_one(key: jax.Array, image: jax.Array, view: tuple[jax.Array, jax.Array] | None, *,
                  flip: bool, rotation: str, max_degrees: float, angles: Sequence[float],
-                 crop_scale: tuple[float, float] | None, erase_prob: float, out_size: tuple[int,
-                                                                                            int],
+                 crop_scale: tuple[float, float] | None, erase_prob: float,
+                 out_size: tuple[int, int],
                  mean: float | Sequence[float], std: float | Sequence[float]) -> jax.Array:
   """The random pipeline for one float image: one composed warp, normalisation, random erasing.
 

@@ -26,7 +26,8 @@ class Dataset:
   """What ferjax knows of a dataset name before reading it."""
 
   num_classes: int
-  folds: bool  # CK+: subject-independent folds of one split; FER2013: Training / PublicTest / PrivateTest.
+  # CK+: subject-independent folds of one split; FER2013: Training / PublicTest / PrivateTest.
+  folds: bool
 
 
 DATASETS: dict[str, Dataset] = {

@@ -79,9 +79,8 @@ class DeviceSource:
     indices = np.arange(len(labels)) if indices is None else np.asarray(indices)
     host = {"image": np.asarray(images), "label": np.asarray(labels).astype(np.int32),
             "index": indices.astype(np.int32)}
-    return cls({
-        k: _put_replicated(v, mesh) for k, v in host.items()
-    }, mesh, batch_size, tuple(seeds), views)
+    return cls({k: _put_replicated(v, mesh) for k, v in host.items()}, mesh, batch_size,
+               tuple(seeds), views)
 
   @property
   def order(self) -> order_lib.Order:

@@ -34,9 +34,8 @@ FOLDER_OF_USAGE = {"Training": "train", "PublicTest": "test", "PrivateTest": "te
 NAMES = ("fer2013.zip", "fer2013", "fer2013.tar.xz", "fer2013.csv")
 ACCEPTED = (
     "fer2013.zip (or its repack fer2013.tar.xz) or a folder fer2013/ holding "
-    "train/<class>/Training_<id>.jpg and test/<class>/{PublicTest,PrivateTest}_<id>.jpg, or Kaggle's "
-    "fer2013.csv "
-    "(columns emotion, pixels, Usage)")
+    "train/<class>/Training_<id>.jpg and test/<class>/{PublicTest,PrivateTest}_<id>.jpg, "
+    "or Kaggle's fer2013.csv (columns emotion, pixels, Usage)")
 SOURCE = ("FER2013 comes from the Kaggle challenge 'Challenges in Representation Learning: Facial "
           "Expression Recognition Challenge' (fer2013.csv) or its image-folder mirror on Kaggle "
           "('msambare/fer2013', fer2013.zip).")
@@ -55,7 +54,8 @@ def folder_examples(source: archive.Archive) -> dict[str, list[tuple[str, str, i
     match = _FILE_NAME.fullmatch(parts[-1])
     if len(parts) != 3 or parts[0] not in ("train", "test") or not match:
       raise archive.ArchiveError(
-          f"unexpected file {source.where(root + member)}: expected train/<class>/Training_<id>.jpg "
+          f"unexpected file {source.where(root + member)}: "
+          "expected train/<class>/Training_<id>.jpg "
           "or test/<class>/{PublicTest,PrivateTest}_<id>.jpg")
     if parts[1] not in folder_classes:
       raise archive.ArchiveError(

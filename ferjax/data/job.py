@@ -21,7 +21,8 @@ class JobData:
   test: Source
   class_names: list[str]
   test_name: str             # 'private_test', 'fold 3', 'repetition 3'.
-  source: dict  # What the prepared dataset was built from: {'name', 'sha256'} of the archive.
+  # What the prepared dataset was built from: {'name', 'sha256'} of the archive.
+  source: dict
 
   def split_sizes(self) -> dict[str, int]:
     """Examples in each source of the job (after any subset)."""
@@ -42,7 +43,8 @@ def prepared_builder(config: ml_collections.ConfigDict):
   except FileNotFoundError as error:
     builder = datasets.get_builder(config.dataset, config.data_dir)
     raise FileNotFoundError(
-        f"{config.dataset} is not prepared in {builder.data_dir} and cannot be built: {error} Build it "
+        f"{config.dataset} is not prepared in {builder.data_dir} and cannot be built: {error} "
+        "Build it "
         f"with: python -m ferjax.data.prepare --dataset={config.dataset} "
         f"--manual_dir=<folder with the archive> --data_dir={config.data_dir}") from None
 

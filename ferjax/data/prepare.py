@@ -1,8 +1,10 @@
 """Builds a dataset once from the user's archive and prints its per-split, per-class counts and
 image statistics (pixel mean and std, sharpness, size; recorded at build time).
 
-  python -m ferjax.data.prepare --dataset=fer2013 --manual_dir=../shared/data --data_dir=~/tensorflow_datasets
-  python -m ferjax.data.prepare --dataset=fer2013/equalized --manual_dir=<folder with a raw fer2013.csv>
+  python -m ferjax.data.prepare --dataset=fer2013 --manual_dir=../shared/data \\
+      --data_dir=~/tensorflow_datasets
+  python -m ferjax.data.prepare --dataset=fer2013/equalized \\
+      --manual_dir=<folder with a raw fer2013.csv>
   python -m ferjax.data.prepare --dataset=ckplus   # both CK+ configs: 7class and 6class
 
 A second call finds the prepared data and only prints the tables; a changed archive is rebuilt. A
@@ -77,8 +79,8 @@ def prepare_and_count(name: str, manual_dir: str, data_dir: str,
         f"{error}; --allow_inconsistent_splits uses it anyway") from None
   built = time.perf_counter() - start
   counts = {split: datasets.class_counts(builder, split) for split in builder.info.splits}
-  action = "reused" if recorded == datasets.recorded(builder,
-                                                     "source") else f"built in {built:.1f} s"
+  action = ("reused" if recorded == datasets.recorded(builder, "source")
+            else f"built in {built:.1f} s")
   return (f"{format_counts(builder.info.full_name, counts)}\n"
           f"{format_statistics(datasets.recorded(builder, 'statistics'))}\n"
           f"  {action} at {builder.data_dir}; {time.perf_counter() - start:.1f} s in all")

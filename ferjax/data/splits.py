@@ -128,15 +128,12 @@ def manifest(folds: np.ndarray, ids: Sequence[str], subjects: np.ndarray,
   fold."""
   ids = np.asarray(ids)
   return {
-      "num_folds":
-          int(folds.max()) + 1,
+      "num_folds": int(folds.max()) + 1,
       "leaked_subjects": [int(s) for s in leaked_subjects(subjects, folds)],
       "folds": [{
-          "ids":
-              sorted(str(i) for i in ids[folds == f]),
-          "subjects":
-              sorted({int(s) for s in np.asarray(subjects)[folds == f]}),
-          "class_counts":
-              np.bincount(np.asarray(labels)[folds == f], minlength=int(labels.max()) + 1).tolist(),
+          "ids": sorted(str(i) for i in ids[folds == f]),
+          "subjects": sorted({int(s) for s in np.asarray(subjects)[folds == f]}),
+          "class_counts": np.bincount(np.asarray(labels)[folds == f],
+                                      minlength=int(labels.max()) + 1).tolist(),
       } for f in range(int(folds.max()) + 1)],
   }

@@ -1,10 +1,10 @@
 """MTCNN face detection: the three-stage cascade of Zhang et al. 2016 (section II.A, figure 1) as
 jitted JAX code.
 
-  Stage 1 (P-Net): an image pyramid (scales 12 / min_face_size * scale_factor^k while the shorter side
-    stays >= 12 px) is scanned by the fully convolutional P-Net: a 12x12 window at stride 2. Windows
-    scoring > thresholds[0] become boxes (refined by the regression), NMS (IoU 0.5) per scale, NMS
-    (IoU 0.7) across scales, then squared.
+  Stage 1 (P-Net): an image pyramid (scales 12 / min_face_size * scale_factor^k while the shorter
+    side stays >= 12 px) is scanned by the fully convolutional P-Net: a 12x12 window at stride 2.
+    Windows scoring > thresholds[0] become boxes (refined by the regression), NMS (IoU 0.5) per
+    scale, NMS (IoU 0.7) across scales, then squared.
   Stage 2 (R-Net): 24x24 crops of those boxes; boxes refined, scored > thresholds[1], NMS (IoU 0.7),
     squared.
   Stage 3 (O-Net): 48x48 crops; five landmarks, boxes refined, scored > thresholds[2], NMS with the
@@ -69,8 +69,8 @@ class _Config:
 
 
 def pyramid(height: int, width: int, min_face_size: int, scale_factor: float) -> list[float]:
-  """Scales 12 / min_face_size * scale_factor^k, k = 0, 1, ..., while min(height, width) * scale >=
-  12."""
+  """Scales 12 / min_face_size * scale_factor^k, k = 0, 1, ..., while
+  min(height, width) * scale >= 12."""
   scales, scale = [], PNET_CELL / min_face_size
   while min(height, width) * scale >= PNET_CELL:
     scales.append(scale)

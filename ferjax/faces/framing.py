@@ -75,7 +75,8 @@ def main(argv: list[str]) -> None:
   result = cli.run(measure, _ARCHIVE.value, _PREFIX.value, _COUNT.value, _SEED.value)
   print(
       f"{result['archive']}: faces detected in {result['detected']} of {result['sampled']} crops; "
-      f"box side / crop side: median {result['median_ratio']:.3f}, quartiles {result['quartiles']}; "
+      f"box side / crop side: median {result['median_ratio']:.3f}, "
+      f"quartiles {result['quartiles']}; "
       f"matching margin {result['margin']:+.3f}",
       file=sys.stdout)
 

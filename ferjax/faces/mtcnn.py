@@ -97,8 +97,8 @@ class RNet(nn.Module):
     x = PReLU(name="prelu2")(_conv(48, 3, "conv2")(x))
     x = _max_pool(x, 3, "VALID")
     x = PReLU(name="prelu3")(_conv(64, 2, "conv3")(x))
-    x = PReLU(shared_spatial=False, name="prelu4")(nn.Dense(128,
-                                                            name="fc4")(_flatten_transposed(x)))
+    x = PReLU(shared_spatial=False,
+              name="prelu4")(nn.Dense(128, name="fc4")(_flatten_transposed(x)))
     regression = nn.Dense(4, name="fc5_1")(x)
     probability = nn.softmax(nn.Dense(2, name="fc5_2")(x))[:, 1]
     return regression, probability
@@ -121,8 +121,8 @@ class ONet(nn.Module):
     x = PReLU(name="prelu3")(_conv(64, 3, "conv3")(x))
     x = _max_pool(x, 2, "SAME")
     x = PReLU(name="prelu4")(_conv(128, 2, "conv4")(x))
-    x = PReLU(shared_spatial=False, name="prelu5")(nn.Dense(256,
-                                                            name="fc5")(_flatten_transposed(x)))
+    x = PReLU(shared_spatial=False,
+              name="prelu5")(nn.Dense(256, name="fc5")(_flatten_transposed(x)))
     regression = nn.Dense(4, name="fc6_1")(x)
     landmarks = nn.Dense(10, name="fc6_2")(x)
     probability = nn.softmax(nn.Dense(2, name="fc6_3")(x))[:, 1]
@@ -165,8 +165,8 @@ def read_keras_weights() -> dict[str, list[np.ndarray]]:
 def keras_to_params(name: str, arrays: list[np.ndarray]) -> dict:
   """Flax params of network `name` from its Keras weight list; shapes are checked against the
   module."""
-  expected = jax.eval_shape(lambda: NETWORKS[name]
-                            ().init(jax.random.key(0), jnp.zeros(INPUT_SHAPES[name])))
+  expected = jax.eval_shape(
+      lambda: NETWORKS[name]().init(jax.random.key(0), jnp.zeros(INPUT_SHAPES[name])))
   expected = expected["params"]
   slots = [(layer, key) for layer in KERAS_LAYERS[name]
            for key in (("alpha",) if layer.startswith("prelu") else ("kernel", "bias"))]

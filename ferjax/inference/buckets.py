@@ -13,5 +13,5 @@ def pad(batch: np.ndarray) -> np.ndarray:
   """`batch` with zero items appended up to `bucket(len(batch))`; callers keep the first len(batch)
   outputs."""
   missing = bucket(len(batch)) - len(batch)
-  return np.concatenate([batch, np.zeros(
-      (missing,) + batch.shape[1:], batch.dtype)]) if missing else batch
+  return (np.concatenate([batch, np.zeros((missing,) + batch.shape[1:], batch.dtype)])
+          if missing else batch)

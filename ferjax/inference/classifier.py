@@ -134,8 +134,8 @@ def load_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
       try:
         return ml_collections.ConfigDict(json.loads(path.read_text()))
       except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); it should be the config train.py wrote") \
-            from None
+        raise ValueError(f"{path} is not valid JSON ({error}); it should be the config "
+                         "train.py wrote") from None
   raise FileNotFoundError(
       f"no config.json in {workdir}: is it a workdir made by python -m ferjax.main?")
 

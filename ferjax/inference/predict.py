@@ -1,8 +1,9 @@
-"""Label the faces in photos and videos with a trained network: detect -> crop -> classify ->
-report.
+"""Label the faces in photos and videos with a trained network:
+detect -> crop -> classify -> report.
 
   python -m ferjax.predict --workdir=workdirs/cka_quick photo.jpg photos/ clip.mp4
-  python -m ferjax.predict --workdir=workdirs/cka_quick photos/ --out=faces.jsonl --annotate=annotated/
+  python -m ferjax.predict --workdir=workdirs/cka_quick photos/ --out=faces.jsonl \\
+      --annotate=annotated/
   python -m ferjax.predict --workdir=workdirs/cka_quick photo.jpg --explain=explained/ --tta
   python -m ferjax.predict --workdir=workdirs/cka_quick --export=cka_quick.ferjax
   python -m ferjax.predict --model=cka_quick.ferjax photo.jpg
@@ -49,8 +50,7 @@ _EVERY = flags.DEFINE_integer("every", 1, "Videos: label every N-th frame.", low
 _TTA = flags.DEFINE_bool("tta", False, "Average the softmax over 12 flipped and cropped views.")
 _EXPORT = flags.DEFINE_string("export", None,
                               "Write the workdir's model as one portable file here.")
-_MARGIN = flags.DEFINE_float("margin",
-                             None, "Crop margin per side, as a fraction of the face box "
+_MARGIN = flags.DEFINE_float("margin", None, "Crop margin per side, as a fraction of the face box "
                              f"(default: the model's, else {align.DEFAULT_MARGIN}).",
                              lower_bound=0.0)
 _UPRIGHT = flags.DEFINE_bool("upright", True,

@@ -16,10 +16,10 @@ from ferjax.models.layers import conv_small_maps
 def stochastic_pool(x: jax.Array, rng: Optional[jax.Array] = None) -> jax.Array:
   """Global stochastic pooling over H, W per channel (Zeiler & Fergus, ICLR 2013).
 
-  Activations are made non-negative (ReLU) and read as a multinomial over positions, p_i = a_i /
-  sum(a). With `rng` one activation per (example, channel) is sampled with probability p_i
-  (training); without it the expectation sum(a_i * p_i) = sum(a^2) / sum(a) is returned (inference).
-  An all-zero channel gives 0 and a zero gradient, never NaN.
+  Activations are made non-negative (ReLU) and read as a multinomial over positions,
+  p_i = a_i / sum(a). With `rng` one activation per (example, channel) is sampled with probability
+  p_i (training); without it the expectation sum(a_i * p_i) = sum(a^2) / sum(a) is returned
+  (inference). An all-zero channel gives 0 and a zero gradient, never NaN.
 
   The sums, the cumulative distribution and the threshold are computed in at least float32 whatever
   the compute dtype, and the result is cast back to it: in bfloat16 (8 significant bits) a running

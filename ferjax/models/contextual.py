@@ -10,7 +10,8 @@ Attention Mechanism" (JIPS 2024). The six rows of Table 1 are flags of one class
   m4  + partial decoder                                          fusion, gcca, pd
   m5  + reverse attention                                        fusion, gcca, pd, ra
   m6  + joint (island) loss                                      same network as m5; the loss is the
-                                                                 training config's, see ferjax.train.losses
+                                                                 training config's, see
+                                                                 ferjax.train.losses
 
 The paper does not fully specify how PD and RA feed the classifier. ferjax's reading:
   * fusion: block 2's features pass a single-kernel 3x3 conv giving an edge map E (section 2.1); the

@@ -72,8 +72,8 @@ class MultiscaleNet(nn.Module):
     c5 = features[4]
     fused = jnp.concatenate(
         [resize(features[1], c5.shape[1:3]), resize(features[2], c5.shape[1:3]), c5], axis=-1)
-    fused = ConvUnit(scaled(FUSED_FEATURES, self.width), 1, self.batch_norm, name="fusion")(fused,
-                                                                                            train)
+    fused = ConvUnit(scaled(FUSED_FEATURES, self.width), 1, self.batch_norm,
+                     name="fusion")(fused, train)
     embedding = global_average_pool(fused)
     aux["embedding"] = embedding
     hidden = nn.Dropout(self.dropout, deterministic=not train)(embedding)

@@ -153,11 +153,8 @@ def load_into(params: dict, convs: Convs) -> dict:
       raise PretrainedError(
           f"{name}: the network's kernel is {tuple(current.shape)}, VGG16's {kernel.shape}; "
           "pretrained convs need width=1 and one input channel")
-    backbone[name] = dict(layer,
-                          conv={
-                              "kernel": kernel.astype(current.dtype),
-                              "bias": bias.astype(current.dtype)
-                          })
+    backbone[name] = dict(layer, conv={"kernel": kernel.astype(current.dtype),
+                                       "bias": bias.astype(current.dtype)})
   return dict(params, backbone=backbone)
 
 

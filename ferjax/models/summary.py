@@ -1,5 +1,4 @@
-"""Parameter counts of every variant of both papers:
-`python -m ferjax.models.summary [--width=1.0]`.
+"""Parameter counts of every variant of both papers: `python -m ferjax.models.summary [--width=1.0]`.
 
 Counts come from `jax.eval_shape` of `init` (no memory is allocated), at 48 px with 1 input channel.
 """

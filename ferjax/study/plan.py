@@ -155,8 +155,8 @@ def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> Plan:
     for fold in (None,) if folds is None else folds:
       config = cell_config(cell, scale, fold)
       digest = ledger.config_hash(config_record(config))
-      total += -(-runs //
-                 (scale.runs_per_job or runs))  # Jobs of this (cell, fold) with an empty ledger.
+      # Jobs of this (cell, fold) with an empty ledger.
+      total += -(-runs // (scale.runs_per_job or runs))
       missing = [
           run for run in range(runs) if (study.name, cell.name, run, fold, digest) not in done
       ]
@@ -187,8 +187,8 @@ def parse_folds(text: str) -> tuple[int, ...] | None:
     try:
       folds += list(range(int(low), int(high) + 1)) if sep else [int(low)]
     except ValueError:
-      raise ValueError(f"--folds={text!r}: expected 'all', fold numbers 0-9 and ranges, e.g. 0,3 or 0-4") \
-          from None
+      raise ValueError(f"--folds={text!r}: expected 'all', fold numbers 0-9 and ranges, "
+                       "e.g. 0,3 or 0-4") from None
   if any(not 0 <= fold <= 9 for fold in folds):
     raise ValueError(f"--folds={text!r}: folds are 0-9")
   return tuple(sorted(set(folds)))

@@ -50,8 +50,8 @@ def incomplete_beta(a: float, b: float, x: float) -> float:
 
 
 def t_two_sided_p(t: float, df: float) -> float:
-  """P(|T| >= |t|) for Student's t with `df` degrees of freedom: I_{df / (df + t^2)}(df / 2, 1 /
-  2)."""
+  """P(|T| >= |t|) for Student's t with `df` degrees of freedom:
+  I_{df / (df + t^2)}(df / 2, 1 / 2)."""
   if math.isinf(t):
     return 0.0
   return incomplete_beta(df / 2.0, 0.5, df / (df + t * t))
@@ -91,8 +91,8 @@ def summarize(values: Sequence[float], level: float = 0.95) -> Summary:
   mean = float(values.mean())
   interval = None
   if values.size > 1:
-    half = t_quantile(0.5 + level / 2.0, values.size - 1) * values.std(ddof=1) / math.sqrt(
-        values.size)
+    half = (t_quantile(0.5 + level / 2.0, values.size - 1) * values.std(ddof=1) /
+            math.sqrt(values.size))
     interval = (mean - half, mean + half)
   return Summary(int(values.size), mean, float(values.std(ddof=0)),
                  None if interval is None else (float(interval[0]), float(interval[1])))

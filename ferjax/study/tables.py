@@ -63,7 +63,8 @@ class Row:
     partial = set(self.fold_accuracies()) - set(self.run_accuracies())
     if partial and self.folds is not None:
       held += "; " + ", ".join(
-          f"run {run}: {len(folds)}/{len(self.folds)} folds, mean {100 * np.mean(list(folds.values())):.2f}%"
+          f"run {run}: {len(folds)}/{len(self.folds)} folds, "
+          f"mean {100 * np.mean(list(folds.values())):.2f}%"
           for run, folds in sorted(self.fold_accuracies().items())
           if run in partial)
     return "incomplete: " + held
@@ -106,8 +107,8 @@ class Table:
         common = sorted(set(a.fold_means()) & set(b.fold_means()))
         test = statistics.paired([b.fold_means()[f] for f in common],
                                  [a.fold_means()[f] for f in common])
-        entry["paired_over_folds"] = None if test is None else dict(dataclasses.asdict(test),
-                                                                    folds=len(common))
+        entry["paired_over_folds"] = (None if test is None else
+                                      dict(dataclasses.asdict(test), folds=len(common)))
       results.append(entry)
     return results
 
@@ -161,8 +162,8 @@ def tables(lines: Sequence[dict], studies: dict[str, plan.Study]) -> list[Table]
             for cell in study.cells if cell.name in present]
     result.append(
         Table(study, scale, rows, [cell.name for cell in study.cells if cell.name not in present]))
-  return sorted(result,
-                key=lambda table: order.index(table.study.name))  # Stable: scales stay sorted.
+  # Stable: scales stay sorted.
+  return sorted(result, key=lambda table: order.index(table.study.name))
 
 
 def _percent(value: float | None) -> str:
@@ -195,8 +196,8 @@ def markdown(table: Table) -> str:
         row.cell.name,
         _percent(summary and summary.acc),
         _percent(summary.sta if summary and summary.n > 1 else None),
-        str(summary.n if summary else 0), interval, *(
-            [_percent(getattr(row.summary("tta_accuracy"), "acc", None))] if tta else []),
+        str(summary.n if summary else 0), interval,
+        *([_percent(getattr(row.summary("tta_accuracy"), "acc", None))] if tta else []),
         "–" if published is None else f"{published[0]:.2f}",
         "–" if published is None or published[1] is None else f"{published[1]:.2f}",
         row.completeness() or
@@ -214,7 +215,8 @@ def markdown(table: Table) -> str:
       text = f"| {entry['rows'][0]} vs {entry['rows'][1]} | {_p(entry['welch'])} |"
       if paired:
         test = entry["paired_over_folds"]
-        text += " – |" if test is None else f" {test['p']:.3g} ({test['folds']} folds, t = {test['t']:.2f}) |"
+        text += (" – |" if test is None else
+                 f" {test['p']:.3g} ({test['folds']} folds, t = {test['t']:.2f}) |")
       lines.append(text)
   lines += [
       "", f"Ran on {'; '.join(where['devices'])}, commit {', '.join(where['commits'])}, "
@@ -256,7 +258,8 @@ def figure(table: Table, path: pathlib.Path) -> None:
   acc = [100 * s.acc if s else np.nan for s in summaries]
   sta = [100 * s.sta if s and s.n > 1 else 0.0 for s in summaries]
   bars = ax.bar(x, acc, yerr=sta, capsize=4, color="#4c72b0", label="ferjax Acc ± Sta")
-  if table.study.folds is not None:  # Each fold's accuracy (mean over its runs): the spread behind Acc.
+  # Each fold's accuracy (mean over its runs): the spread behind Acc.
+  if table.study.folds is not None:
     for i, row in enumerate(table.rows):
       folds = list(row.fold_means().values())
       ax.scatter(np.full(len(folds), i) + np.linspace(-0.25, 0.25, len(folds)),

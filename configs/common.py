@@ -269,11 +269,8 @@ def model_config(paper: Paper, args: ml_collections.ConfigDict, flags: Mapping[s
   switched = {switch.option: switch_value(switch, args[name])
               for name, switch in paper.switches.items()}
   options = dict(flags,
-                 num_classes=catalog.dataset(dataset).num_classes,
-                 width=args.width,
-                 dropout=paper.dropout,
-                 batch_norm=args.bn,
-                 **switched)
+                 num_classes=catalog.dataset(dataset).num_classes, width=args.width,
+                 dropout=paper.dropout, batch_norm=args.bn, **switched)
   return ml_collections.ConfigDict(dict(name=paper.model, pretrained=args.pretrained,
                                         options=options))
 

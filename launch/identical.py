@@ -43,10 +43,8 @@ def train(tree: pathlib.Path, config: str, workdir: pathlib.Path) -> None:
   subprocess.run([sys.executable, "-c", check], cwd=tree, env=env, check=True)
   print(f"{tree}: {config}", flush=True)
   subprocess.run(
-      [sys.executable, "-m", "ferjax.main", f"--config={config}", f"--workdir={workdir}"],
-      cwd=tree,
-      env=env,
-      check=True)
+      [sys.executable, "-m", "ferjax.main", f"--config={config}", f"--workdir={workdir}"], cwd=tree,
+      env=env, check=True)
 
 
 def without_timings(value):

@@ -123,11 +123,7 @@ def test_augment_batch_shape_range_and_determinism():
 def test_augment_batch_without_ops_is_to_float_and_normalize():
   images = uint8_batch(batch=2)
   out = augment_batch(jax.random.PRNGKey(0),
-                      images,
-                      flip=False,
-                      rotation="none",
-                      mean=0.5,
-                      std=0.25)
+                      images, flip=False, rotation="none", mean=0.5, std=0.25)
   np.testing.assert_array_equal(out, (augment.to_float(images) - 0.5) / 0.25)
 
 

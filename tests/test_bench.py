@@ -7,15 +7,12 @@ import sys
 
 from conftest import DATA_DIR, REPO
 
-from ferjax.bench import report
+from ferjax.bench import cases, report
 
 
 def run_bench(*args: str) -> subprocess.CompletedProcess:
   result = subprocess.run([sys.executable, "-m", "ferjax.bench", *args],
-                          cwd=REPO,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr[-3000:]
   return result
 
@@ -52,7 +49,7 @@ def test_step_benchmark_times_ferjax_and_pytorch_and_ends_with_the_ratio(tmp_pat
   assert re.fullmatch(r"headline: m1 train, .* ferjax/PyTorch = \d+\.\d\dx", lines[-1]), lines[-1]
 
 
-def test_headline_compares_the_runs_in_one_program_and_the_fastest_pytorch_setting_at_the_same_dtype():
+def test_headline_compares_runs_in_one_program_and_the_fastest_pytorch_setting_at_one_dtype():
   def row(framework, setting, images_per_s, num_runs=1, dtype="float32"):
     return dict(framework=framework, setting=setting, what="train", variant="m6", batch=32,
                 image_size=48, dtype=dtype, num_runs=num_runs, images_per_s=images_per_s)
@@ -70,6 +67,24 @@ def test_unknown_variant_fails_before_any_work():
   result = subprocess.run([sys.executable, "-m", "ferjax.bench", "--models=m9"], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
   assert result.returncode != 0 and "m9" in result.stderr and "choose from" in result.stderr
+
+
+def test_a_config_case_times_that_configs_network_loss_and_input(monkeypatch):
+  monkeypatch.chdir(REPO)  # Config files import `configs`, as under python -m ferjax.main.
+  from configs import cka
+  spec = "configs/cka.py:m3,width=0.25,size=96"
+  case = cases.from_config(spec)
+  assert (case.batch, case.image_size, case.width, case.dtype) == (32, 96, 0.25, "float32")
+  timed, trained = cases.config_of(case, augment=True), cka.get_config("m3,width=0.25,size=96")
+  for key in ("model", "loss", "input", "optimizer", "dataset", "batch_size"):
+    assert timed[key] == trained[key], key
+  result = subprocess.run([sys.executable, "-m", "ferjax.bench", "--config=configs/none.py:m3"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+  assert result.returncode == 1 and result.stderr.startswith("error: --config=configs/none.py:m3")
+  timed = run_bench("--what=train", "--config=configs/cka.py:m1,width=0.0625,size=64",
+                    "--torch=eager", "--steps=1", "--warmup=1")
+  last = timed.stdout.strip().splitlines()[-1]
+  assert last.startswith("headline: cka.py:m1,width=0.0625,size=64 train, batch 32, 64 px"), last
 
 
 def test_layer_benchmark_times_every_vgg16_conv_shape_in_both_frameworks(tmp_path):

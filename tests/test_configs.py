@@ -77,8 +77,7 @@ def test_a_papers_two_files_differ_only_in_their_epochs(pair):
 BAD_ARGS = [
     (cka, "bogus=1", "unknown config argument 'bogus'"),
     (fer2013_msa, "m6,depth=3", "unknown config argument 'depth'"),
-    (cka, "m9", "unknown Table 1 row 'm9'"),
-    (fer2013, "MCSA", "unknown Table 1 row 'MCSA'"),
+    (cka, "m9", "unknown Table 1 row 'm9'"), (fer2013, "MCSA", "unknown Table 1 row 'MCSA'"),
     (ck_msa, "XYZ", "unknown paper 002 variant 'XYZ'"),
     (cka, "align_corners=true,m1", "align_corners=true .* m1 has none \\(use m4, m5 or m6\\)"),
     (fer2013, "fc_head=true", "fc_head=true .*; use m1, not m6"),

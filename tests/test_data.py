@@ -21,12 +21,7 @@ from ferjax.data import archive, datasets, fer2013, quality, splits
 FER2013_TRAIN_COUNTS = {"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215, "sad": 4830,
                         "surprise": 3171, "neutral": 4965}
 CKPLUS_COUNTS = {
-    "anger": 135,
-    "contempt": 54,
-    "disgust": 177,
-    "fear": 75,
-    "happy": 207,
-    "sadness": 84,
+    "anger": 135, "contempt": 54, "disgust": 177, "fear": 75, "happy": 207, "sadness": 84,
     "surprise": 249
 }
 
@@ -75,10 +70,7 @@ def blur(pixels: np.ndarray) -> np.ndarray:
 
 def prepare_command(*flags: str) -> subprocess.CompletedProcess:
   return subprocess.run([sys.executable, "-m", "ferjax.data.prepare", *flags],
-                        cwd=REPO,
-                        capture_output=True,
-                        text=True,
-                        timeout=300)
+                        cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
 def test_fer2013_splits_labels_and_counts(fer2013_data):
@@ -143,9 +135,6 @@ def test_leaky_per_class_folds_are_balanced_and_leak(ckplus_data):
   per_fold = np.stack([np.bincount(examples["label"][folds == f]) for f in range(10)])
   assert np.all(per_fold.max(0) - per_fold.min(0) <= 1)
   assert len(splits.leaked_subjects(examples["subject"], folds)) > 50
-  manifest = splits.manifest(folds, examples["id"].astype(str), examples["subject"],
-                             examples["label"])
-  assert sum(len(f["ids"]) for f in manifest["folds"]) == 927 and manifest["leaked_subjects"]
   with pytest.raises(ValueError, match="unknown CK\\+ fold scheme 'random'"):
     splits.ckplus_folds("random", examples["subject"], examples["label"], examples["id"])
 
@@ -176,12 +165,7 @@ def test_subsets_are_deterministic_and_keep_the_stored_order():
 def test_kaggle_csv_gives_the_pixels_and_labels_of_the_image_folders(tmp_path):
   """A fer2013.csv written from archive images (Kaggle label order) builds to the same examples."""
   folder_labels = {
-      "angry": 0,
-      "disgust": 1,
-      "fear": 2,
-      "happy": 3,
-      "sad": 4,
-      "surprise": 5,
+      "angry": 0, "disgust": 1, "fear": 2, "happy": 3, "sad": 4, "surprise": 5,
       "neutral": 6
   }
   rows, expected = [], []

@@ -72,10 +72,7 @@ def test_fer2013_killed_in_its_second_epoch_resumes_to_the_same_result(
   command = [sys.executable, "-m", "ferjax.main", f"--config=configs/fer2013.py:{ARG}", *OVERRIDES,
              f"--workdir={tmp_path}"]
   process = subprocess.Popen(command,
-                             cwd=REPO,
-                             env=env,
-                             stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE,
+                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
   wait_for_checkpoint(tmp_path, STEPS_PER_EPOCH, process)  # written after the first validation
   process.send_signal(signal.SIGKILL)

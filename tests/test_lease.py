@@ -52,18 +52,12 @@ def lease_wheels(request) -> pathlib.Path:
 def test_lease_dry_run(lease_wheels, fer2013_data, ckplus_data, tfds_dir, tmp_path):
   out = tmp_path / "out"
   environment = dict(os.environ,
-                     OUT=str(out),
-                     LEASE_WHEELS=str(lease_wheels),
-                     PYTHON=sys.executable,
-                     LEASE_SCRATCH=str(tmp_path / "scratch"),
-                     FERJAX_DATA_DIR=str(tfds_dir),
+                     OUT=str(out), LEASE_WHEELS=str(lease_wheels), PYTHON=sys.executable,
+                     LEASE_SCRATCH=str(tmp_path / "scratch"), FERJAX_DATA_DIR=str(tfds_dir),
                      FERJAX_MANUAL_DIR=str(REPO.parent / "shared" / "data"))
   environment.pop("PYTHONPATH", None)
   done = subprocess.run([str(REPO / "launch" / "lease.sh"), "--dry-run"],
-                        env=environment,
-                        capture_output=True,
-                        text=True,
-                        timeout=900)
+                        env=environment, capture_output=True, text=True, timeout=900)
   log = (out / "lease.log").read_text()
   assert done.returncode == 0, log[-4000:]
   for stage in ("1. device and versions", "2. carried wheels", "4. smoke tests",

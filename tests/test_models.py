@@ -120,12 +120,7 @@ def test_batch_norm_gcca_gradients_stay_finite_under_jit(ckplus_images):
   """Regression: stochastic pooling's take_along_axis gradient came out NaN under jit with
   BatchNorm."""
   model = get_model("contextual",
-                    fusion=True,
-                    gcca=True,
-                    pd=False,
-                    ra=False,
-                    width=TINY,
-                    num_classes=6,
+                    fusion=True, gcca=True, pd=False, ra=False, width=TINY, num_classes=6,
                     batch_norm=True)
   x, labels = map(jnp.asarray, ckplus_images)
   x = (x - x.mean()) / x.std()

@@ -40,11 +40,7 @@ def assert_same_curve(actual: np.ndarray, expected: np.ndarray) -> None:
 
 def run(command: list[str], env: dict, timeout: int = 600) -> subprocess.CompletedProcess:
   result = subprocess.run(command,
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=timeout)
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
   assert result.returncode == 0, result.stderr[-3000:]
   return result
 
@@ -66,10 +62,7 @@ def test_eight_devices_follow_the_single_device_loss_curve(one_device, tfds_dir,
       sys.executable, "-m", "ferjax.main", *ARGS, f"--workdir={tmp_path / 'uneven'}",
       "--config.batch_size=30"
   ],
-                          cwd=REPO,
-                          env=environment(tfds_dir, 8),
-                          capture_output=True,
-                          text=True,
+                          cwd=REPO, env=environment(tfds_dir, 8), capture_output=True, text=True,
                           timeout=300)
   assert (uneven.returncode == 1 and
           "batch size 30 does not split evenly over 8 devices" in uneven.stderr)
@@ -115,12 +108,8 @@ def test_a_run_stopped_by_sigterm_mid_epoch_resumes_to_the_same_result(
     uninterrupted, tfds_dir, tmp_path):
   env, killed = environment(tfds_dir), tmp_path / "killed"
   process = subprocess.Popen(
-      [sys.executable, "-m", "ferjax.main", *KILL_ARGS, f"--workdir={killed}"],
-      cwd=REPO,
-      env=env,
-      stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE,
-      text=True)
+      [sys.executable, "-m", "ferjax.main", *KILL_ARGS, f"--workdir={killed}"], cwd=REPO, env=env,
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   wait_for_checkpoint(killed, 26, process)
   process.send_signal(signal.SIGTERM)
   stdout, _ = process.communicate(timeout=300)
@@ -143,11 +132,7 @@ def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpo
       sys.executable, "-m", "ferjax.main", *args, "--config.num_epochs=2",
       "--config.optimizer.weight_decay=1e30"
   ],
-                          cwd=REPO,
-                          env=env,
-                          capture_output=True,
-                          text=True,
-                          timeout=600)
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
   assert result.returncode == 1
   error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
   assert len(

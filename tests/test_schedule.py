@@ -20,8 +20,7 @@ LOSSES = {
     # there).
     "tiny_gains": [
         1.0, 0.99995, 0.99992, 0.99985, 0.99984, 0.9, 0.89995, 0.89992, 0.89985, 0.89984
-    ],
-    "falling": list(np.linspace(2.0, 0.1, 12)),
+    ], "falling": list(np.linspace(2.0, 0.1, 12)),
     "random": list(np.random.default_rng(0).uniform(0.5, 1.5, 40)),
 }
 

@@ -86,17 +86,9 @@ def test_an_expanded_epoch_visits_every_example_and_view_once(n, batch):
 def test_grain_and_device_sources_give_the_same_expanded_batches(ckplus_data, mesh):
   builder = ckplus_data["6class"]
   grain_source = pipeline.GrainSource.from_builder(builder,
-                                                   "train",
-                                                   mesh,
-                                                   BATCH,
-                                                   seeds=(7, 8),
-                                                   views=15)
+                                                   "train", mesh, BATCH, seeds=(7, 8), views=15)
   device_source = device.DeviceSource.from_builder(builder,
-                                                   "train",
-                                                   mesh,
-                                                   BATCH,
-                                                   seeds=(7, 8),
-                                                   views=15)
+                                                   "train", mesh, BATCH, seeds=(7, 8), views=15)
   assert device_source.order.steps_per_epoch == 927 * 15 // BATCH == 217
   assert_same_batches(grain_source.train_batches(), device_source.train_batches(), count=3)
   grain_late = grain_source.train_batches()
@@ -124,20 +116,13 @@ def test_grain_worker_processes_give_the_same_batches(ckplus_data, mesh):
   builder = ckplus_data["6class"]
   single = pipeline.GrainSource.from_builder(builder, "train", mesh, BATCH, seeds=(1,))
   workers = pipeline.GrainSource.from_builder(builder,
-                                              "train",
-                                              mesh,
-                                              BATCH,
-                                              seeds=(1,),
-                                              num_workers=2)
+                                              "train", mesh, BATCH, seeds=(1,), num_workers=2)
   assert_same_batches(single.train_batches(), workers.train_batches(), count=4)
 
 
 def test_grain_iterator_resumes_mid_epoch(ckplus_data, mesh):
   source = pipeline.GrainSource.from_builder(ckplus_data["6class"],
-                                             "train",
-                                             mesh,
-                                             BATCH,
-                                             seeds=(2,))
+                                             "train", mesh, BATCH, seeds=(2,))
   batches = source.train_batches()
   for _ in range(5):
     next(batches)
@@ -259,10 +244,7 @@ def test_two_processes_load_their_own_rows_of_the_same_global_batches(ckplus_dat
       subprocess.Popen(
           [sys.executable, "-c", TWO_PROCESSES,
            str(i), str(port), str(tfds_dir)],
-          cwd=REPO,
-          env=env,
-          stdout=subprocess.PIPE,
-          stderr=subprocess.PIPE,
+          cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
           text=True) for i in range(2)
   ]
   outputs = [p.communicate(timeout=300) for p in processes]

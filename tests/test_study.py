@@ -165,16 +165,11 @@ def synthetic_table_lines(accuracies: dict[str, list[list[float]]]) -> list[dict
   environment = {"device_kind": "cpu", "device_count": 1, "git": {"commit": "abc", "dirty": False}}
   return [
       line(cell,
-           run,
-           fold,
-           value,
-           "table1_ckplus",
+           run, fold, value, "table1_ckplus",
            scale={
                "runs": 2,
                "folds": [0, 1, 2]
-           },
-           environment=environment,
-           wall_time_s=60.0,
+           }, environment=environment, wall_time_s=60.0,
            finished_at=f"2026-12-02T00:0{run}:{fold}0+00:00")
       for cell, runs in accuracies.items()
       for run, folds in enumerate(runs)
@@ -261,34 +256,19 @@ def test_study_stops_mid_job_resumes_and_skips_what_the_ledger_holds(ckplus_data
   }
   environment = dict(os.environ, PYTHONPATH=str(REPO))
   done = subprocess.run([sys.executable, *commands["study"]],
-                        capture_output=True,
-                        text=True,
-                        env=environment,
-                        cwd=REPO,
-                        check=True)
+                        capture_output=True, text=True, env=environment, cwd=REPO, check=True)
   assert "2/2 jobs already in" in done.stdout and "the study is complete" in done.stdout
   done = subprocess.run([sys.executable, *commands["report"]],
-                        capture_output=True,
-                        text=True,
-                        env=environment,
-                        cwd=REPO,
-                        check=True)
+                        capture_output=True, text=True, env=environment, cwd=REPO, check=True)
   assert "| m1 |" in done.stdout and (tmp_path / "tables" / "tables.json").is_file()
   merged = tmp_path / "merged.jsonl"
   done = subprocess.run(
       [sys.executable, *commands["report"], f"--ledger={path},{path}", f"--merge_into={merged}"],
-      capture_output=True,
-      text=True,
-      env=environment,
-      cwd=REPO,
-      check=True)
+      capture_output=True, text=True, env=environment, cwd=REPO, check=True)
   assert "2 lines into" in done.stderr and "(2 duplicates dropped)" in done.stderr
   assert ledger.read(merged).lines == ledger.read(path).lines
   done = subprocess.run([sys.executable, *commands["study"][:-1], "--budget=soon"],
-                        capture_output=True,
-                        text=True,
-                        env=environment,
-                        cwd=REPO)
+                        capture_output=True, text=True, env=environment, cwd=REPO)
   assert done.returncode == 1 and "error: --budget='soon': expected a duration" in done.stderr
 
 

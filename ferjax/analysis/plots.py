@@ -49,10 +49,7 @@ def learning_curves(panels: Mapping[str, Sequence[tuple[str, np.ndarray, np.ndar
       (line,) = axis.plot(x, values.mean(1), label=label, marker="o" if len(x) < 3 else None)
       if values.shape[1] > 1:
         axis.fill_between(x,
-                          values.min(1),
-                          values.max(1),
-                          color=line.get_color(),
-                          alpha=0.2,
+                          values.min(1), values.max(1), color=line.get_color(), alpha=0.2,
                           linewidth=0)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(name)
@@ -90,9 +87,7 @@ def sweep_curve(labels: Sequence[str], values: Sequence[float] | None, acc: Sequ
 
 
 def per_class_bars(names: Sequence[str],
-                   per_class: np.ndarray,
-                   classes: Sequence[str],
-                   path: os.PathLike,
+                   per_class: np.ndarray, classes: Sequence[str], path: os.PathLike,
                    title: str = "") -> None:
   """Grouped bars: per-class accuracy (rows of `per_class`, in [0, 1]) of each named run, side by
   side."""

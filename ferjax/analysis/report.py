@@ -31,6 +31,7 @@ from absl import app, flags
 
 from ferjax import cli
 from ferjax.analysis import plots
+from ferjax.analysis import sweep as sweep_lib
 from ferjax.models.variants import CONTEXTUAL_LOSS, CONTEXTUAL_VARIANTS, MULTISCALE_VARIANTS
 from ferjax.study import ledger, tables
 from ferjax.study.published import PAPER_000_TABLE_1, PAPER_000_TABLE_2, PAPER_002_VARIANTS
@@ -321,9 +322,7 @@ def write_pictures(workdir: Workdir, output: pathlib.Path, stem: str) -> dict[st
   pictures = {"confusion": f"{stem}_confusion.png"}
   confusion = np.sum(np.asarray(r.confusion), axis=0)
   plots.confusion_matrix(
-      confusion,
-      r.classes,
-      output / pictures["confusion"],
+      confusion, r.classes, output / pictures["confusion"],
       title=f"{workdir.name}: {_model_label(workdir)} on {r.dataset}, {r.split}, "
       f"sum over {_runs(r)}")
   panels = learning_curve_panels(workdir)
@@ -364,15 +363,11 @@ def _unique_names(paths: Sequence[pathlib.Path]) -> list[str]:
   return names
 
 
-def is_sweep(path: pathlib.Path) -> bool:
-  return (path / "sweep.json").is_file()
-
-
 def load_sweep(path: pathlib.Path) -> dict:
   try:
-    return json.loads((path / "sweep.json").read_text())
-  except json.JSONDecodeError as error:
-    raise ReportError(f"{path / 'sweep.json'}: not valid JSON ({error})") from error
+    return sweep_lib.read_summary(path)
+  except ValueError as error:
+    raise ReportError(str(error)) from None
 
 
 def swept_axis(points: list[dict]) -> tuple[str, list[float] | None]:
@@ -409,16 +404,14 @@ def per_class_section(workdirs: Sequence[Workdir], output: pathlib.Path) -> str 
     return None
   classes = list(next(iter(class_lists)))
   plots.per_class_bars([w.name for w in workdirs],
-                       np.stack([per_class_means(w.results) for w in workdirs]),
-                       classes,
-                       output / "per_class.png",
-                       title="per-expression accuracy, mean over runs")
+                       np.stack([per_class_means(w.results) for w in workdirs]), classes,
+                       output / "per_class.png", title="per-expression accuracy, mean over runs")
   return "![per-class accuracy of every workdir](per_class.png)"
 
 
 def embedding_section(workdirs: Sequence[Workdir], output: pathlib.Path) -> str:
   """Test-split embedding geometry per workdir (table) and PCA / t-SNE projections (pictures)."""
-  from ferjax import geometry  # Loads models and data: only with --embeddings.
+  from ferjax.analysis import geometry  # Loads models and data: only with --embeddings.
   rows, projections = [], {"pca": [], "tsne": []}
   classes = None
   for workdir in workdirs:
@@ -453,8 +446,8 @@ def build_report(paths: Sequence[os.PathLike], output: os.PathLike | None = None
     raise ReportError("no workdir given")
   paths = [pathlib.Path(p) for p in paths]
   names = _unique_names(paths)
-  sweeps = [(p, n, load_sweep(p)) for p, n in zip(paths, names, strict=True) if is_sweep(p)]
-  workdirs = [load_workdir(p, n) for p, n in zip(paths, names, strict=True) if not is_sweep(p)]
+  sweeps = [(p, n, load_sweep(p)) for p, n in zip(paths, names, strict=True) if sweep_lib.holds_sweep(p)]
+  workdirs = [load_workdir(p, n) for p, n in zip(paths, names, strict=True) if not sweep_lib.holds_sweep(p)]
   output = pathlib.Path(output) if output else paths[0].resolve().parent
   output.mkdir(parents=True, exist_ok=True)
   sections = ["# ferjax report"]

@@ -21,18 +21,11 @@ import os
 import pathlib
 
 import ml_collections
-from absl import app, flags
-from ml_collections import config_flags
 
-from ferjax import cli, distributed
 from ferjax.train import checks, evaluate, hyper, loop, results
 from ferjax.train.stopping import Stopped
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "A config with a sweep, e.g. "
-                                          "configs/fer2013.py:lambda_sweep.", lock_config=False)
-_WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's folder; rerunning resumes there.")
-_TOGETHER = flags.DEFINE_bool("together", True, "Train points that differ only in loss weights or "
-                              "learning rate as one program (--notogether: one after another).")
+FILE = "sweep.json"  # This module is its writer (`run_sweep`) and reader (`read_summary`).
 
 
 def points_of(config: ml_collections.ConfigDict) -> list[dict]:
@@ -140,15 +133,21 @@ def run_sweep(config: ml_collections.ConfigDict,
   summary = {"name": config.sweep.name, "dataset": config.dataset, "model": config.model.name,
              "options": config.model.options.to_dict(), "loss": config.loss.name,
              "num_runs": config.num_runs, "points": rows}
-  (workdir / "sweep.json").write_text(json.dumps(summary, indent=2))
+  (workdir / FILE).write_text(json.dumps(summary, indent=2))
   for row in rows:
     print(f"{row['label']}: Acc {100 * row['acc']:.2f}% Sta {100 * row['sta']:.2f}", flush=True)
   return rows
 
 
-def main(argv: list[str]) -> None:
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  cli.run(lambda: (distributed.initialize("env_or_off"),
-                   run_sweep(_CONFIG.value, _WORKDIR.value, _TOGETHER.value)),
-          errors=(loop.TrainingError,))
+def holds_sweep(path: os.PathLike) -> bool:
+  """Whether `path` is a finished sweep's folder."""
+  return (pathlib.Path(path) / FILE).is_file()
+
+
+def read_summary(path: os.PathLike) -> dict:
+  """A finished sweep's sweep.json: its name, dataset, model, loss, runs and per-point rows."""
+  file = pathlib.Path(path) / FILE
+  try:
+    return json.loads(file.read_text())
+  except json.JSONDecodeError as error:
+    raise ValueError(f"{file}: not valid JSON ({error})") from None

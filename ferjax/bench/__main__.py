@@ -4,8 +4,8 @@ machine.
   python -m ferjax.bench --what=train --models=m6                    # the headline case
   python -m ferjax.bench --what=all --json=bench.json                # every variant, train and eval
   python -m ferjax.bench --what=train --models=m6 --image_size=224 --dtype=bfloat16
-  python -m ferjax.bench --what=train --models=m6 --num_runs=10      # 10 seeds in one program
-                                                                    # vs one by one
+  python -m ferjax.bench --what=train --models=m6 --num_runs=10      # 10 runs, one program
+  python -m ferjax.bench --what=train --config=configs/cka.py:m3,size=96   # any config's step
   python -m ferjax.bench --what=train,eval --models=m6 --torch=channels_last,compile
   python -m ferjax.bench --what=profile --models=m6                  # where a step's time goes
   python -m ferjax.bench --what=layers                               # VGG16's convs one by one
@@ -21,6 +21,7 @@ the CPU: see ferjax.train.steps.over_runs). The last line printed is the headlin
 ferjax/PyTorch speed ratio against PyTorch's fastest setting at the same precision.
 """
 
+import dataclasses
 import json
 from collections.abc import Sequence
 
@@ -45,6 +46,10 @@ _DTYPE = flags.DEFINE_enum("dtype", "float32", ["float32", "bfloat16"],
 _NUM_RUNS = flags.DEFINE_integer("num_runs", 1,
                                  "Runs (seeds) trained by one ferjax program (headline case).")
 _WIDTH = flags.DEFINE_float("width", 1.0, "Channel width multiplier (1 = the papers' networks).")
+_CONFIG = flags.DEFINE_string(
+    "config", None, "A config as ferjax.main takes it (configs/cka.py:m6,size=224): time its "
+    "network, loss, input size, dtype and batch instead of --models, --batch, --image_size, "
+    "--dtype and --width.")
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per row (the median is reported).")
 _WARMUP = flags.DEFINE_integer("warmup", 2, "Untimed steps before timing (the first one compiles).")
 _TORCH = flags.DEFINE_list(
@@ -66,13 +71,23 @@ def say(text: str) -> None:
   print(text, flush=True)
 
 
-def step_rows(what: str, variants: Sequence[str]) -> list[dict]:
-  """ferjax and PyTorch rows of `what` (train or eval) for every variant, in the order run."""
+def cases_to_time() -> list[cases.Case]:
+  """--config's case, or one per --models variant at --batch, --image_size, --dtype, --width; the
+  first is the headline case."""
+  if _CONFIG.value:
+    return [cases.from_config(_CONFIG.value)]
+  cases.check_variants(_MODELS.value)
+  return [cases.Case(variant, _BATCH.value, _IMAGE_SIZE.value, _DTYPE.value, 1, _WIDTH.value)
+          for variant in _MODELS.value]
+
+
+def step_rows(what: str, timed: Sequence[cases.Case]) -> list[dict]:
+  """ferjax and PyTorch rows of `what` (train or eval) for every case, in the order run."""
   from ferjax.bench import torch_steps  # PyTorch is only needed for these rows.
-  settings = torch_steps.settings_for(_DTYPE.value, _TORCH.value)
   rows = []
-  for number, variant in enumerate(variants):
-    case = cases.Case(variant, _BATCH.value, _IMAGE_SIZE.value, _DTYPE.value, 1, _WIDTH.value)
+  for number, case in enumerate(timed):
+    settings = torch_steps.settings_for(case.dtype, _TORCH.value)
+    variant = case.variant
     say(f"{what} {variant}: ferjax ...")
     if what == "train":
       ours = ferjax_steps.train_row(case, _STEPS.value, _WARMUP.value)
@@ -101,8 +116,7 @@ def headline_extras(case: cases.Case) -> list[dict]:
           ferjax_steps.train_row(case, _STEPS.value, _WARMUP.value, augment=True, source="device")]
   if _NUM_RUNS.value > 1:
     say(f"train {case.variant}: ferjax, {_NUM_RUNS.value} runs in one program ...")
-    together = cases.Case(case.variant, case.batch, case.image_size, case.dtype, _NUM_RUNS.value,
-                          case.width)
+    together = dataclasses.replace(case, num_runs=_NUM_RUNS.value)
     rows.append(ferjax_steps.train_row(together, _STEPS.value, _WARMUP.value))
   return rows
 
@@ -110,8 +124,13 @@ def headline_extras(case: cases.Case) -> list[dict]:
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+  cli.run(bench)
+
+
+def bench() -> None:
+  """Measures what --what asks, prints it and writes --json."""
   logging.set_verbosity(logging.WARNING)
-  cases.check_variants(_MODELS.value)
+  timed = cases_to_time()
   results: dict = {"device": timing.describe_device()}
   unknown = sorted(set(_WHAT.value) - set(WHATS))
   if unknown:
@@ -125,9 +144,7 @@ def main(argv: Sequence[str]) -> None:
         _IMAGE_SIZE.value, [int(w) for w in _WORKERS.value])
     say(input_sources.format_results(results["input"]))
   if "profile" in whats:
-    case = cases.Case(_MODELS.value[0], _BATCH.value, _IMAGE_SIZE.value, _DTYPE.value, 1,
-                      _WIDTH.value)
-    results["profile"] = profile.profile(case, _STEPS.value, _WARMUP.value)
+    results["profile"] = profile.profile(timed[0], _STEPS.value, _WARMUP.value)
     say(profile.format_profile(results["profile"]))
   if "layers" in whats:
     from ferjax.bench import layers, torch_steps
@@ -142,7 +159,7 @@ def main(argv: Sequence[str]) -> None:
   rows = []
   for what in ("train", "eval"):
     if what in whats:
-      rows += step_rows(what, _MODELS.value)
+      rows += step_rows(what, timed)
   if rows:
     from ferjax.bench import torch_steps
     report.add_utilisation(
@@ -154,7 +171,7 @@ def main(argv: Sequence[str]) -> None:
     with open(_JSON.value, "w") as handle:
       json.dump(results, handle, indent=2)
   if rows:
-    say(report.headline(rows, _MODELS.value[0], _NUM_RUNS.value))
+    say(report.headline(rows, timed[0].variant, _NUM_RUNS.value))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,16 @@
-"""What a benchmark case trains: the config of a paper variant, as `configs/` defines it.
+"""What a benchmark case trains: the config of a paper variant, as `configs/` defines it, or any
+config given as `python -m ferjax.main` takes it.
 
 The bench times exactly what `python -m ferjax.main --config=configs/fer2013.py:m6` (or
 `fer2013_msa.py:MCSA`) would train, the loss and optimizer included, so the variant names are the
-config arguments: m1..m6 (paper 000's Table 1) and M, MCA, MSA, MCSA (paper 002).
+config arguments: m1..m6 (paper 000's Table 1) and M, MCA, MSA, MCSA (paper 002). A case made from
+`--config=FILE:ARG` (`from_config`) times that config's network, loss, input size, dtype and batch.
 """
 
 import dataclasses
 import importlib
+import importlib.util
+import pathlib
 
 import ml_collections
 import numpy as np
@@ -16,7 +20,6 @@ from ferjax.models import variants
 PAPER000 = tuple(variants.CONTEXTUAL_VARIANTS)
 PAPER002 = tuple(variants.MULTISCALE_VARIANTS)
 VARIANTS = PAPER000 + PAPER002
-NUM_CLASSES = 7  # FER2013's (the configs' dataset).
 NO_AUGMENTATION = dict(views="random", flip=False, rotation="none", crop_scale=(), erase_prob=0.0)
 
 
@@ -30,6 +33,7 @@ class Case:
   dtype: str
   num_runs: int = 1
   width: float = 1.0
+  config: str = ""  # A config as ferjax.main takes it ('configs/cka.py:m6'); empty: the variant's.
 
 
 def check_variants(names: list[str]) -> None:
@@ -38,22 +42,44 @@ def check_variants(names: list[str]) -> None:
     raise ValueError(f"unknown model variant(s) {unknown}; choose from {list(VARIANTS)}")
 
 
+def load_config(spec: str) -> ml_collections.ConfigDict:
+  """`get_config(arg)` of the config file in `spec` ('configs/cka.py:m6,width=0.5'), as
+  `--config` of ferjax.main reads it (run from the repository root, where `configs` imports)."""
+  path, _, arg = spec.partition(":")
+  if not pathlib.Path(path).is_file():
+    raise FileNotFoundError(f"--config={spec}: no config file {path}; run the bench from the root "
+                            "of a source checkout of ferjax, as python -m ferjax.main")
+  loader = importlib.util.spec_from_file_location(f"bench_config_{pathlib.Path(path).stem}", path)
+  module = importlib.util.module_from_spec(loader)
+  loader.loader.exec_module(module)
+  return module.get_config(arg)
+
+
+def from_config(spec: str) -> Case:
+  """The case of a config: its network, batch, input size, dtype and width (one run)."""
+  config = load_config(spec)
+  return Case(pathlib.Path(spec).name, config.batch_size, config.input.size, config.dtype,
+              width=config.model.options.width, config=spec)
+
+
 def config_of(case: Case, augment: bool = False) -> ml_collections.ConfigDict:
-  """The FER2013 training config of `case` (configs/fer2013.py or fer2013_msa.py with the case's
-  variant, width, size, runs and dtype); `augment=False` switches the random augmentation off."""
-  name = "configs.fer2013" if case.variant in PAPER000 else "configs.fer2013_msa"
-  try:
-    module = importlib.import_module(name)
-  except ModuleNotFoundError as error:
-    raise FileNotFoundError(
-        f"{name} cannot be imported ({error}): run the bench from the root of a "
-        "source checkout of ferjax, as python -m ferjax.main") from None
-  config = module.get_config(f"{case.variant},width={case.width},size={case.image_size},"
-                             f"runs={case.num_runs},dtype={case.dtype},epochs=1")
+  """The training config of `case`: its own config file, else configs/fer2013.py or
+  fer2013_msa.py with the case's variant (FER2013), with the case's width, size, runs, dtype and
+  batch; `augment=False` switches the random augmentation off."""
+  spec = case.config or (f"configs/{'fer2013' if case.variant in PAPER000 else 'fer2013_msa'}.py:"
+                         f"{case.variant}")
+  path, _, arg = spec.partition(":")
+  switches = (f"width={case.width},size={case.image_size},runs={case.num_runs},dtype={case.dtype},"
+              "epochs=1")
+  config = load_config(f"{path}:{arg},{switches}" if arg else f"{path}:{switches}")
   config.batch_size = case.batch
   if not augment:
     config.input.update(NO_AUGMENTATION)
   return config
+
+
+def num_classes(case: Case) -> int:
+  return config_of(case).model.options.num_classes
 
 
 NUM_VIEWS = 15  # 3 mirror states x 5 angles (ferjax.data.augment.expansion_views)
@@ -65,5 +91,5 @@ def synthetic_batch(case: Case, size: int | None = None) -> dict:
   size = size or case.image_size
   rng = np.random.default_rng(0)
   return {"image": rng.integers(0, 256, (case.batch, size, size, 1), dtype=np.uint8),
-          "label": (np.arange(case.batch) % NUM_CLASSES).astype(np.int32),
+          "label": (np.arange(case.batch) % num_classes(case)).astype(np.int32),
           "view": (np.arange(case.batch) % NUM_VIEWS).astype(np.int32)}

@@ -54,20 +54,11 @@ def _row(case: cases.Case, what: str, setting: str, compiled, compile_s: float,
          measured: timing.Timing) -> dict:
   images = case.batch * case.num_runs
   return dict(framework="ferjax",
-              setting=setting,
-              what=what,
-              variant=case.variant,
-              batch=case.batch,
-              image_size=case.image_size,
-              dtype=case.dtype,
-              num_runs=case.num_runs,
-              width=case.width,
-              step_ms=measured.step_s * 1e3,
-              images_per_s=images / measured.step_s,
-              compile_s=compile_s,
-              flops=_flops(compiled),
-              memory_bytes=_memory_bytes(compiled),
-              steps=measured.steps)
+              setting=setting, what=what, variant=case.variant, batch=case.batch,
+              image_size=case.image_size, dtype=case.dtype, num_runs=case.num_runs,
+              width=case.width, step_ms=measured.step_s * 1e3,
+              images_per_s=images / measured.step_s, compile_s=compile_s, flops=_flops(compiled),
+              memory_bytes=_memory_bytes(compiled), steps=measured.steps)
 
 
 @functools.cache
@@ -75,7 +66,8 @@ def _initial_state(case: cases.Case) -> tuple[state_lib.Initial, hyper.Runs]:
   """The case's network, optimizer and TrainState, and its per-run values, made once per process."""
   config = cases.config_of(case)
   runs = hyper.resolve(config)
-  return state_lib.initial_state(config, mesh_lib.make_mesh(), cases.NUM_CLASSES, runs), runs
+  classes = config.model.options.num_classes
+  return state_lib.initial_state(config, mesh_lib.make_mesh(), classes, runs), runs
 
 
 def _fresh_state(case: cases.Case) -> tuple[state_lib.Initial, hyper.Runs]:
@@ -100,7 +92,7 @@ def compiled_train_step(case: cases.Case, augment: bool = False, source: str = "
     rng = np.random.default_rng(0)
     data = device.DeviceSource.from_arrays(
         rng.integers(0, 256, (SOURCE_EXAMPLES, raw, raw, 1), dtype=np.uint8),
-        np.arange(SOURCE_EXAMPLES) % cases.NUM_CLASSES, mesh, case.batch,
+        np.arange(SOURCE_EXAMPLES) % config.model.options.num_classes, mesh, case.batch,
         seeds=tuple(range(case.num_runs)), views=augment_lib.views_per_example(config))
   else:
     host = cases.synthetic_batch(case, raw)
@@ -138,7 +130,7 @@ def eval_row(case: cases.Case, steps_timed: int, warmup: int) -> dict:
   host = cases.synthetic_batch(case)
   host["mask"] = np.ones(case.batch, bool)
   batch = jax.device_put(host, mesh_lib.batch_sharding(mesh))
-  jitted = steps.make_eval_step(initial.model, config, mesh, cases.NUM_CLASSES)
+  jitted = steps.make_eval_step(initial.model, config, mesh, config.model.options.num_classes)
   compiled, compile_s = _compile(jitted, state.runs, batch)
   measured = timing.time_steps(lambda _: compiled(state.runs, batch), jax.block_until_ready,
                                steps_timed, warmup)

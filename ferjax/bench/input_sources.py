@@ -49,10 +49,7 @@ def input_throughput(dataset: str, manual_dir: str, data_dir: str, batch_size: i
   results = []
   for num_workers in workers:
     source = pipeline.GrainSource.from_builder(builder,
-                                               "train",
-                                               mesh,
-                                               batch_size,
-                                               num_workers=num_workers)
+                                               "train", mesh, batch_size, num_workers=num_workers)
     seconds = time_batches(source.train_batches(), lambda s, b: augment_step(s, b["image"]), steps,
                            warmup)
     results.append({"source": "grain", "workers": num_workers, "seconds": seconds})

@@ -26,16 +26,18 @@ def _cell(value, fmt: str) -> str:
 def format_rows(rows: Sequence[dict], device: str) -> str:
   """A plain-text table of every row, with the device and settings in its title."""
   first = rows[0]
+  side = max(6, *(len(r["variant"]) + 1 for r in rows))  # A --config case is named by its spec.
   lines = [
       f"{device}: batch {first['batch']}, {first['image_size']} px, width {first['width']}, "
       f"median of {first['steps']} steps",
-      f"{'what':<6}{'model':<6}{'framework':<9} {'setting':<38}{'dtype':<9}{'runs':>4}{'img/s':>9}"
+      f"{'what':<6}{'model':<{side}}{'framework':<9} {'setting':<38}{'dtype':<9}{'runs':>4}"
+      f"{'img/s':>9}"
       f"{'step ms':>9}{'compile s':>10}{'MiB':>7}{'TFLOP/s':>8}{'MFU':>7}"
   ]
   for r in rows:
     memory = None if r["memory_bytes"] is None else r["memory_bytes"] / MIB
     lines.append(
-        f"{r['what']:<6}{r['variant']:<6}{r['framework']:<9} {r['setting']:<38}{r['dtype']:<9}"
+        f"{r['what']:<6}{r['variant']:<{side}}{r['framework']:<9} {r['setting']:<38}{r['dtype']:<9}"
         f"{r['num_runs']:>4}{r['images_per_s']:>9,.0f}{r['step_ms']:>9.1f}"
         f"{_cell(r['compile_s'], '.1f'):>10}{_cell(memory, ',.0f'):>7}"
         f"{_cell(r.get('tflops'), '.2f'):>8}{_cell(r.get('mfu'), '.1%'):>7}")

@@ -38,17 +38,10 @@ def smoke_row(case: cases.Case) -> dict:
   metrics = jax.device_get(step(0))
   loss, grad_norm = float(np.mean(metrics["loss"])), float(np.mean(metrics["grad_norm"]))
   return {
-      "variant": case.variant,
-      "image_size": case.image_size,
-      "dtype": case.dtype,
-      "width": case.width,
-      "batch": case.batch,
-      "device": jax.devices()[0].device_kind,
-      "compile_s": compile_s,
-      "seconds": time.perf_counter() - started,
-      "loss": loss,
-      "grad_norm": grad_norm,
-      "finite": bool(np.isfinite(loss) and np.isfinite(grad_norm))
+      "variant": case.variant, "image_size": case.image_size, "dtype": case.dtype,
+      "width": case.width, "batch": case.batch, "device": jax.devices()[0].device_kind,
+      "compile_s": compile_s, "seconds": time.perf_counter() - started, "loss": loss,
+      "grad_norm": grad_norm, "finite": bool(np.isfinite(loss) and np.isfinite(grad_norm))
   }
 
 

@@ -47,10 +47,8 @@ def settings_for(dtype: str, names: list[str]) -> list[Setting]:
   """
   bf16 = dtype == "bfloat16"
   table = {
-      "eager": Setting(channels_last=False, autocast=bf16),
-      "channels_last": Setting(autocast=bf16),
-      "compile": Setting(compile=True, autocast=bf16),
-      "autocast": Setting(autocast=True)
+      "eager": Setting(channels_last=False, autocast=bf16), "channels_last": Setting(autocast=bf16),
+      "compile": Setting(compile=True, autocast=bf16), "autocast": Setting(autocast=True)
   }
   unknown = [name for name in names if name not in table]
   if unknown:
@@ -106,20 +104,12 @@ def _inputs(case: cases.Case, setting: Setting) -> tuple[torch.Tensor, torch.Ten
 def _row(case: cases.Case, what: str, setting: Setting, measured: timing.Timing,
          memory: int | None) -> dict:
   return dict(framework="pytorch",
-              setting=setting.label,
-              what=what,
-              variant=case.variant,
-              batch=case.batch,
-              image_size=case.image_size,
-              dtype="bfloat16" if setting.autocast else "float32",
-              num_runs=1,
-              width=case.width,
-              step_ms=measured.step_s * 1e3,
+              setting=setting.label, what=what, variant=case.variant, batch=case.batch,
+              image_size=case.image_size, dtype="bfloat16" if setting.autocast else "float32",
+              num_runs=1, width=case.width, step_ms=measured.step_s * 1e3,
               images_per_s=case.batch / measured.step_s,
-              compile_s=measured.first_s if setting.compile else None,
-              flops=None,
-              memory_bytes=memory,
-              steps=measured.steps)
+              compile_s=measured.first_s if setting.compile else None, flops=None,
+              memory_bytes=memory, steps=measured.steps)
 
 
 def _timed(case: cases.Case, what: str, setting: Setting, step, steps_timed: int,
@@ -150,7 +140,8 @@ def train_row(case: cases.Case, setting: Setting, steps_timed: int, warmup: int)
       logits, aux = forward(images)
     embeddings = aux["embedding"].float()
     if state["centers"] is None:
-      state["centers"] = torch.zeros(cases.NUM_CLASSES, embeddings.shape[-1], device=device())
+      state["centers"] = torch.zeros(config.model.options.num_classes, embeddings.shape[-1],
+                                     device=device())
     loss, delta = objective(logits.float(), embeddings, labels, state["centers"])
     loss.backward()
     optimizer.step()

@@ -45,8 +45,7 @@ PAPER_ANGLES = (-10.0, -5.0, 0.0, 5.0, 10.0)
 MIRRORS = {"none": (False, 0.0), "horizontal": (True, 0.0), "vertical": (True, 180.0)}
 PAPER_MIRRORS = ("none", "horizontal", "vertical")
 TTA_VIEW_NAMES = (
-    "identity", "hflip",
-    "top_left", "top_left_hflip", "top_right", "top_right_hflip",
+    "identity", "hflip", "top_left", "top_left_hflip", "top_right", "top_right_hflip",
     "bottom_left", "bottom_left_hflip", "bottom_right", "bottom_right_hflip",
     "center", "center_hflip",
 )
@@ -170,11 +169,8 @@ def resize(images: ArrayLike, size: Size) -> jax.Array:
 
 
 def random_erasing(key: jax.Array,
-                   image: ArrayLike,
-                   prob: ArrayLike,
-                   area: tuple[float, float] = (0.02, 0.2),
-                   aspect: tuple[float, float] = (0.3, 3.3),
-                   value: float = 0.0,
+                   image: ArrayLike, prob: ArrayLike, area: tuple[float, float] = (0.02, 0.2),
+                   aspect: tuple[float, float] = (0.3, 3.3), value: float = 0.0,
                    attempts: int = 10) -> jax.Array:
   """With probability `prob`, sets a random rectangle of one image (H, W, C) to `value`.
 
@@ -270,18 +266,11 @@ def _augment_one(key: jax.Array, image: jax.Array, view: tuple[jax.Array, jax.Ar
 
 
 def augment_batch(rng: jax.Array,
-                  images: ArrayLike,
-                  *,
-                  flip: bool = True,
-                  rotation: str = "uniform",
-                  max_degrees: float = 10.0,
-                  angles: Sequence[float] = PAPER_ANGLES,
-                  crop_scale: tuple[float, float] | None = None,
-                  erase_prob: float = 0.0,
-                  size: Size | None = None,
-                  mean: float | Sequence[float] = 0.0,
-                  std: float | Sequence[float] = 1.0,
-                  views: ArrayLike | None = None,
+                  images: ArrayLike, *, flip: bool = True, rotation: str = "uniform",
+                  max_degrees: float = 10.0, angles: Sequence[float] = PAPER_ANGLES,
+                  crop_scale: tuple[float, float] | None = None, erase_prob: float = 0.0,
+                  size: Size | None = None, mean: float | Sequence[float] = 0.0,
+                  std: float | Sequence[float] = 1.0, views: ArrayLike | None = None,
                   mirrors: Sequence[str] = PAPER_MIRRORS) -> jax.Array:
   """Randomly augments a uint8 batch (B, H, W, C) into float32 (B, size, size, C), one key per
   example.
@@ -322,9 +311,7 @@ def augment_batch(rng: jax.Array,
 
 
 def preprocess_eval(images: ArrayLike,
-                    *,
-                    size: Size | None = None,
-                    mean: float | Sequence[float] = 0.0,
+                    *, size: Size | None = None, mean: float | Sequence[float] = 0.0,
                     std: float | Sequence[float] = 1.0) -> jax.Array:
   """The deterministic path for evaluation: uint8 (B, H, W, C) -> float32, resized, normalised."""
   floats = to_float(images)
@@ -344,9 +331,7 @@ def _tta_boxes(height: int, width: int, crop_fraction: float) -> list[Box]:
 
 
 def tta_views(images: ArrayLike,
-              *,
-              size: Size | None = None,
-              crop_fraction: float = 0.875,
+              *, size: Size | None = None, crop_fraction: float = 0.875,
               mean: float | Sequence[float] = 0.0,
               std: float | Sequence[float] = 1.0) -> jax.Array:
   """The 12 test-time-augmentation views (V, B, size, size, C) of a uint8 batch, named by

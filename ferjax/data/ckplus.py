@@ -78,11 +78,8 @@ class Ckplus(archive.FromArchive, tfds.core.GeneratorBasedBuilder):
             "label": tfds.features.ClassLabel(names=self.builder_config.classes),
             "subject": tfds.features.Scalar(dtype=np.int32),
             "sequence": tfds.features.Scalar(dtype=np.int32),
-            "frame": tfds.features.Scalar(dtype=np.int32),
-            "id": tfds.features.Text(),
-        }),
-        supervised_keys=("image", "label"),
-        homepage="https://www.jeffcohn.net/Resources/",
+            "frame": tfds.features.Scalar(dtype=np.int32), "id": tfds.features.Text(),
+        }), supervised_keys=("image", "label"), homepage="https://www.jeffcohn.net/Resources/",
         metadata=tfds.core.MetadataDict(),
     )
 
@@ -95,10 +92,7 @@ class Ckplus(archive.FromArchive, tfds.core.GeneratorBasedBuilder):
     classes = self.builder_config.classes
     for member, name, subject, sequence, frame in rows:
       yield member, {
-          "image": self.stored_image("train", source.image(member)),
-          "label": classes.index(name),
-          "subject": subject,
-          "sequence": sequence,
-          "frame": frame,
+          "image": self.stored_image("train", source.image(member)), "label": classes.index(name),
+          "subject": subject, "sequence": sequence, "frame": frame,
           "id": f"S{subject:03d}_{sequence:03d}_{frame:08d}",
       }

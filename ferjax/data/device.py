@@ -56,12 +56,8 @@ class DeviceSource:
 
   @classmethod
   def from_builder(cls,
-                   builder: "tfds.core.DatasetBuilder",
-                   split: str,
-                   mesh: Mesh,
-                   batch_size: int,
-                   indices: np.ndarray | None = None,
-                   seeds: tuple[int, ...] = (0,),
+                   builder: "tfds.core.DatasetBuilder", split: str, mesh: Mesh, batch_size: int,
+                   indices: np.ndarray | None = None, seeds: tuple[int, ...] = (0,),
                    views: int = 1) -> "DeviceSource":
     """Decodes `split` (or its examples `indices`) and puts it on the devices of `mesh`."""
     from ferjax.data import datasets  # TFDS: only needed to read a prepared dataset.

@@ -177,8 +177,7 @@ class Fer2013(archive.FromArchive, tfds.core.GeneratorBasedBuilder):
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
         features=tfds.features.FeaturesDict({
-            "image": archive.image_feature(),
-            "label": tfds.features.ClassLabel(names=CLASSES),
+            "image": archive.image_feature(), "label": tfds.features.ClassLabel(names=CLASSES),
             "id": tfds.features.Text(),
         }),
         supervised_keys=("image", "label"),

@@ -16,9 +16,6 @@ import numpy as np
 # FER2013's official protocol: train on Training, select on PublicTest, report PrivateTest.
 FER2013_SPLITS = {"train": "train", "select": "public_test", "report": "private_test"}
 CKPLUS_SCHEMES = ("subject", "leaky_per_class", "leaky_random")
-# The split every scheme but 'subject' leaks: subjects (and a sequence's near-identical frames)
-# cross it.
-LEAKY_SCHEMES = ("leaky_per_class", "leaky_random")
 
 
 def subject_folds(subjects: np.ndarray, labels: np.ndarray, num_folds: int = 10) -> np.ndarray:
@@ -120,20 +117,3 @@ def leaked_subjects(subjects: np.ndarray, folds: np.ndarray) -> np.ndarray:
   pairs = np.unique(np.stack([np.asarray(subjects), folds], 1), axis=0)
   ids, counts = np.unique(pairs[:, 0], return_counts=True)
   return ids[counts > 1]
-
-
-def manifest(folds: np.ndarray, ids: Sequence[str], subjects: np.ndarray,
-             labels: np.ndarray) -> dict:
-  """A JSON-ready description of the folds: ids per fold, subjects per fold, class counts per
-  fold."""
-  ids = np.asarray(ids)
-  return {
-      "num_folds": int(folds.max()) + 1,
-      "leaked_subjects": [int(s) for s in leaked_subjects(subjects, folds)],
-      "folds": [{
-          "ids": sorted(str(i) for i in ids[folds == f]),
-          "subjects": sorted({int(s) for s in np.asarray(subjects)[folds == f]}),
-          "class_counts": np.bincount(np.asarray(labels)[folds == f],
-                                      minlength=int(labels.max()) + 1).tolist(),
-      } for f in range(int(folds.max()) + 1)],
-  }

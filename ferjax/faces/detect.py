@@ -296,14 +296,10 @@ class Detector:
   """
 
   def __init__(self,
-               min_face_size: int = 20,
-               scale_factor: float = 0.709,
+               min_face_size: int = 20, scale_factor: float = 0.709,
                thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
-               weights: dict | None = None,
-               pnet_per_scale: int = 512,
-               rnet_size: int = 256,
-               onet_size: int = 32,
-               bucket: int = 64):
+               weights: dict | None = None, pnet_per_scale: int = 512, rnet_size: int = 256,
+               onet_size: int = 32, bucket: int = 64):
     if min_face_size < PNET_CELL:
       raise ValueError(f"expected min_face_size >= {PNET_CELL}, got {min_face_size}")
     if not 0 < scale_factor < 1:

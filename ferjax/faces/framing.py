@@ -61,10 +61,7 @@ def measure(path: str, prefix: str, count: int, seed: int) -> dict:
     raise ValueError(f"no face detected in {len(chosen)} crops of {path}")
   median = float(np.median(found))
   return {
-      "archive": path,
-      "sampled": len(chosen),
-      "detected": len(found),
-      "median_ratio": median,
+      "archive": path, "sampled": len(chosen), "detected": len(found), "median_ratio": median,
       "quartiles": np.percentile(found, [25, 75]).round(3).tolist(),
       "margin": (1 / median - 1) / 2
   }

@@ -10,7 +10,6 @@ test-time views).
 """
 
 import dataclasses
-import json
 import os
 import pathlib
 import sys
@@ -26,7 +25,7 @@ from ferjax import models
 from ferjax import mesh as mesh_lib
 from ferjax.data import augment
 from ferjax.inference import buckets
-from ferjax.train import hyper, results
+from ferjax.train import config_file, hyper, results
 from ferjax.train import checkpoints as checkpoints_lib
 from ferjax.train import state as state_lib
 
@@ -71,7 +70,7 @@ class Classifier:
     A CK+ workdir trained with fold=-1 holds one workdir per fold; `fold` picks it.
     """
     workdir = job_dir(pathlib.Path(workdir), fold)
-    config = load_config(workdir)
+    config = config_file.read(workdir)
     class_names = load_class_names(workdir, config)
     mesh = mesh_lib.make_mesh()
     # Shapes only: restoring needs the state's layout, not a freshly initialised (compiled) copy.
@@ -124,20 +123,6 @@ def job_dir(workdir: pathlib.Path, fold: int) -> pathlib.Path:
           file=sys.stderr)
     return workdir / f"fold_{fold}"
   return workdir
-
-
-def load_config(workdir: pathlib.Path) -> ml_collections.ConfigDict:
-  """The config a workdir was trained with (its config.json, or the parent's for a fold)."""
-  for folder in (workdir, workdir.parent):
-    path = folder / "config.json"
-    if path.is_file():
-      try:
-        return ml_collections.ConfigDict(json.loads(path.read_text()))
-      except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); it should be the config "
-                         "train.py wrote") from None
-  raise FileNotFoundError(
-      f"no config.json in {workdir}: is it a workdir made by python -m ferjax.main?")
 
 
 def load_class_names(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> list[str]:

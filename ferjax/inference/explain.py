@@ -112,10 +112,7 @@ def panel(crop: np.ndarray, explanation: dict[str, Any], class_names: list[str],
     low, high = float(heat.min()), float(heat.max())
     axes.imshow(crop, cmap="gray", vmin=0, vmax=255)
     axes.imshow(heat,
-                cmap="jet",
-                alpha=0.45,
-                vmin=low,
-                vmax=max(high, low + 1e-6),
+                cmap="jet", alpha=0.45, vmin=low, vmax=max(high, low + 1e-6),
                 interpolation="bilinear",
                 extent=(-0.5, crop.shape[1] - 0.5, crop.shape[0] - 0.5, -0.5))
     axes.set_title(f"{name}\n{low:.2f}..{high:.2f}", fontsize=7)

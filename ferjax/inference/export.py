@@ -19,33 +19,13 @@ from typing import Any
 
 import jax
 import numpy as np
+from flax import traverse_util
 
 from ferjax.inference import buckets
 
 FORMAT = "ferjax-portable/1"
 PLATFORMS = ("cpu", "cuda", "tpu")
 _MEMBERS = ("model.jaxexport", "weights.npz", "meta.json")
-
-
-def _flatten(tree: dict, prefix: str = "") -> dict[str, np.ndarray]:
-  flat = {}
-  for key, value in tree.items():
-    if isinstance(value, dict):
-      flat.update(_flatten(value, f"{prefix}{key}/"))
-    else:
-      flat[f"{prefix}{key}"] = np.asarray(value)
-  return flat
-
-
-def _unflatten(flat: dict[str, np.ndarray]) -> dict:
-  tree: dict = {}
-  for path, value in flat.items():
-    *parents, leaf = path.split("/")
-    node = tree
-    for key in parents:
-      node = node.setdefault(key, {})
-    node[leaf] = value
-  return tree
 
 
 def export(classifier, path: os.PathLike, margin: float) -> None:
@@ -62,16 +42,11 @@ def export(classifier, path: os.PathLike, margin: float) -> None:
   exported = jax.export.export(jax.jit(probabilities), platforms=PLATFORMS)(
       jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), variables), crops)
   weights = io.BytesIO()
-  np.savez(weights, **_flatten(variables))
+  np.savez(weights, **traverse_util.flatten_dict(jax.tree.map(np.asarray, variables), sep="/"))
   meta = {
-      "format": FORMAT,
-      "class_names": classifier.class_names,
-      "size": size,
-      "mean": classifier.preprocessing.mean,
-      "std": classifier.preprocessing.std,
-      "margin": margin,
-      "source": classifier.source,
-      "model": classifier.config.model.to_dict()
+      "format": FORMAT, "class_names": classifier.class_names, "size": size,
+      "mean": classifier.preprocessing.mean, "std": classifier.preprocessing.std, "margin": margin,
+      "source": classifier.source, "model": classifier.config.model.to_dict()
   }
   with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
     archive.writestr("model.jaxexport", bytes(exported.serialize()))
@@ -97,7 +72,8 @@ class PortableClassifier:
           raise ValueError(f"{path} is not a ferjax portable model: it lacks {', '.join(missing)}")
         meta = json.loads(archive.read("meta.json"))
         with np.load(io.BytesIO(archive.read("weights.npz"))) as weights:
-          variables = _unflatten({key: weights[key] for key in weights.files})
+          flat = {key: weights[key] for key in weights.files}
+          variables = traverse_util.unflatten_dict(flat, sep="/")
         exported = jax.export.deserialize(bytearray(archive.read("model.jaxexport")))
     except zipfile.BadZipFile:
       raise ValueError(f"{path} is not a ferjax portable model (not a zip file)") from None

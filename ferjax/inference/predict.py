@@ -211,8 +211,7 @@ class Outputs:
     for record, crop, explanation in zip(records, crops,
                                          explain.explanations(self.classifier, crops)):
       explain.panel(crop,
-                    explanation,
-                    self.classifier.class_names,
+                    explanation, self.classifier.class_names,
                     self.explain / f"{name}_face{record['face']}.png",
                     title=f"{name} face {record['face']}")
 

@@ -18,14 +18,8 @@ def scaled(channels: int, width: float) -> int:
 
 
 def conv_small_maps(lhs: jax.Array,
-                    rhs: jax.Array,
-                    window_strides,
-                    padding,
-                    lhs_dilation=None,
-                    rhs_dilation=None,
-                    dimension_numbers=None,
-                    feature_group_count: int = 1,
-                    **options):
+                    rhs: jax.Array, window_strides, padding, lhs_dilation=None, rhs_dilation=None,
+                    dimension_numbers=None, feature_group_count: int = 1, **options):
   """`lax.conv_general_dilated` for flax's NHWC/HWIO convs, with kernels larger than the map
   unfolded.
 

@@ -122,9 +122,7 @@ def read_vgg16(path: os.PathLike) -> Convs:
   if not path.is_file():
     raise PretrainedError(f"{path}: no such VGG16 file (torchvision .pth or Keras .h5)")
   readers = {
-      ".pth": read_torchvision,
-      ".pt": read_torchvision,
-      ".h5": read_keras,
+      ".pth": read_torchvision, ".pt": read_torchvision, ".h5": read_keras,
       ".hdf5": read_keras
   }
   if path.suffix not in readers:

@@ -74,14 +74,9 @@ def study_command() -> None:
     raise ValueError(f"unknown study {_STUDY.value!r}; choose one of {', '.join(STUDIES)}")
   study = jobs.selected(STUDIES[_STUDY.value], _CELLS.value)
   scale = plan.Scale(width=_WIDTH.value,
-                     size=_SIZE.value,
-                     epochs=_EPOCHS.value,
-                     subset=_SUBSET.value,
-                     views=_VIEWS.value,
-                     dtype=_DTYPE.value,
-                     runs=_RUNS.value,
-                     folds=plan.parse_folds(_FOLDS.value),
-                     runs_per_job=_RUNS_PER_JOB.value)
+                     size=_SIZE.value, epochs=_EPOCHS.value, subset=_SUBSET.value,
+                     views=_VIEWS.value, dtype=_DTYPE.value, runs=_RUNS.value,
+                     folds=plan.parse_folds(_FOLDS.value), runs_per_job=_RUNS_PER_JOB.value)
   budget_s = jobs.parse_duration(_BUDGET.value)
   if _WORKDIR.value:
     jobs.run_study(study, scale, pathlib.Path(_LEDGER.value), pathlib.Path(_WORKDIR.value),

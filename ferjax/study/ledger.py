@@ -67,14 +67,10 @@ def git_state(repository: os.PathLike | None = None) -> dict:
   repository = pathlib.Path(repository or pathlib.Path(__file__).resolve().parent.parent)
   try:
     commit = subprocess.run(["git", "rev-parse", "HEAD"],
-                            cwd=repository,
-                            capture_output=True,
-                            text=True,
+                            cwd=repository, capture_output=True, text=True,
                             check=True).stdout.strip()
     changes = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                             cwd=repository,
-                             capture_output=True,
-                             text=True,
+                             cwd=repository, capture_output=True, text=True,
                              check=True).stdout.strip()
     return {"commit": commit, "dirty": bool(changes)}
   except (OSError, subprocess.CalledProcessError):
@@ -92,15 +88,10 @@ def environment() -> dict:
       versions[name] = None
   device = jax.devices()[0]
   return {
-      "device_kind": device.device_kind,
-      "platform": device.platform,
-      "device_count": jax.device_count(),
-      "process_count": jax.process_count(),
-      "host_cpu": host_cpu(),
-      "host_cores": os.cpu_count(),
-      "python": sys.version.split()[0],
-      "versions": versions,
-      "git": git_state()
+      "device_kind": device.device_kind, "platform": device.platform,
+      "device_count": jax.device_count(), "process_count": jax.process_count(),
+      "host_cpu": host_cpu(), "host_cores": os.cpu_count(), "python": sys.version.split()[0],
+      "versions": versions, "git": git_state()
   }
 
 
@@ -128,33 +119,16 @@ def run_lines(study: str, cell: str, config: dict, results: "Results",
   lines = []
   for index, run in enumerate(seeds["run"]):
     lines.append({
-        "format": FORMAT,
-        "finished_at": finished_at,
-        "study": study,
-        "cell": cell,
-        "run": int(run),
-        "fold": results.fold,
-        "seed": config["seed"],
-        "data_seed": int(seeds["data"][index]),
-        "config_hash": digest,
-        "scale": scale,
-        "dataset": results.dataset,
-        "split": results.split,
-        "protocol": results.protocol,
-        "split_sizes": results.split_sizes,
-        "source": results.source,
-        "environment": environment_,
-        "wall_time_s": results.wall_time_s,
-        "runs_in_program": len(seeds["run"]),
-        "steps": results.steps,
-        "images_per_second": results.images_per_second,
-        "best_epoch": results.best_epoch[index],
-        "num_epochs": results.num_epochs,
-        "accuracy": results.accuracy[index],
-        "classes": results.classes,
-        "per_class_accuracy": results.per_class_accuracy[index],
-        "confusion": results.confusion[index],
-        "config": config,
+        "format": FORMAT, "finished_at": finished_at, "study": study, "cell": cell, "run": int(run),
+        "fold": results.fold, "seed": config["seed"], "data_seed": int(seeds["data"][index]),
+        "config_hash": digest, "scale": scale, "dataset": results.dataset, "split": results.split,
+        "protocol": results.protocol, "split_sizes": results.split_sizes, "source": results.source,
+        "environment": environment_, "wall_time_s": results.wall_time_s,
+        "runs_in_program": len(seeds["run"]), "steps": results.steps,
+        "images_per_second": results.images_per_second, "best_epoch": results.best_epoch[index],
+        "num_epochs": results.num_epochs, "accuracy": results.accuracy[index],
+        "classes": results.classes, "per_class_accuracy": results.per_class_accuracy[index],
+        "confusion": results.confusion[index], "config": config,
     })
     if results.tta_accuracy is not None:
       lines[-1]["tta_accuracy"] = results.tta_accuracy[index]

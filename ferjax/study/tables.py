@@ -132,11 +132,8 @@ class Table:
             line["wall_time_s"] for line in lines
     }
     return {
-        "devices": devices,
-        "commits": commits,
-        "first": dates[0] if dates else None,
-        "last": dates[-1] if dates else None,
-        "wall_time_s": float(sum(programs.values())),
+        "devices": devices, "commits": commits, "first": dates[0] if dates else None,
+        "last": dates[-1] if dates else None, "wall_time_s": float(sum(programs.values())),
         "hashes": {
             row.cell.name: len({line["config_hash"] for line in row.lines}) for row in self.rows
         }
@@ -193,8 +190,7 @@ def markdown(table: Table) -> str:
         f"{_percent(summary.interval[0])} – {_percent(summary.interval[1])}"
     published = row.cell.published
     lines.append("| " + " | ".join([
-        row.cell.name,
-        _percent(summary and summary.acc),
+        row.cell.name, _percent(summary and summary.acc),
         _percent(summary.sta if summary and summary.n > 1 else None),
         str(summary.n if summary else 0), interval,
         *([_percent(getattr(row.summary("tta_accuracy"), "acc", None))] if tta else []),
@@ -235,11 +231,9 @@ def as_json(table: Table) -> dict:
     summary = row.summary()
     tta = row.summary("tta_accuracy")
     rows.append({
-        "row": row.cell.name,
-        "summary": None if summary is None else dataclasses.asdict(summary),
+        "row": row.cell.name, "summary": None if summary is None else dataclasses.asdict(summary),
         "tta_summary": None if tta is None else dataclasses.asdict(tta),
-        "run_accuracy": row.run_accuracies(),
-        "published": row.cell.published,
+        "run_accuracy": row.run_accuracies(), "published": row.cell.published,
         "completeness": row.completeness() or "complete"
     })
   return {"study": table.study.name, "title": table.study.title, "scale": table.scale, "rows": rows,

@@ -109,5 +109,4 @@ def resolve(config: ml_collections.ConfigDict) -> Runs:
   return Runs(numbers=numbers,
               data_seeds=data_seeds(config.seed, numbers),
               learning_rates=values(config, "optimizer.learning_rate"),
-              loss_weights=loss_weights(config),
-              keys=run_keys(config.seed, numbers))
+              loss_weights=loss_weights(config), keys=run_keys(config.seed, numbers))

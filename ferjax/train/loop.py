@@ -26,7 +26,7 @@ from ferjax import mesh as mesh_lib
 from ferjax.data import catalog, sources
 from ferjax.data import job as job_lib
 from ferjax.models import pretrained
-from ferjax.train import checks, evaluate, hyper, progress, steps, stopping
+from ferjax.train import checks, config_file, evaluate, hyper, progress, steps, stopping
 from ferjax.train import checkpoints as checkpoints_lib
 from ferjax.train import state as state_lib
 from ferjax.train.results import Results, summarize_folds
@@ -76,7 +76,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike,
   workdir = pathlib.Path(workdir)
   checks.check_workdir(workdir)
   if jax.process_index() == 0:
-    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+    config_file.write(workdir, config)
   if not catalog.dataset(config.dataset).folds or config.folds.fold >= 0:
     return train_one(config, workdir, max(config.folds.fold, 0), stop)
   fold_results = []
@@ -120,8 +120,7 @@ def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: in
   results = dataclasses.replace(results,
                                 steps=job.total_steps,
                                 images_per_second=job.reporter.images_per_second(job.total_steps),
-                                split_sizes=data.split_sizes(),
-                                source=data.source)
+                                split_sizes=data.split_sizes(), source=data.source)
   job.reporter.write(job.total_steps, "test", {"accuracy": results.accuracy})
   job.reporter.close()
   write(workdir, results)
@@ -302,24 +301,15 @@ def final_results(config: ml_collections.ConfigDict, data: job_lib.JobData, carr
   acc, sta = evaluate.acc_sta(metrics["accuracy"])
   folds = catalog.dataset(config.dataset).folds
   results = Results(dataset=config.dataset,
-                    model=config.model.name,
-                    options=dict(config.model.options),
-                    loss=config.loss.name,
-                    split=data.test_name,
-                    fold=fold if folds else None,
+                    model=config.model.name, options=dict(config.model.options),
+                    loss=config.loss.name, split=data.test_name, fold=fold if folds else None,
                     protocol=config.folds.scheme if folds else "fer2013",
-                    views=config.input.get("views", "random"),
-                    classes=data.class_names,
-                    num_runs=config.num_runs,
-                    num_epochs=config.num_epochs,
-                    accuracy=metrics["accuracy"].tolist(),
-                    acc=acc,
-                    sta=sta,
+                    views=config.input.get("views", "random"), classes=data.class_names,
+                    num_runs=config.num_runs, num_epochs=config.num_epochs,
+                    accuracy=metrics["accuracy"].tolist(), acc=acc, sta=sta,
                     per_class_accuracy=metrics["per_class_accuracy"].tolist(),
-                    confusion=metrics["confusion"].tolist(),
-                    best_epoch=carry.record["best_epoch"],
-                    wall_time_s=seconds,
-                    pretrained=pretrained.identity(config.model.pretrained)
+                    confusion=metrics["confusion"].tolist(), best_epoch=carry.record["best_epoch"],
+                    wall_time_s=seconds, pretrained=pretrained.identity(config.model.pretrained)
                     if config.model.get("pretrained") else None)
   if tta_step is not None:
     tta = evaluate.metrics_of(evaluate.accumulate(tta_step, carry.best,

@@ -67,9 +67,7 @@ class Results:
     `workdir`."""
     (workdir / FILE).write_text(json.dumps(self.to_json(), indent=2))
     plots.confusion_matrix(
-        np.sum(self.confusion, axis=0),
-        self.classes,
-        workdir / "confusion.png",
+        np.sum(self.confusion, axis=0), self.classes, workdir / "confusion.png",
         title=f"{self.model} on {self.dataset}, {self.split}: accuracy {self.acc:.3f}")
 
   @classmethod
@@ -103,18 +101,14 @@ def summarize_folds(fold_results: Sequence[Results]) -> Results:
   per_run = np.mean([r.accuracy for r in fold_results], axis=0)
   acc, sta = evaluate.acc_sta(per_run)
   summary = dataclasses.replace(fold_results[0],
-                                split="all folds",
-                                fold=None,
-                                accuracy=per_run.tolist(),
-                                acc=acc,
+                                split="all folds", fold=None, accuracy=per_run.tolist(), acc=acc,
                                 sta=sta,
                                 per_class_accuracy=np.mean(
                                     [r.per_class_accuracy for r in fold_results], 0).tolist(),
                                 confusion=np.sum([r.confusion for r in fold_results], 0).tolist(),
                                 fold_accuracy=[r.acc for r in fold_results],
                                 wall_time_s=sum(r.wall_time_s for r in fold_results),
-                                split_sizes=None,
-                                images_per_second=None,
+                                split_sizes=None, images_per_second=None,
                                 steps=sum(r.steps or 0 for r in fold_results))
   if summary.tta_accuracy is not None:
     tta = np.mean([r.tta_accuracy for r in fold_results], axis=0)

@@ -61,11 +61,8 @@ def embedding_size(model: nn.Module, sample: jax.Array) -> int:
 
 
 def init_run(model: nn.Module,
-             optimizer: optax.GradientTransformation,
-             key: jax.Array,
-             sample: jax.Array,
-             num_classes: int,
-             learning_rate: float,
+             optimizer: optax.GradientTransformation, key: jax.Array, sample: jax.Array,
+             num_classes: int, learning_rate: float,
              convs: pretrained.Convs | None = None) -> RunState:
   """A fresh run: network initialised from `key` (its backbone's convs from `convs` where given, see
   ferjax.models.pretrained), zero centres, zero momentum."""
@@ -74,12 +71,10 @@ def init_run(model: nn.Module,
       variables["params"], convs)
   width = embedding_size(model, sample)
   return RunState(params=params,
-                  batch_stats=variables.get("batch_stats", {}),
-                  opt_state=optimizer.init(params),
+                  batch_stats=variables.get("batch_stats", {}), opt_state=optimizer.init(params),
                   centers=jnp.zeros((num_classes, width), jnp.float32),
                   learning_rate=jnp.asarray(learning_rate, jnp.float32),
-                  best_loss=jnp.asarray(jnp.inf, jnp.float32),
-                  bad_epochs=jnp.zeros((), jnp.int32))
+                  best_loss=jnp.asarray(jnp.inf, jnp.float32), bad_epochs=jnp.zeros((), jnp.int32))
 
 
 @dataclasses.dataclass(frozen=True)

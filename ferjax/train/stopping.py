@@ -33,10 +33,6 @@ class Stop:
   def __call__(self, signum, frame) -> None:  # The SIGTERM handler.
     self.reason = "SIGTERM"
 
-  @property
-  def requested(self) -> bool:
-    return self.reason is not None
-
   def left(self) -> float:
     """Seconds to the deadline (infinite without one)."""
     return float("inf") if self.deadline is None else self.deadline - time.monotonic()

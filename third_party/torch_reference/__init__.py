@@ -2,8 +2,8 @@
 
 `get_model(name, **options)` mirrors `ferjax.models.get_model` ("contextual": paper 000's
 ContextualNet, "multiscale": paper 002's MultiscaleNet) and also accepts `in_channels` (1 or 3),
-which torch needs up front. Modules take NCHW input and return `(logits, aux)` with ferjax's aux keys
-(maps NCHW); `model.train()` / `model.eval()` play the role of ferjax's `train` argument.
+which torch needs up front. Modules take NCHW input and return `(logits, aux)` with ferjax's aux
+keys (maps NCHW); `model.train()` / `model.eval()` play the role of ferjax's `train` argument.
 `convert.flax_to_state_dict` turns ferjax variables into a state dict for these modules.
 """
 

@@ -2,11 +2,12 @@
 JIPS 2024): VGG16 + GCCA + multi-feature fusion + partial decoder + reverse attention.
 
 Table 1's rows are flags: m1 none; m2 fusion; m3 + gcca; m4 + pd; m5 + ra; m6 = m5's network. The
-fusion head follows ferjax's reading (see the ferjax module): the edge-enhanced C2' = C2 * sigmoid(E)
-+ C2 and the lateral outputs L3..L5 weighted by sigmoid of their stage map are pooled and concatenated
-into the embedding on which the island loss acts (eq. 5-7). `align_corners` sets the partial decoder's
-upsampling (CPD's corner-aligned convention); `classifier="vgg_fc"` (m1 only) is VGG16's own head:
-2x2 max-pool of C5, flatten in flax's (H, W, C) order, fc6 and fc7 (4096 x width, ReLU, dropout), head.
+fusion head follows ferjax's reading (see the ferjax module): the edge-enhanced
+C2' = C2 * sigmoid(E) + C2 and the lateral outputs L3..L5 weighted by sigmoid of their stage map are
+pooled and concatenated into the embedding on which the island loss acts (eq. 5-7). `align_corners`
+sets the partial decoder's upsampling (CPD's corner-aligned convention); `classifier="vgg_fc"` (m1
+only) is VGG16's own head: 2x2 max-pool of C5, flatten in flax's (H, W, C) order, fc6 and fc7
+(4096 x width, ReLU, dropout), head.
 """
 
 from typing import Any, Optional
@@ -17,7 +18,8 @@ from torch import nn
 
 from third_party.torch_reference.attention import GCCA
 from third_party.torch_reference.decoder import PartialDecoder, ReverseAttention
-from third_party.torch_reference.layers import ConvUnit, global_average_pool, resize, same_conv, scaled
+from third_party.torch_reference.layers import (ConvUnit, global_average_pool, resize, same_conv,
+                                                scaled)
 from third_party.torch_reference.vgg import VGG16
 
 LATERAL_FEATURES = 64
@@ -28,14 +30,16 @@ CLASSIFIERS = ("gap", "vgg_fc")
 class ContextualNet(nn.Module):
   """Paper 000's network; `forward(x)` (NCHW) returns `(logits, aux)` with ferjax's aux keys.
 
-  aux: "embedding" (B, D); "channel_weights" (5 x (B, C_i)) with gcca; "edge_map" (B, 1, H2, W2) with
-  fusion; "global_map" with pd; "reverse_attention" (A_5, A_4, A_3) and "stage_maps" (S_5, S_4, S_3)
-  with ra. `in_channels` (1 or 3) is the only option flax does not need. With classifier="vgg_fc",
-  fc6 is a LazyLinear: its input size (C5's channels times the pooled map's area) comes from the input
-  size, as in flax, and is fixed by the first forward pass or by loading a state dict.
+  aux: "embedding" (B, D); "channel_weights" (5 x (B, C_i)) with gcca; "edge_map" (B, 1, H2, W2)
+  with fusion; "global_map" with pd; "reverse_attention" (A_5, A_4, A_3) and "stage_maps"
+  (S_5, S_4, S_3) with ra. `in_channels` (1 or 3) is the only option flax does not need. With
+  classifier="vgg_fc", fc6 is a LazyLinear: its input size (C5's channels times the pooled map's
+  area) comes from the input size, as in flax, and is fixed by the first forward pass or by loading
+  a state dict.
   """
 
-  def __init__(self, num_classes: int = 7, fusion: bool = False, gcca: bool = False, pd: bool = False,
+  def __init__(self,
+               num_classes: int = 7, fusion: bool = False, gcca: bool = False, pd: bool = False,
                ra: bool = False, width: float = 1.0, dropout: float = 0.0, batch_norm: bool = False,
                align_corners: bool = False, classifier: str = "gap", in_channels: int = 3):
     super().__init__()
@@ -85,7 +89,8 @@ class ContextualNet(nn.Module):
     return self.head(self.dropout(embedding)), aux
 
   def _vgg_fc(self, c5: torch.Tensor) -> torch.Tensor:
-    """VGG16's pool5 (floor mode), fc6 and fc7; flattened channels-last to match flax's Dense kernel."""
+    """VGG16's pool5 (floor mode), fc6 and fc7; flattened channels-last to match flax's Dense
+    kernel."""
     pooled = F.max_pool2d(c5, 2, stride=2)
     hidden = torch.relu(self.fc6(pooled.permute(0, 2, 3, 1).flatten(1)))
     return torch.relu(self.fc7(self.dropout(hidden)))

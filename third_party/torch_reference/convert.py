@@ -3,7 +3,7 @@
 The conversion is generic because every torch submodule is named like its flax counterpart: a flax
 leaf at path (a, b, c, leaf) becomes the torch entry "a.b.c.<torch name>", with
 
-  Conv  kernel (H, W, I, O)  -> weight (O, I, H, W)      (a group conv's (1, 1, 3, C) -> (C, 3, 1, 1))
+  Conv  kernel (H, W, I, O)  -> weight (O, I, H, W)   (a group conv's (1, 1, 3, C) -> (C, 3, 1, 1))
   Dense kernel (in, out)     -> weight (out, in)
   bias                       -> bias
   BatchNorm scale / bias     -> weight / bias, plus num_batches_tracked = 0 so strict loading works
@@ -20,7 +20,8 @@ PARAM_NAMES = {"bias": "bias", "scale": "weight"}
 STAT_NAMES = {"mean": "running_mean", "var": "running_var"}
 
 
-def _leaves(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+def _leaves(
+    tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
   """(path, leaf) pairs of a nested mapping, depth first."""
   for key, value in tree.items():
     if isinstance(value, Mapping):
@@ -52,7 +53,8 @@ def _param_entries(path: tuple[str, ...], value: np.ndarray) -> dict[str, np.nda
 
 
 def flax_to_state_dict(variables: Mapping[str, Any]) -> dict[str, torch.Tensor]:
-  """Converts flax `variables` ({"params": ..., optionally "batch_stats": ...}) to a torch state dict.
+  """Converts flax `variables` ({"params": ..., optionally "batch_stats": ...}) to a torch state
+  dict.
 
   The result loads with `model.load_state_dict(state_dict, strict=True)` into the torch reference
   model built with the same options.

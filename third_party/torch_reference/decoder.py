@@ -54,7 +54,8 @@ class PartialDecoder(nn.Module):
 
 
 class ReverseAttention(nn.Module):
-  """One reverse-attention stage (paper 000 eq. 3-4); mirrors `ferjax.models.decoder.ReverseAttention`.
+  """One reverse-attention stage (paper 000 eq. 3-4); mirrors
+  `ferjax.models.decoder.ReverseAttention`.
 
   The deeper map S_{i+1} is resized to the lateral's resolution, A_i = 1 - sigmoid(S_{i+1}) (eq. 4),
   R_i = L_i * A_i (eq. 3), and S_i = S_{i+1} + conv2(conv1(R_i)) with conv1 a 3x3 conv (+ BN) + ReLU

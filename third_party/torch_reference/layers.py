@@ -1,4 +1,5 @@
-"""PyTorch mirror of `ferjax.models.layers`: conv units, power-of-two resizing, global average pooling.
+"""PyTorch mirror of `ferjax.models.layers`: conv units, power-of-two resizing, global average
+pooling.
 
 Tensors are NCHW. Every submodule attribute carries the name of the matching flax submodule, so
 `third_party.torch_reference.convert` can map a flax variable tree onto the state dict by name.
@@ -10,13 +11,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-# Flax BatchNorm(momentum=0.9, epsilon=1e-5) keeps 0.9 of the old statistics; torch counts the new ones.
+# Flax BatchNorm(momentum=0.9, epsilon=1e-5) keeps 0.9 of the old statistics; torch counts the new
+# ones.
 BN_MOMENTUM = 0.1
 BN_EPS = 1e-5
 
 
 def scaled(channels: int, width: float) -> int:
-  """Channel count `channels` times the width multiplier, at least 1 (as `ferjax.models.layers.scaled`)."""
+  """Channel count `channels` times the width multiplier, at least 1 (as
+  `ferjax.models.layers.scaled`)."""
   return max(1, int(round(channels * width)))
 
 
@@ -50,8 +53,8 @@ def resize(x: torch.Tensor, size: Sequence[int], align_corners: bool = False) ->
   """Resizes NCHW maps between resolutions that differ by powers of two (as `ferjax`'s `resize`).
 
   Upsampling is bilinear, with half-pixel centres by default (`align_corners=False`, what
-  jax.image.resize's 'bilinear' does when enlarging) or corner-aligned (`align_corners=True`, as CPD's
-  aggregation upsamples); downsampling is average pooling over the exact factor.
+  jax.image.resize's 'bilinear' does when enlarging) or corner-aligned (`align_corners=True`, as
+  CPD's aggregation upsamples); downsampling is average pooling over the exact factor.
   """
   height, width = x.shape[2:]
   target_h, target_w = size

@@ -1,9 +1,9 @@
-"""PyTorch mirror of `ferjax.losses`: both papers' losses and the centre-update rules.
+"""PyTorch mirror of `ferjax.train.losses`: both papers' losses and the centre-update rules.
 
-Same names, arguments and semantics: `embeddings` (B, D), integer `labels` (B,) of any integer dtype,
-`centers` (K, D).
-The centre deltas use torch.autograd where ferjax uses jax.grad; they are returned detached, like the
-constants the train step moves the centres by (`update_centers`).
+Same names, arguments and semantics: `embeddings` (B, D), integer `labels` (B,) of any integer
+dtype, `centers` (K, D).
+The centre deltas use torch.autograd where ferjax uses jax.grad; they are returned detached, like
+the constants the train step moves the centres by (`update_centers`).
 """
 
 from typing import Any
@@ -17,14 +17,16 @@ def softmax_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.T
   return F.cross_entropy(logits, labels.long(), reduction="mean")
 
 
-def center_loss(embeddings: torch.Tensor, labels: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
-  """Center loss (Wen et al. 2016), batch mean of 0.5 * ||x_i - c_{y_i}||^2 (L_C of paper 000 eq. 5)."""
+def center_loss(embeddings: torch.Tensor, labels: torch.Tensor,
+                centers: torch.Tensor) -> torch.Tensor:
+  """Center loss (Wen et al. 2016), batch mean of 0.5 * ||x_i - c_{y_i}||^2
+  (L_C of paper 000 eq. 5)."""
   return 0.5 * ((embeddings - centers[labels]) ** 2).sum(dim=-1).mean()
 
 
 def defined_directions(centers: torch.Tensor) -> torch.Tensor:
-  """(K,) bool: the centres whose direction is defined, ||c_j|| > eps ||c||_max, as in ferjax (a zero
-  centre has no cosine)."""
+  """(K,) bool: the centres whose direction is defined, ||c_j|| > eps ||c||_max, as in ferjax (a
+  zero centre has no cosine)."""
   squared = (centers * centers).sum(dim=-1)
   return squared > torch.finfo(centers.dtype).eps ** 2 * squared.max()
 
@@ -33,8 +35,8 @@ def center_cosine_term(centers: torch.Tensor) -> torch.Tensor:
   """Island term L_{I-COS} (paper 000 eq. 6): sum over ordered pairs j != k of cos(c_j, c_k) + 1.
 
   As in ferjax, only pairs of centres with a defined direction take part: a zero centre contributes
-  no term and exactly zero gradient (its squared norm is replaced by 1 before the inverse square root
-  and its unit vector by 0 after it).
+  no term and exactly zero gradient (its squared norm is replaced by 1 before the inverse square
+  root and its unit vector by 0 after it).
   """
   defined = defined_directions(centers)
   squared = torch.where(defined, (centers * centers).sum(dim=-1), 1.0)
@@ -83,7 +85,8 @@ def multiscale_objective(logits: torch.Tensor, embeddings: torch.Tensor, labels:
   return softmax + lam * center + dda, {"softmax": softmax, "center": center, "dda": dda}
 
 
-def center_delta(embeddings: torch.Tensor, labels: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+def center_delta(embeddings: torch.Tensor, labels: torch.Tensor,
+                 centers: torch.Tensor) -> torch.Tensor:
   """Wen et al. (2016) eq. 4: delta c_j = sum_i [y_i = j] (c_j - x_i) / (1 + sum_i [y_i = j]).
 
   Classes absent from the batch get zero; embeddings are constants.
@@ -106,10 +109,11 @@ def _gradient_wrt_centers(loss_fn, centers: torch.Tensor) -> torch.Tensor:
 def island_delta(embeddings: torch.Tensor, labels: torch.Tensor, centers: torch.Tensor,
                  lambda1: float) -> torch.Tensor:
   """Cai et al. (2018) centre update: the center-loss delta plus lambda1 / (K - 1) times
-  sum_{k != j} d cos(c_j, c_k) / d c_j, i.e. half the gradient of the ordered-pair sum of eq. 6 (zero
-  for and from a centre without a direction)."""
+  sum_{k != j} d cos(c_j, c_k) / d c_j, i.e. half the gradient of the ordered-pair sum of eq. 6
+  (zero for and from a centre without a direction)."""
   pair_gradient = 0.5 * _gradient_wrt_centers(center_cosine_term, centers)
-  return center_delta(embeddings, labels, centers) + lambda1 / (centers.shape[0] - 1) * pair_gradient
+  return center_delta(embeddings, labels,
+                      centers) + lambda1 / (centers.shape[0] - 1) * pair_gradient
 
 
 def dda_delta(embeddings: torch.Tensor, labels: torch.Tensor, centers: torch.Tensor,

@@ -2,9 +2,9 @@
 spatial attention (M/MCA/MSA/MCSA-VGGNet).
 
 Multiscale first conv in every block (section 2.4); conv2, conv3 and conv5 block outputs brought to
-conv5's resolution by average pooling, concatenated and reduced by a 1x1 conv (`fusion`, section 2.5);
-global average pooling, dropout and FC (`head`); SE and/or CBAM spatial attention per block
-(sections 2.8-2.10). The embedding is the pooled fused feature.
+conv5's resolution by average pooling, concatenated and reduced by a 1x1 conv
+(`fusion`, section 2.5); global average pooling, dropout and FC (`head`); SE and/or CBAM spatial
+attention per block (sections 2.8-2.10). The embedding is the pooled fused feature.
 """
 
 import functools
@@ -57,7 +57,9 @@ class MultiscaleNet(nn.Module):
     self.channel_attention, self.spatial_attention = channel_attention, spatial_attention
     attention = None
     if channel_attention or spatial_attention:
-      attention = functools.partial(BlockAttention, channel=channel_attention, spatial=spatial_attention)
+      attention = functools.partial(BlockAttention,
+                                    channel=channel_attention,
+                                    spatial=spatial_attention)
     self.backbone = VGG16(in_channels, width, batch_norm, attention, multiscale=True)
     c2, c3, _, c5 = self.backbone.block_channels[1:]
     features = scaled(FUSED_FEATURES, width)
@@ -74,7 +76,8 @@ class MultiscaleNet(nn.Module):
       aux["spatial_maps"] = tuple(m["spatial_map"] for m in block_maps)
     c5 = features[4]
     size = c5.shape[2:]
-    fused = self.fusion(torch.cat([resize(features[1], size), resize(features[2], size), c5], dim=1))
+    fused = self.fusion(torch.cat(
+        [resize(features[1], size), resize(features[2], size), c5], dim=1))
     embedding = global_average_pool(fused)
     aux["embedding"] = embedding
     return self.head(self.dropout(embedding)), aux

@@ -22,10 +22,12 @@ AttentionFactory = Callable[[int], nn.Module]  # channels -> module returning (x
 def check_input(x: torch.Tensor) -> None:
   """Raises ValueError unless `x` is (B, C, H, W) with C in {1, 3} and H, W divisible by 16."""
   if x.ndim != 4:
-    raise ValueError(f"expected images of shape (batch, channels, height, width), got {tuple(x.shape)}")
+    raise ValueError(
+        f"expected images of shape (batch, channels, height, width), got {tuple(x.shape)}")
   channels, height, width = x.shape[1:]
   if channels not in INPUT_CHANNELS:
-    raise ValueError(f"expected 1 or 3 input channels, got {channels} (input shape {tuple(x.shape)})")
+    raise ValueError(
+        f"expected 1 or 3 input channels, got {channels} (input shape {tuple(x.shape)})")
   if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE or height == 0 or width == 0:
     raise ValueError(f"image height and width must be positive multiples of {SIZE_MULTIPLE}, "
                      f"got {height}x{width}")
@@ -39,17 +41,19 @@ def multiscale_widths(features: int) -> dict[int, int]:
 
 
 class MultiscaleConv(nn.Module):
-  """Inception-style multiscale conv layer (paper 002, section 2.4); mirrors `ferjax`'s MultiscaleConv.
+  """Inception-style multiscale conv layer (paper 002, section 2.4); mirrors `ferjax`'s
+  MultiscaleConv.
 
-  Parallel 1x1, 3x3 and 5x5 branches (`branch1x1`, `branch3x3`, `branch5x5`), each conv (+ BN) + ReLU,
-  concatenated along channels in that order. Every branch keeps at least one channel, so the output
-  has max(features, 3) channels (`out_channels`), as in ferjax.
+  Parallel 1x1, 3x3 and 5x5 branches (`branch1x1`, `branch3x3`, `branch5x5`), each
+  conv (+ BN) + ReLU, concatenated along channels in that order. Every branch keeps at least one
+  channel, so the output has max(features, 3) channels (`out_channels`), as in ferjax.
   """
 
   def __init__(self, in_channels: int, features: int, batch_norm: bool = False):
     super().__init__()
     for kernel, channels in multiscale_widths(features).items():
-      self.add_module(f"branch{kernel}x{kernel}", ConvUnit(in_channels, channels, kernel, batch_norm))
+      self.add_module(f"branch{kernel}x{kernel}", ConvUnit(in_channels, channels, kernel,
+                                                           batch_norm))
     self.out_channels = sum(multiscale_widths(features).values())
 
   def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,31 @@
+"""`config.json`: the config a workdir was trained with, written by training and read by inference
+(`ferjax.inference.classifier`) to rebuild the network. This module is the file's writer and reader.
+"""
+
+import json
+import os
+import pathlib
+
+import ml_collections
+
+FILE = "config.json"
+
+
+def write(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> None:
+  (workdir / FILE).write_text(config.to_json_best_effort(indent=2))
+
+
+def read(workdir: os.PathLike) -> ml_collections.ConfigDict:
+  """The config of a workdir: its own config.json, or its parent's for one fold of a CK+ fold=all
+  workdir."""
+  workdir = pathlib.Path(workdir)
+  for folder in (workdir, workdir.parent):
+    path = folder / FILE
+    if path.is_file():
+      try:
+        return ml_collections.ConfigDict(json.loads(path.read_text()))
+      except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON ({error}); it should be the config "
+                         "python -m ferjax.main wrote") from None
+  raise FileNotFoundError(
+      f"no {FILE} in {workdir}: is it a workdir made by python -m ferjax.main?")

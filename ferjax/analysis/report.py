@@ -45,12 +45,11 @@ _OUTPUT = flags.DEFINE_string(
 _LEDGER = flags.DEFINE_list(
     "ledger", [], "Study ledgers (JSON lines, merged): render each study's table "
     "(Markdown, JSON, PNG; ferjax.study.tables) instead of workdirs.")
-_MERGE_INTO = flags.DEFINE_string(
-    "merge_into", None, "With --ledger: also write the ledgers' distinct lines "
-    "to this file (duplicates dropped, cut-off lines reported).")
-_EMBEDDINGS = flags.DEFINE_bool(
-    "embeddings", False, "Also measure and draw each workdir's test-split "
-    "embedding geometry (loads the model and the data).")
+_MERGE_INTO = flags.DEFINE_string("merge_into", None, "With --ledger: also write the ledgers' "
+                                  "distinct lines to this file (duplicates dropped, cut-off lines "
+                                  "reported).")
+_EMBEDDINGS = flags.DEFINE_bool("embeddings", False, "Also measure and draw each workdir's "
+                                "test-split embedding geometry (loads the model and the data).")
 
 _PAPER_OF_MODEL = {"contextual": ("paper 000 Table 1", PAPER_000_TABLE_1),
                    "multiscale": ("paper 002 Fig. 10", PAPER_002_VARIANTS)}
@@ -446,8 +445,9 @@ def build_report(paths: Sequence[os.PathLike], output: os.PathLike | None = None
     raise ReportError("no workdir given")
   paths = [pathlib.Path(p) for p in paths]
   names = _unique_names(paths)
-  sweeps = [(p, n, load_sweep(p)) for p, n in zip(paths, names, strict=True) if sweep_lib.holds_sweep(p)]
-  workdirs = [load_workdir(p, n) for p, n in zip(paths, names, strict=True) if not sweep_lib.holds_sweep(p)]
+  named = list(zip(paths, names, strict=True))
+  sweeps = [(p, n, load_sweep(p)) for p, n in named if sweep_lib.holds_sweep(p)]
+  workdirs = [load_workdir(p, n) for p, n in named if not sweep_lib.holds_sweep(p)]
   output = pathlib.Path(output) if output else paths[0].resolve().parent
   output.mkdir(parents=True, exist_ok=True)
   sections = ["# ferjax report"]

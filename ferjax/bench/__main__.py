@@ -58,12 +58,10 @@ _TORCH = flags.DEFINE_list(
 _JSON = flags.DEFINE_string("json", None, "Also write every row to this JSON file.")
 _DATASET = flags.DEFINE_string("dataset", "fer2013",
                                "input: dataset to read (prepared on first use).")
-_MANUAL_DIR = flags.DEFINE_string(
-    "manual_dir", None, "input: downloaded archives (default: $FERJAX_MANUAL_DIR "
-    "or ../shared/data).")
-_DATA_DIR = flags.DEFINE_string(
-    "data_dir", None, "input: prepared TFDS datasets (default: $FERJAX_DATA_DIR "
-    "or ~/tensorflow_datasets).")
+_MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "input: downloaded archives (default: "
+                                  "$FERJAX_MANUAL_DIR or ../shared/data).")
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "input: prepared TFDS datasets (default: "
+                                "$FERJAX_DATA_DIR or ~/tensorflow_datasets).")
 _WORKERS = flags.DEFINE_list("workers", ["0", "2"], "input: grain worker-process counts to time.")
 
 

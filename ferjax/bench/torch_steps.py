@@ -71,7 +71,7 @@ def synchronize() -> None:
 
 def _objective(loss: ml_collections.ConfigDict):
   """(logits, embeddings, labels, centers) -> (loss, centre delta or None), as
-  ferjax.train.steps.objective_of."""
+  ferjax.train.losses.OBJECTIVES."""
   def objective(logits, embeddings, labels, centers):
     if loss.name == "island":
       value, _ = losses.contextual_objective(logits, embeddings, labels, centers, loss.lam,

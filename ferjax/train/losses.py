@@ -160,30 +160,31 @@ def update_centers(centers: jax.Array, delta: jax.Array, alpha: float) -> jax.Ar
 
 @dataclasses.dataclass(frozen=True)
 class Objective:
-  """A joint loss and its centre rule (None for plain softmax), each taking one run's loss weights
-  as a last argument: {'lam', 'lambda1', 'gamma', 'center_rate'} (see `ferjax.train.hyper`)."""
+  """A joint loss and its centre rule (None for plain softmax), with the names of the loss weights
+  each takes from a run's weights {'lam', 'lambda1', 'gamma', 'center_rate'} (`ferjax.train.hyper`).
+  """
 
-  loss: Callable[..., tuple[jax.Array, dict]]
-  center_rule: Callable[..., jax.Array] | None
+  objective: Callable[..., tuple[jax.Array, dict]]
+  weights: tuple[str, ...] = ()
+  rule: Callable[..., jax.Array] | None = None
+  rule_weights: tuple[str, ...] = ()
+
+  def loss(self, logits: jax.Array, embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
+           run_weights: dict) -> tuple[jax.Array, dict]:
+    """The objective of one run's batch, with that run's weights."""
+    named = {name: run_weights[name] for name in self.weights}
+    return self.objective(logits, embeddings, labels, centers, **named)
+
+  def center_delta(self, embeddings: jax.Array, labels: jax.Array, centers: jax.Array,
+                   run_weights: dict) -> jax.Array:
+    """The centres' update direction (call only when `rule` is set)."""
+    return self.rule(embeddings, labels, centers, **{n: run_weights[n] for n in self.rule_weights})
 
 
 # The losses configs name (config.loss.name): cross-entropy; paper 000 eq. 7 (lambda, lambda1);
 # paper 002's softmax + center + DDA (lambda, gamma).
 OBJECTIVES: dict[str, Objective] = {
-    "softmax":
-        Objective(
-            lambda logits, embeddings, labels, centers, w: softmax_objective(
-                logits, embeddings, labels, centers), None),
-    "island":
-        Objective(
-            lambda logits, embeddings, labels, centers, w: contextual_objective(
-                logits, embeddings, labels, centers, lam=w["lam"], lambda1=w["lambda1"]),
-            lambda embeddings, labels, centers, w: island_delta(
-                embeddings, labels, centers, lambda1=w["lambda1"])),
-    "dda":
-        Objective(
-            lambda logits, embeddings, labels, centers, w: multiscale_objective(
-                logits, embeddings, labels, centers, lam=w["lam"], gamma=w["gamma"]),
-            lambda embeddings, labels, centers, w: dda_delta(
-                embeddings, labels, centers, gamma=w["gamma"])),
+    "softmax": Objective(softmax_objective),
+    "island": Objective(contextual_objective, ("lam", "lambda1"), island_delta, ("lambda1",)),
+    "dda": Objective(multiscale_objective, ("lam", "gamma"), dda_delta, ("gamma",)),
 }

@@ -102,12 +102,12 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
     direction, opt_state = optimizer.update(grads, run.opt_state, run.params)
     params = jax.tree.map(lambda p, d: p - run.learning_rate * d, run.params, direction)
     centers = run.centers
-    if objective.center_rule is not None:
-      delta = objective.center_rule(jax.lax.stop_gradient(embeddings), labels, centers, run_inputs)
+    if objective.rule is not None:
+      delta = objective.center_delta(jax.lax.stop_gradient(embeddings), labels, centers, run_inputs)
       centers = losses.update_centers(centers, delta, run_inputs["center_rate"])
     metrics = {"loss": loss, **parts, "accuracy": jnp.mean(jnp.argmax(logits, -1) == labels),
                "grad_norm": optax.tree.norm(grads), "learning_rate": run.learning_rate}
-    if objective.center_rule is not None:  # The largest centre: where a runaway term shows first.
+    if objective.rule is not None:  # The largest centre: where a runaway term shows first.
       metrics["center_norm"] = jnp.max(jnp.linalg.norm(centers, axis=-1))
     return run.replace(params=params, batch_stats=batch_stats, opt_state=opt_state,
                        centers=centers), metrics

@@ -53,9 +53,6 @@ def choose(table: Mapping, name: str, what: str) -> object:
 # `quick`: epochs per view mode, and FER2013's training subset, sized for minutes on a 2-core CPU.
 QUICK_EPOCHS = {"expanded": 2, "random": 20}
 QUICK_SUBSET = {"fer2013": 1024}
-# Pixel mean and std of each training set (uint8 / 255), for input normalisation.
-PIXEL_STATS = {"fer2013": (0.514, 0.307), "ckplus/6class": (0.512, 0.293),
-               "ckplus/7class": (0.512, 0.293)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +176,7 @@ def base_config(dataset: str, args: ml_collections.ConfigDict,
   # the others' tenfold (ferjax.data.quality; such an archive is damaged, e.g. a blurred split).
   config.data = ml_collections.ConfigDict(dict(source=args.source, num_workers=0, subset=dict(
       train=args.subset, validation=0, test=0), allow_inconsistent_splits=False))
-  mean, std = PIXEL_STATS[dataset]
+  mean, std = catalog.dataset(dataset).pixel_stats  # Input normalisation.
   # Native 48 px by default; the papers resize to 224 px (size=224).
   config.input = ml_collections.ConfigDict(dict(
       training.augmentation, size=args.size, mean=mean, std=std, tta_report=args.tta_report,

@@ -22,6 +22,7 @@ from jax.sharding import Mesh
 
 from ferjax import mesh as mesh_lib
 from ferjax.data import order as order_lib
+from ferjax.data import sources
 
 Batch = dict[str, np.ndarray]
 FEATURES = ("image", "label")
@@ -150,14 +151,10 @@ class GrainSource:
       batches.set_state(position)
     return batches
 
-  @staticmethod
-  def batch_in_step(fed: dict[str, jax.Array], step: jax.Array) -> dict[str, jax.Array]:
-    """The streamed batch is the step's batch."""
-    del step
-    return fed
+  batch_in_step = staticmethod(sources.FedBatches.batch_in_step)  # The streamed batch is the batch.
 
   def feed_sharding(self) -> jax.sharding.NamedSharding:
-    return mesh_lib.run_batch_sharding(self.mesh)
+    return sources.FedBatches(self.mesh).feed_sharding()
 
   def eval_batches(self) -> Batches:
     """One pass over every example, padded to whole batches, with a `mask`."""

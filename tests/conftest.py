@@ -71,3 +71,16 @@ def ckplus_data(tfds_dir):
       config: datasets.prepare(f"ckplus/{config}", DATA_DIR, tfds_dir)
       for config in ("6class", "7class")
   }
+
+
+@pytest.fixture(scope="session")
+def predict_workdir(ckplus_data, tfds_dir, tmp_path_factory) -> pathlib.Path:
+  """Paper 000's m6 at the test width, trained for one epoch on CK+ fold 0: the model the labelling
+  and export tests run."""
+  from configs import cka
+  from ferjax.train import loop
+  config = cka.get_config(f"m6,epochs=1,width={TINY},views=random")
+  config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
+  path = tmp_path_factory.mktemp("predict") / "m6"
+  loop.train_and_evaluate(config, path)
+  return path

@@ -9,7 +9,8 @@ from conftest import TINY
 from PIL import Image
 
 from ferjax.inference import explain
-from ferjax.inference.classifier import Classifier, Preprocessing
+from ferjax.inference.classifier import Classifier
+from ferjax.inference.preprocessing import Preprocessing
 from ferjax.models import get_model, variants
 
 CLASSES = ["a", "b", "c", "d", "e", "f"]

@@ -201,6 +201,23 @@ def test_corner_aligned_upsampling_keeps_the_corners_and_interpolates_linearly()
   assert not np.allclose(aligned, half_pixel)
 
 
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16])
+def test_half_pixel_upsampling_is_jax_image_resize_bit_for_bit_in_value_and_gradient(dtype):
+  """layers.resize writes out jax.image.resize's bilinear contraction (so that jax2onnx converts it
+  with a symbolic batch); training runs the same program as before, value and gradient."""
+  from ferjax.models.layers import resize
+  rng = np.random.default_rng(0)
+  x = jnp.asarray(rng.normal(size=(4, 6, 3, 8))).astype(dtype)
+  cotangent = jnp.asarray(rng.normal(size=(4, 12, 6, 8))).astype(dtype)
+  library = lambda x: jax.image.resize(x, (4, 12, 6, 8), "bilinear")
+  written_out = lambda x: resize(x, (12, 6))
+  for function in (library, written_out):
+    assert jax.jit(function)(x).dtype == dtype
+  gradient = lambda f: jax.grad(lambda x: (f(x) * cotangent).astype(jnp.float32).sum())
+  np.testing.assert_array_equal(jax.jit(written_out)(x), jax.jit(library)(x))
+  np.testing.assert_array_equal(jax.jit(gradient(written_out))(x), jax.jit(gradient(library))(x))
+
+
 def test_config_switches_select_the_paper_literal_options():
   """configs/*.py: `align_corners=true` (variants with PD) and `fc_head=true` (m1) reach the model's
   options and build; other variants are refused with a ValueError naming the usable ones."""

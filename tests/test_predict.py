@@ -16,10 +16,8 @@ from PIL import Image
 from conftest import DATA_DIR, REPO, TINY
 from test_faces import ASTRONAUT_FACE, CANVAS_FACES, CANVAS_SHAPE, resized
 
-from configs import cka
 from ferjax.data.archive import Archive
 from ferjax.faces import align, extra
-from ferjax.train import loop
 
 VIDEO_FRAMES = 7
 EVERY = 3
@@ -30,16 +28,6 @@ def iou(a, b) -> float:
   height = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
   inter = width * height
   return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
-
-
-@pytest.fixture(scope="module")
-def workdir(ckplus_data, tfds_dir, tmp_path_factory):
-  """Paper 000's m6 at the test width, trained for one epoch on CK+ fold 0."""
-  config = cka.get_config(f"m6,epochs=1,width={TINY},views=random")
-  config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
-  path = tmp_path_factory.mktemp("predict") / "m6"
-  loop.train_and_evaluate(config, path)
-  return path
 
 
 def canvas_image() -> np.ndarray:
@@ -71,10 +59,10 @@ def inputs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def predicted(workdir, inputs, tmp_path_factory):
+def predicted(predict_workdir, inputs, tmp_path_factory):
   """One run over everything: JSON lines, annotations, explanations and an export."""
   out = tmp_path_factory.mktemp("predicted")
-  command = [sys.executable, "-m", "ferjax.predict", f"--workdir={workdir}", str(inputs),
+  command = [sys.executable, "-m", "ferjax.predict", f"--workdir={predict_workdir}", str(inputs),
              str(inputs / "missing.png"), f"--out={out / 'faces.jsonl'}",
              f"--annotate={out / 'annotated'}", f"--explain={out / 'explained'}",
              f"--every={EVERY}", f"--export={out / 'model.ferjax'}"]
@@ -157,7 +145,7 @@ def test_predict_writes_pictures_and_video(predicted):
   assert Image.open(out / "explained" / "astronaut_face0.png").size[0] > 600
 
 
-def test_portable_model_runs_without_the_training_code(predicted, workdir, inputs, tmp_path):
+def test_portable_model_runs_without_the_training_code(predicted, inputs, tmp_path):
   """The exported file gives the workdir's probabilities with ferjax's training modules
   unimportable."""
   _, records, out = predicted

@@ -10,6 +10,7 @@ test-time views).
 """
 
 import dataclasses
+import functools
 import os
 import pathlib
 import sys
@@ -23,27 +24,12 @@ import numpy as np
 
 from ferjax import models
 from ferjax import mesh as mesh_lib
-from ferjax.data import augment
 from ferjax.inference import buckets
+from ferjax.inference import preprocessing as preprocessing_lib
+from ferjax.inference.preprocessing import Preprocessing
 from ferjax.train import config_file, hyper, results
 from ferjax.train import checkpoints as checkpoints_lib
 from ferjax.train import state as state_lib
-
-
-@dataclasses.dataclass(frozen=True)
-class Preprocessing:
-  """How a face crop becomes the network's input: side in pixels, grayscale normalisation."""
-
-  size: int
-  mean: float
-  std: float
-
-  def inputs(self, crops: jax.Array, tta: bool = False) -> jax.Array:
-    """uint8 (B, size, size) crops -> float (B, size, size, 1), or (12, B, ...) views with `tta`."""
-    images = crops[..., None]
-    if tta:
-      return augment.tta_views(images, size=self.size, mean=self.mean, std=self.std)
-    return augment.preprocess_eval(images, size=self.size, mean=self.mean, std=self.std)
 
 
 @dataclasses.dataclass
@@ -58,7 +44,9 @@ class Classifier:
   source: str = ""
 
   def __post_init__(self):
-    self._probabilities = jax.jit(self._probabilities_of, static_argnames="tta")
+    self._probabilities = jax.jit(
+        functools.partial(preprocessing_lib.probabilities, self.model, self.preprocessing),
+        static_argnames="tta")
 
   @classmethod
   def from_workdir(cls,
@@ -96,14 +84,6 @@ class Classifier:
   @property
   def size(self) -> int:
     return self.preprocessing.size
-
-  def _probabilities_of(self, variables, crops: jax.Array, tta: bool) -> jax.Array:
-    inputs = self.preprocessing.inputs(crops, tta)
-    if not tta:
-      return jax.nn.softmax(self.model.apply(variables, inputs)[0], axis=-1)
-    views = jax.vmap(lambda view: jax.nn.softmax(self.model.apply(variables, view)[0], axis=-1))(
-        inputs)
-    return views.mean(axis=0)
 
   def probabilities(self, crops: np.ndarray, tta: bool = False) -> np.ndarray:
     """(N, classes) softmax of uint8 (N, size, size) crops, in one jitted call (batch padded)."""

@@ -21,7 +21,8 @@ import matplotlib
 import numpy as np
 
 from ferjax.inference import buckets
-from ferjax.inference.classifier import Classifier, Preprocessing
+from ferjax.inference.classifier import Classifier
+from ferjax.inference.preprocessing import Preprocessing
 from ferjax.models.vgg import VGG16
 
 matplotlib.use("Agg")  # Files only; no display needed.

@@ -5,15 +5,26 @@
                    preprocessing included) serialised by `jax.export` for CPU, CUDA and TPU, with a
                    symbolic batch size;
   weights.npz      its variables, keyed by their '/'-joined paths;
-  meta.json        class names, input size, normalisation, the crop margin, and where it came from.
+  meta.json        class names, input size, normalisation, the crop margin, the model's config, the
+                   JAX version that serialised it and where it came from.
 `PortableClassifier.load(path)` needs only JAX and NumPy: `probabilities(crops)` runs the stored
 program.
+
+A serialisation outlives few JAX releases: since JAX 0.11.1, `jax.export.deserialize` refuses one
+older than its compatibility window. The file keeps the weights and the model's config, so where the
+running JAX refuses the stored function and ferjax is installed, `load` rebuilds the network
+(`ferjax.models.get_model`), serialises it anew, writes that into the file in place and says so on
+stderr; later loads find the new serialisation and say nothing.
 """
 
 import dataclasses
+import functools
 import io
 import json
 import os
+import pathlib
+import sys
+import tempfile
 import zipfile
 from typing import Any
 
@@ -25,31 +36,35 @@ from ferjax.inference import buckets
 
 FORMAT = "ferjax-portable/1"
 PLATFORMS = ("cpu", "cuda", "tpu")
-_MEMBERS = ("model.jaxexport", "weights.npz", "meta.json")
+FUNCTION = "model.jaxexport"
+_MEMBERS = (FUNCTION, "weights.npz", "meta.json")
+
+
+def serialize(model, preprocessing, variables: dict) -> bytes:
+  """`preprocessing.probabilities` of `model` serialised by `jax.export`, batch size symbolic."""
+  from ferjax.inference.preprocessing import probabilities
+  size = preprocessing.size
+  function = jax.jit(functools.partial(probabilities, model, preprocessing))
+  crops = jax.ShapeDtypeStruct(jax.export.symbolic_shape(f"batch, {size}, {size}"), np.uint8)
+  specs = jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), variables)
+  return bytes(jax.export.export(function, platforms=PLATFORMS)(specs, crops).serialize())
 
 
 def export(classifier, path: os.PathLike, margin: float) -> None:
   """Writes `classifier` (a `ferjax.inference.classifier.Classifier`) to `path` as one portable
   file."""
   variables = jax.tree.map(np.asarray, classifier.variables)
-  size = classifier.preprocessing.size
-
-  def probabilities(variables: dict, crops: jax.Array) -> jax.Array:
-    return jax.nn.softmax(
-        classifier.model.apply(variables, classifier.preprocessing.inputs(crops))[0], -1)
-
-  crops = jax.ShapeDtypeStruct(jax.export.symbolic_shape(f"batch, {size}, {size}"), np.uint8)
-  exported = jax.export.export(jax.jit(probabilities), platforms=PLATFORMS)(
-      jax.tree.map(lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype), variables), crops)
   weights = io.BytesIO()
-  np.savez(weights, **traverse_util.flatten_dict(jax.tree.map(np.asarray, variables), sep="/"))
+  np.savez(weights, **traverse_util.flatten_dict(variables, sep="/"))
+  preprocessing = classifier.preprocessing
   meta = {
-      "format": FORMAT, "class_names": classifier.class_names, "size": size,
-      "mean": classifier.preprocessing.mean, "std": classifier.preprocessing.std, "margin": margin,
-      "source": classifier.source, "model": classifier.config.model.to_dict()
+      "format": FORMAT, "class_names": classifier.class_names, "size": preprocessing.size,
+      "mean": preprocessing.mean, "std": preprocessing.std, "margin": margin,
+      "source": classifier.source, "model": classifier.config.model.to_dict(),
+      "jax": jax.__version__
   }
   with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-    archive.writestr("model.jaxexport", bytes(exported.serialize()))
+    archive.writestr(FUNCTION, serialize(classifier.model, preprocessing, variables))
     archive.writestr("weights.npz", weights.getvalue())
     archive.writestr("meta.json", json.dumps(meta, indent=2))
 
@@ -74,12 +89,16 @@ class PortableClassifier:
         with np.load(io.BytesIO(archive.read("weights.npz"))) as weights:
           flat = {key: weights[key] for key in weights.files}
           variables = traverse_util.unflatten_dict(flat, sep="/")
-        exported = jax.export.deserialize(bytearray(archive.read("model.jaxexport")))
+        serialized = archive.read(FUNCTION)
     except zipfile.BadZipFile:
       raise ValueError(f"{path} is not a ferjax portable model (not a zip file)") from None
     if meta.get("format") != FORMAT:
       raise ValueError(
           f"{path}: unsupported format {meta.get('format')!r}; this loader reads {FORMAT}")
+    try:
+      exported = jax.export.deserialize(bytearray(serialized))
+    except Exception as error:  # Whatever the running JAX refuses: an expired or a damaged program.
+      exported = rebuild(pathlib.Path(path), meta, variables, error)
     return cls(exported, variables, meta, source=f"{path} (from {meta['source']})")
 
   @property
@@ -103,3 +122,46 @@ class PortableClassifier:
     if len(crops) == 0:
       return np.zeros((0, len(self.class_names)), np.float32)
     return np.asarray(self.exported.call(self.variables, buckets.pad(crops)))[:len(crops)]
+
+
+def rebuild(path: pathlib.Path, meta: dict, variables: dict, error: Exception) -> Any:
+  """The inference function serialised anew from the file's config and weights, written into the
+  file in place of the one the running JAX refused (or kept for this run if the file is read-only).
+  """
+  refused = (f"{path}: JAX {jax.__version__} cannot load the function serialised by JAX "
+             f"{meta.get('jax', 'an earlier release')} ({type(error).__name__}: {error})")
+  try:
+    from ferjax import models
+    from ferjax.inference.preprocessing import Preprocessing
+  except ImportError:
+    raise ValueError(f"{refused}; rebuilding it from the file's weights needs ferjax "
+                     "installed") from error
+  model = models.get_model(meta["model"]["name"], **meta["model"]["options"])
+  preprocessing = Preprocessing(meta["size"], meta["mean"], meta["std"])
+  serialized = serialize(model, preprocessing, variables)
+  try:
+    replace_function(path, serialized, dict(meta, jax=jax.__version__))
+    done = f"rebuilt it from the weights and config and wrote it into {path}"
+  except OSError as write_error:
+    done = (f"rebuilt it from the weights and config for this run (rewriting the file failed: "
+            f"{write_error})")
+  print(f"{refused}; {done}", file=sys.stderr, flush=True)
+  return jax.export.deserialize(bytearray(serialized))
+
+
+def replace_function(path: pathlib.Path, serialized: bytes, meta: dict) -> None:
+  """Rewrites the zip with `serialized` as its function and `meta` as its meta.json, atomically."""
+  with zipfile.ZipFile(path) as archive:
+    kept = {name: archive.read(name) for name in archive.namelist()
+            if name not in (FUNCTION, "meta.json")}
+  with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+    temporary = pathlib.Path(handle.name)
+  try:
+    with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+      archive.writestr(FUNCTION, serialized)
+      for name, data in kept.items():
+        archive.writestr(name, data)
+      archive.writestr("meta.json", json.dumps(meta, indent=2))
+    os.replace(temporary, path)
+  finally:
+    temporary.unlink(missing_ok=True)

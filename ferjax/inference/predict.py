@@ -48,8 +48,9 @@ _EXPLAIN = flags.DEFINE_string("explain", None,
                                "Write one attention / Grad-CAM panel per face here.")
 _EVERY = flags.DEFINE_integer("every", 1, "Videos: label every N-th frame.", lower_bound=1)
 _TTA = flags.DEFINE_bool("tta", False, "Average the softmax over 12 flipped and cropped views.")
-_EXPORT = flags.DEFINE_string("export", None,
-                              "Write the workdir's model as one portable file here.")
+_EXPORT = flags.DEFINE_string(
+    "export", None, "Write the workdir's model here: an ONNX file if PATH ends in .onnx, else one "
+    "portable file (jax.export).")
 _MARGIN = flags.DEFINE_float("margin", None, "Crop margin per side, as a fraction of the face box "
                              f"(default: the model's, else {align.DEFAULT_MARGIN}).",
                              lower_bound=0.0)
@@ -314,6 +315,16 @@ def load_classifier():
   return Classifier.from_workdir(_WORKDIR.value, _RUN.value, _FOLD.value)
 
 
+def write_export(classifier, path: str, margin: float) -> None:
+  """ONNX for a .onnx path (`onnx_export`), else the portable zip (`export`)."""
+  if pathlib.Path(path).suffix.lower() == ".onnx":
+    from ferjax.inference import onnx_export
+    onnx_export.export_onnx(classifier, path, margin)
+  else:
+    from ferjax.inference import export
+    export.export(classifier, path, margin)
+
+
 def margin_of(classifier) -> float:
   if _MARGIN.value is not None:
     return _MARGIN.value
@@ -326,8 +337,7 @@ def run(inputs: list[str]) -> int:
   print(f"model: {classifier.source}; classes: {', '.join(classifier.class_names)}",
         file=sys.stderr)
   if _EXPORT.value:
-    from ferjax.inference import export
-    export.export(classifier, _EXPORT.value, margin_of(classifier))
+    write_export(classifier, _EXPORT.value, margin_of(classifier))
     print(f"wrote {_EXPORT.value}", file=sys.stderr)
   if not inputs:
     if _EXPORT.value:

@@ -128,13 +128,31 @@ def corner_aligned_weights(source: int, target: int) -> np.ndarray:
   return weights
 
 
+def half_pixel_weights(source: int, target: int) -> jax.Array:
+  """(source, target) bilinear weights with half-pixel centres (PyTorch's `align_corners=False`,
+  `jax.image.resize`'s "bilinear" when upsampling).
+
+  Output pixel i samples the input at s_i = (i + 1/2) source / target - 1/2 with the triangle kernel
+  max(0, 1 - |s_i - j|) over the input pixels j, each column normalised to sum to 1 (so samples
+  beyond the first and last pixel centres take the edge pixel), as `jax.image.resize` builds its
+  weights. They are computed in the traced program, as there, so that XLA compiles the same
+  program: with NumPy constants the forward pass is equal but gradients differ in the last bits.
+  """
+  positions = (jnp.arange(target, dtype=jnp.float32) + 0.5) * (source / target) - 0.5
+  pixels = jnp.arange(source, dtype=jnp.float32)
+  weights = jnp.maximum(0.0, 1.0 - jnp.abs(positions[None, :] - pixels[:, None]))
+  return weights / weights.sum(axis=0, keepdims=True)
+
+
 def resize(x: jax.Array, size: Sequence[int], align_corners: bool = False) -> jax.Array:
   """Resizes NHWC maps between backbone resolutions, which differ by powers of two.
 
   Upsampling is bilinear, with half-pixel centres by default (PyTorch's `align_corners=False`) or
   with the corner pixels aligned (`align_corners=True`, as the cascaded partial decoder's code
-  upsamples), the latter as two small constant matrix products. Downsampling is average pooling over
-  the exact factor, so no antialiasing convention has to be matched.
+  upsamples), either as two small matrix products. The half-pixel path is `jax.image.resize`'s own
+  contraction, bit for bit in value and gradient, written out because jax2onnx's resize cannot
+  take a symbolic batch size (ONNX export, `ferjax.inference.onnx_export`). Downsampling is average
+  pooling over the exact factor, so no antialiasing convention has to be matched.
   """
   height, width = x.shape[1:3]
   target_h, target_w = size
@@ -145,7 +163,9 @@ def resize(x: jax.Array, size: Sequence[int], align_corners: bool = False) -> ja
     cols = jnp.asarray(corner_aligned_weights(width, target_w), x.dtype)
     return jnp.einsum("ih,bhwc,jw->bijc", rows, x, cols, precision=jax.lax.Precision.HIGHEST)
   if target_h > height:
-    return jax.image.resize(x, (x.shape[0], target_h, target_w, x.shape[3]), "bilinear")
+    rows = half_pixel_weights(height, target_h).astype(x.dtype)
+    cols = half_pixel_weights(width, target_w).astype(x.dtype)
+    return jnp.einsum("bhwc,hi,wj->bijc", x, rows, cols, precision=jax.lax.Precision.HIGHEST)
   # The mean of each factor x factor block, as a reshape: XLA:CPU runs avg_pool's reduce-window
   # slowly.
   batch, channels = x.shape[0], x.shape[3]

@@ -10,6 +10,7 @@ machine.
   python -m ferjax.bench --what=profile --models=m6                  # where a step's time goes
   python -m ferjax.bench --what=layers                               # VGG16's convs one by one
   python -m ferjax.bench --what=input --batch=256                    # data sources, images/s
+  python -m ferjax.bench --what=video                                # labelling a 640x480 video
 
 For each variant (m1..m6 of paper 000, M, MCA, MSA, MCSA of paper 002) `train` and `eval` time
 ferjax's compiled step and PyTorch's (see ferjax.bench.torch_steps for its settings) on the same
@@ -23,6 +24,7 @@ ferjax/PyTorch speed ratio against PyTorch's fastest setting at the same precisi
 
 import dataclasses
 import json
+import pathlib
 from collections.abc import Sequence
 
 import jax
@@ -32,7 +34,7 @@ from ferjax import cli
 from ferjax.data import catalog
 from ferjax.bench import cases, ferjax_steps, profile, report, timing
 
-WHATS = ("input", "train", "eval", "profile", "layers", "all")
+WHATS = ("input", "train", "eval", "profile", "layers", "video", "all")
 _WHAT = flags.DEFINE_list("what", ["train"],
                           f"What to measure, any of {WHATS}; all = input, train, eval.")
 _MODELS = flags.DEFINE_list("models",
@@ -63,6 +65,9 @@ _MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "input: downloaded archive
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "input: prepared TFDS datasets (default: "
                                 "$FERJAX_DATA_DIR or ~/tensorflow_datasets).")
 _WORKERS = flags.DEFINE_list("workers", ["0", "2"], "input: grain worker-process counts to time.")
+_VIDEO_FRAMES = flags.DEFINE_integer("video_frames", 64, "video: timed frames.", lower_bound=1)
+_VIDEO_BATCH = flags.DEFINE_integer("video_batch", 8, "video: frames per detection call.",
+                                    lower_bound=1)
 
 
 def say(text: str) -> None:
@@ -141,6 +146,12 @@ def bench() -> None:
         _DATA_DIR.value or catalog.data_dir(), _BATCH.value, _STEPS.value, _WARMUP.value,
         _IMAGE_SIZE.value, [int(w) for w in _WORKERS.value])
     say(input_sources.format_results(results["input"]))
+  if "video" in whats:
+    from ferjax.bench import video  # OpenCV and MTCNN's weights: the 'faces' extra.
+    results["video"] = video.video_throughput(
+        timed[0], pathlib.Path(_MANUAL_DIR.value or catalog.manual_dir()) / "CK+48.zip",
+        _VIDEO_FRAMES.value, _VIDEO_BATCH.value)
+    say(video.format_video(results["video"]))
   if "profile" in whats:
     results["profile"] = profile.profile(timed[0], _STEPS.value, _WARMUP.value)
     say(profile.format_profile(results["profile"]))

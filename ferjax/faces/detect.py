@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ferjax.faces import mtcnn
+from ferjax.inference import buckets
 
 PNET_CELL, PNET_STRIDE = 12, 2  # P-Net's window and stride in pyramid-level pixels.
 NMS_PNET_SCALE, NMS_PNET_ALL, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7
@@ -308,7 +309,9 @@ class Detector:
     self.thresholds = np.asarray(thresholds, np.float32)
     self.params = mtcnn.load_weights() if weights is None else weights
     config = _Config(min_face_size, scale_factor, pnet_per_scale, rnet_size, onet_size)
-    self._run = jax.jit(functools.partial(_cascade, config=config))
+    cascade = functools.partial(_cascade, config=config)
+    self._run = jax.jit(cascade)
+    self._run_batch = jax.jit(jax.vmap(cascade, in_axes=(None, 0, None, None)))
 
   def padded_shape(self, height: int, width: int) -> tuple[int, int]:
     """The compiled shape an image of this size is padded to."""
@@ -317,14 +320,43 @@ class Detector:
   def __call__(self, image: np.ndarray) -> list[Face]:
     """Faces in a uint8 (H, W, 3) RGB or (H, W) / (H, W, 1) grayscale image, best score first."""
     image = as_rgb(image)
-    height, width = image.shape[:2]
-    if not pyramid(height, width, self.min_face_size, self.scale_factor):
+    if not pyramid(*image.shape[:2], self.min_face_size, self.scale_factor):
       return []
+    outputs = self._run(self.params, self._padded(image), _real_shape(image), self.thresholds)
+    return _faces(*jax.device_get(outputs))
+
+  def detect_batch(self, images: list[np.ndarray]) -> list[list[Face]]:
+    """`self(image)` for each of `images`, all of one shape (a video's frames), in one compiled
+    call: the cascade vmapped over the frames, the batch padded to a power of two (at least 8) so
+    that a short last batch reuses the program. The faces are those `self(image)` finds, up to
+    float rounding in the batched convolutions."""
+    frames = [as_rgb(image) for image in images]
+    shapes = {frame.shape for frame in frames}
+    if len(shapes) != 1:
+      raise ValueError(f"detect_batch takes images of one shape, got {sorted(shapes)}")
+    if not frames or not pyramid(*frames[0].shape[:2], self.min_face_size, self.scale_factor):
+      return [[] for _ in frames]
+    batch = np.stack([self._padded(frame) for frame in frames])
+    outputs = self._run_batch(self.params, buckets.pad(batch), _real_shape(frames[0]),
+                              self.thresholds)
+    outputs = jax.device_get(outputs)
+    return [_faces(*(output[k] for output in outputs)) for k in range(len(frames))]
+
+  def _padded(self, image: np.ndarray) -> np.ndarray:
+    """The image normalised to [-1, 1] and padded with 0 to its compiled shape."""
+    height, width = image.shape[:2]
     padded = np.zeros(self.padded_shape(height, width) + (3,), np.float32)
     padded[:height, :width] = (image.astype(np.float32) - 127.5) / 128.0
-    outputs = self._run(self.params, padded, np.asarray([height, width], np.float32),
-                        self.thresholds)
-    boxes, landmarks, scores, keep = jax.device_get(outputs)
-    order = [i for i in np.argsort(-scores, kind="stable") if keep[i]]
-    return [Face(box=boxes[i].astype(np.float32), landmarks=landmarks[i].astype(np.float32),
-                 score=float(scores[i])) for i in order]
+    return padded
+
+
+def _real_shape(image: np.ndarray) -> np.ndarray:
+  return np.asarray(image.shape[:2], np.float32)
+
+
+def _faces(boxes: np.ndarray, landmarks: np.ndarray, scores: np.ndarray,
+           keep: np.ndarray) -> list[Face]:
+  """The kept entries of the O-Net buffer as `Face`s, best score first."""
+  order = [i for i in np.argsort(-scores, kind="stable") if keep[i]]
+  return [Face(box=boxes[i].astype(np.float32), landmarks=landmarks[i].astype(np.float32),
+               score=float(scores[i])) for i in order]

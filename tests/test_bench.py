@@ -100,3 +100,18 @@ def test_layer_benchmark_times_every_vgg16_conv_shape_in_both_frameworks(tmp_pat
              for kind in ("forward", "input_grad", "filter_grad"))
   assert ("JAX / PyTorch time, all three kernels" in result.stdout and
           results["matmul_tflops"]["jax"] > 0)
+
+
+def test_video_benchmark_labels_four_faces_per_640x480_frame(tmp_path):
+  """The video case runs ferjax.predict's pipeline (decoding thread, MTCNN, crops, one classifier
+  call per batch) on its 640x480 clip of four CK+48 faces, and finds all four in every frame."""
+  output = tmp_path / "bench.json"
+  result = run_bench("--what=video", "--models=m6", "--width=0.0625", "--video_frames=4",
+                     "--video_batch=2", f"--manual_dir={DATA_DIR}", f"--json={output}")
+  assert result.returncode == 0, result.stderr
+  video = json.loads(output.read_text())["video"]
+  assert (video["frames"], video["shape"], video["batch"]) == (4, [480, 640], 2)
+  assert video["faces_per_frame"] == 4.0 and video["first_batch_faces"] == 8
+  assert video["frames_per_s"] > 0 and set(video["stage_seconds"]) == {"locate", "crop",
+                                                                        "classify"}
+  assert "video labelling: 640x480, 4 timed frames, 4.0 faces per frame" in result.stdout

@@ -61,8 +61,8 @@ class Detect(Locator):
 
   `together`: detect a batch of frames in one vmapped call (`Detector.detect_batch`), or one frame
   per call. By default together on accelerators, one by one on the CPU, where the vmapped cascade
-  was slower: 5.8 s against 6.7 s for 48 640x480 frames on 2 cores (`python -m ferjax.bench
-  --what=video`, 2026-12-02). The faces of a batch are classified in one call either way.
+  was slower: 86 against 62 ms per 640x480 frame on 2 cores (16 frames of `ferjax.bench
+  --what=video`'s clip, 2026-12-02). The faces of a batch are classified in one call either way.
   """
 
   def __init__(self, min_face_size: int, together: bool | None = None):

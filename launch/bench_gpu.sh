@@ -6,11 +6,14 @@
 #   launch/bench_gpu.sh runs       # 48 px, 10 seeds vmapped in one program vs one after another
 #   launch/bench_gpu.sh variants   # every variant, 48 px, float32, train and eval
 #   launch/bench_gpu.sh profile    # per-op profile of the headline step
+#   launch/bench_gpu.sh video      # labelling a 640x480 video: frames/s (ferjax.bench --what=video)
 #
 # The train/eval bench needs only jax, flax, optax, absl, ml_collections, numpy and torch; a machine
-# without ml_collections gets it from a wheel (see launch/README.md).
+# without ml_collections gets it from a wheel (see launch/README.md). The video part also needs
+# MTCNN's weights (the mtcnn wheel, with lz4) and CK+48.zip: launch/pack_lease.sh puts them in
+# .lease_video/, which the video call carries instead of .lease/ (see launch/README.md).
 set -euo pipefail
-part="${1:?usage: launch/bench_gpu.sh headline|runs|variants|profile}"
+part="${1:?usage: launch/bench_gpu.sh headline|runs|variants|profile|video}"
 out="${OUT:-bench_gpu}"
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1
@@ -27,5 +30,15 @@ case "$part" in
   runs)     bench --what=train --models=m6 --num_runs=10 --torch=channels_last ;;
   variants) bench --what=train,eval --torch=channels_last,compile ;;
   profile)  bench --what=profile --models=m6 --image_size=224 --dtype=bfloat16 ;;
-  *) echo "unknown part '$part'; expected headline, runs, variants or profile" >&2; exit 2 ;;
+  video)    # On the lease machine: the carried wheels (.whl/, .lease_video/) first, where missing.
+            files="${VIDEO_FILES:-.lease_video}"
+            if ! "${PYTHON:-python}" -c "import ml_collections, importlib.util as u; assert u.find_spec('mtcnn') and u.find_spec('lz4')" 2>/dev/null; then
+              site="${TMPDIR:-/tmp}/ferjax_video_site"
+              "${PYTHON:-python}" -m pip --version >/dev/null 2>&1 && pip=("${PYTHON:-python}" -m pip) || pip=(python3 -m pip)
+              "${pip[@]}" install -q --no-index --no-deps --target "$site" \
+                "${LEASE_WHEELS:-.whl}"/*.whl "$files"/*.whl
+              export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+            fi
+            bench --what=video --models=m6 --width=0.25 --video_frames=256 --video_batch=8 --manual_dir="$files" ;;
+  *) echo "unknown part '$part'; expected headline, runs, variants, profile or video" >&2; exit 2 ;;
 esac

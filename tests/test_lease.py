@@ -71,3 +71,27 @@ def test_lease_dry_run(lease_wheels, fer2013_data, ckplus_data, tfds_dir, tmp_pa
   lines = [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
   assert lines and lines[0]["study"] == "table1_fer2013" and lines[0]["scale"]["width"] == 0.0625
   assert "study table1_fer2013:" in log and len(os.listdir(out)) <= 8
+
+
+def test_video_bench_runs_on_the_lease_machines_packages_plus_its_carried_wheels(lease_wheels,
+                                                                                 tmp_path):
+  """`launch/bench_gpu.sh video` in an environment of the machine's packages only: it installs
+  ml_collections and the rest from the carried wheels, MTCNN's weights from .lease_video's."""
+  carried = tmp_path / "lease_video"
+  carried.mkdir()
+  (carried / "CK+48.zip").symlink_to(CKPLUS_ARCHIVE)
+  wanted = [line for line in (REPO / "launch" / "video_wheels.txt").read_text().splitlines()
+            if line and not line.startswith("#")]
+  subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(carried),
+                  *wanted], check=True)
+  python = subprocess.run([sys.executable, str(REPO / "launch" / "dry_env.py"), str(tmp_path / "env")],
+                          check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+  environment = dict(os.environ, OUT=str(tmp_path / "out"), PYTHON=python, TMPDIR=str(tmp_path),
+                     LEASE_WHEELS=str(lease_wheels), VIDEO_FILES=str(carried),
+                     BENCH_ARGS="--width=0.0625 --video_frames=2 --video_batch=2")
+  environment.pop("PYTHONPATH", None)
+  done = subprocess.run([str(REPO / "launch" / "bench_gpu.sh"), "video"], cwd=REPO,
+                        env=environment, capture_output=True, text=True, timeout=600)
+  assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+  video = json.loads((tmp_path / "out" / "video.json").read_text())["video"]
+  assert video["frames"] == 2 and video["faces_per_frame"] == 4.0

@@ -25,20 +25,27 @@ bench() {
   "${PYTHON:-python}" -m ferjax.bench "$@" ${BENCH_ARGS:-} --json="$out/$part.json" 2>&1 | tee "$out/$part.log"
 }
 
+# The video part on the lease machine: installs what it lacks from the carried wheels (.whl/ and
+# .lease_video/, or LEASE_WHEELS and VIDEO_FILES) first.
+video_bench() {
+  local files="${VIDEO_FILES:-.lease_video}" py="${PYTHON:-python}" site
+  local check="import ml_collections, importlib.util as u; assert u.find_spec('mtcnn') and u.find_spec('lz4')"
+  if ! "$py" -c "$check" 2>/dev/null; then
+    site="${TMPDIR:-/tmp}/ferjax_video_site"
+    "$py" -m pip --version >/dev/null 2>&1 && pip=("$py" -m pip) || pip=(python3 -m pip)
+    "${pip[@]}" install -q --no-index --no-deps --target "$site" \
+      "${LEASE_WHEELS:-.whl}"/*.whl "$files"/*.whl
+    export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+  fi
+  bench --what=video --models=m6 --width=0.25 --video_frames=256 --video_batch=8 \
+    --manual_dir="$files"
+}
+
 case "$part" in
   headline) bench --what=train,eval --models=m6 --image_size=224 --dtype=bfloat16 --torch=eager,channels_last,compile ;;
   runs)     bench --what=train --models=m6 --num_runs=10 --torch=channels_last ;;
   variants) bench --what=train,eval --torch=channels_last,compile ;;
   profile)  bench --what=profile --models=m6 --image_size=224 --dtype=bfloat16 ;;
-  video)    # On the lease machine: the carried wheels (.whl/, .lease_video/) first, where missing.
-            files="${VIDEO_FILES:-.lease_video}"
-            if ! "${PYTHON:-python}" -c "import ml_collections, importlib.util as u; assert u.find_spec('mtcnn') and u.find_spec('lz4')" 2>/dev/null; then
-              site="${TMPDIR:-/tmp}/ferjax_video_site"
-              "${PYTHON:-python}" -m pip --version >/dev/null 2>&1 && pip=("${PYTHON:-python}" -m pip) || pip=(python3 -m pip)
-              "${pip[@]}" install -q --no-index --no-deps --target "$site" \
-                "${LEASE_WHEELS:-.whl}"/*.whl "$files"/*.whl
-              export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
-            fi
-            bench --what=video --models=m6 --width=0.25 --video_frames=256 --video_batch=8 --manual_dir="$files" ;;
+  video)    video_bench ;;
   *) echo "unknown part '$part'; expected headline, runs, variants, profile or video" >&2; exit 2 ;;
 esac

@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import onnxruntime
 import pytest
+from PIL import Image
 from conftest import DATA_DIR, REPO, TINY
 
 from configs import ck_msa
@@ -83,13 +84,13 @@ def test_onnx_export_of_paper_000_matches_ferjax_and_runs_with_onnxruntime_alone
 
   # The README's lines, with JAX and ferjax made unimportable, on a real CK+ face.
   crop = real_crops(1)[0]
-  from PIL import Image
   Image.fromarray(crop).save(tmp_path / "face.png")
   (snippet,) = re.findall(r"<!-- onnx-example -->\n```python\n(.*?)```", (REPO / "README.md")
                           .read_text(), re.S)
-  script = ("import sys\nfor name in ('jax', 'jaxlib', 'flax', 'ferjax'):\n  sys.modules[name] = None\n"
-            + snippet.replace("cka_quick.onnx", str(path)).replace("face.png",
-                                                                    str(tmp_path / "face.png")))
+  blocked = ("import sys\nfor name in ('jax', 'jaxlib', 'flax', 'ferjax'):\n"
+             "  sys.modules[name] = None\n")
+  script = blocked + snippet.replace("cka_quick.onnx", str(path)).replace(
+      "face.png", str(tmp_path / "face.png"))
   result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=300)
   assert result.returncode == 0, result.stderr

@@ -84,8 +84,10 @@ def test_video_bench_runs_on_the_lease_machines_packages_plus_its_carried_wheels
             if line and not line.startswith("#")]
   subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(carried),
                   *wanted], check=True)
-  python = subprocess.run([sys.executable, str(REPO / "launch" / "dry_env.py"), str(tmp_path / "env")],
-                          check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+  made = subprocess.run(
+      [sys.executable, str(REPO / "launch" / "dry_env.py"), str(tmp_path / "env")], check=True,
+      capture_output=True, text=True)
+  python = made.stdout.strip().splitlines()[-1]
   environment = dict(os.environ, OUT=str(tmp_path / "out"), PYTHON=python, TMPDIR=str(tmp_path),
                      LEASE_WHEELS=str(lease_wheels), VIDEO_FILES=str(carried),
                      BENCH_ARGS="--width=0.0625 --video_frames=2 --video_batch=2")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
-from conftest import DATA_DIR, REPO, TINY
+from conftest import DATA_DIR, REPO
 from test_faces import ASTRONAUT_FACE, CANVAS_FACES, CANVAS_SHAPE, resized
 
 from ferjax.data.archive import Archive

@@ -2,7 +2,8 @@
 
 This is the one table of dataset names: configs take their class counts and pixel statistics from
 it, config validation its allowed names, and the training job its protocol (FER2013's fixed splits
-with a validation split, or CK+'s folds). It imports nothing heavy, so configs can read it without TFDS.
+with a validation split, or CK+'s folds). It imports nothing heavy, so configs can read it without
+TFDS.
 """
 
 import dataclasses

@@ -40,7 +40,8 @@ def dominant_per_second(times: Sequence[float], probabilities: np.ndarray) -> li
   for time, row in zip(times, probabilities):
     if not np.isnan(row).any():
       seconds.setdefault(math.floor(time), []).append(row)
-  return [(second, int(np.argmax(np.mean(rows, axis=0)))) for second, rows in sorted(seconds.items())]
+  return [(second, int(np.argmax(np.mean(rows, axis=0))))
+          for second, rows in sorted(seconds.items())]
 
 
 def end_time(times: Sequence[float]) -> float:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import skimage.data
 from PIL import Image
-from conftest import DATA_DIR, REPO
+from conftest import CLASSES, DATA_DIR, REPO
 from test_faces import ASTRONAUT_FACE
 from test_predict import iou, write_video
 
@@ -207,3 +207,27 @@ def test_progress_bar_shows_rate_and_time_left(monkeypatch):
   bar.update(40)  # 40 frames in 20 s: 2 frames/s, 60 left, 30 s.
   assert Log.text == ("clip.mp4 [##########..............] 40/100 frames  40%, 2.0 frames/s, "
                       "ETA 0m30s\n")
+
+
+def test_example_clips_hold_the_faces_they_say(tmp_path):
+  """`python -m ferjax.faces.clips`: S011's six expressions (three frames each, one second apiece at
+  10 frames/s) and the benchmark's crowd of four faces."""
+  printed = {}
+  for clip, arguments in (("expressions", []), ("crowd", ["--frames=3"])):
+    result = subprocess.run([sys.executable, "-m", "ferjax.faces.clips", f"--clip={clip}",
+                             f"--out={tmp_path / clip}.mp4", f"--archive={DATA_DIR / 'CK+48.zip'}",
+                             *arguments], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    printed[clip] = result.stdout
+  shown = ", ".join(name for name in CLASSES for _ in range(3))
+  assert f"S011, 18 s: {shown}" in printed["expressions"]
+  video = media.Video(tmp_path / "expressions.mp4")
+  assert (video.fps, video.frame_count) == (10.0, 180)
+  frames = [frame for batch in video.batches(60) for frame in batch]
+  video.close()
+  assert frames[0].image.shape == (480, 640, 3) and frames[179].time == pytest.approx(17.9)
+  assert not np.array_equal(frames[9].image, frames[10].image)  # A new CK+ frame each second.
+  crowd = media.Video(tmp_path / "crowd.mp4")
+  first = next(crowd.batches(1))[0]
+  crowd.close()
+  assert len(Detector()(first.image)) == 4

@@ -101,7 +101,7 @@ class Video:
 
   def _decode(self) -> None:
     index = 0
-    last = max(self.wanted) if self.wanted else None
+    last = None if self.wanted is None else max(self.wanted, default=-1)
     try:
       while not self._stop.is_set() and (last is None or index <= last):
         if not self._capture.grab():
@@ -113,8 +113,8 @@ class Video:
             self._put(Frame(index, index / self.fps, rgb))
         index += 1
       self._put(None)
-    except Exception as error:  # Passed to the reading thread, which raises it.
-      self._put(error)
+    except Exception as error:  # Passed to the reading thread, which raises it as an InputError.
+      self._put(InputError(f"decoding stopped at frame {index} ({type(error).__name__}: {error})"))
     finally:
       self._capture.release()
 

@@ -131,7 +131,11 @@ def label_video(labeller: Labeller, outputs: Outputs, path: pathlib.Path, tally:
     bar.close()
     plotted = outputs.close_video(path, stem)
   if count == 0:
-    raise media.InputError("this video has no frames that OpenCV could decode")
+    if video.wanted is None:
+      raise media.InputError("this video has no frames that OpenCV could decode")
+    print(f"{path}: no frame labelled (--boxes names none of its frames, or only frames past its "
+          "end)", file=sys.stderr)
+    return
   seconds = time.perf_counter() - start
   tally.frames += count
   tally.seconds += seconds

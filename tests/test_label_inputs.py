@@ -178,6 +178,9 @@ def test_video_decoding_yields_the_wanted_frames_and_stops_early(scene):
   assert video.frames_to_label == 3
   assert [f.index for batch in video.batches(2) for f in batch] == [1, 7]
   video.close()
+  nothing = media.Video(scene / "clip.mp4", wanted=set())  # A video --boxes names no frame of.
+  assert list(nothing.batches(2)) == []
+  nothing.close()
   video = media.Video(scene / "clip.mp4", ahead=2)
   next(video.batches(1))
   video.close()  # The decoding thread stops though frames are left.

@@ -14,7 +14,7 @@
 #   launch/lease.sh             # on the lease machine (FERJAX_COMMIT=<hash> names the commit it runs)
 #   launch/lease.sh --dry-run   # the same path on a CPU: a fresh environment holding only the machine's
 #                               # packages plus the wheels, tiny width, m1 alone smoke-tested and benched
-#                               # (48-px float32 bench), a 60-second study budget
+#                               # (48-px float32 bench, its headline part only), a 60-second study budget
 #
 # Settings (environment): LEASE_SECONDS, the whole script's budget (default 540: a 600-second call less
 # the copying back); LEASE_STUDY_ARGS, the scale of the study (default: the configs' own epochs, full
@@ -49,7 +49,8 @@ if (( dry_run )); then
   smoke_args=(--width=0.0625 --batch=2)
   smoke_models=m1 smoke_models_224=m1
   export BENCH_ARGS="--models=m1 --width=0.0625 --image_size=48 --dtype=float32 --steps=2 --warmup=1 --torch=eager --batch=4 --num_runs=2"
-  bench_seconds=(150 150)
+  # The headline part alone: with BENCH_ARGS' flags, `runs` would time the same rows again.
+  bench_parts=(headline) bench_seconds=(150)
   study_args=(--width=0.0625 --subset=64 --epochs=1 --views=random --runs=1)
   study_seconds=60
 else
@@ -59,7 +60,7 @@ else
   data_dir="$scratch/tensorflow_datasets"
   smoke_args=()
   smoke_models=m1,m2,m3,m4,m5,m6,M,MCA,MSA,MCSA smoke_models_224=m6,MCSA
-  bench_seconds=(80 40)  # headline, runs: two minutes in all
+  bench_parts=(headline runs) bench_seconds=(80 40)  # two minutes in all
   # shellcheck disable=SC2206 -- the arguments are words.
   study_args=(${LEASE_STUDY_ARGS:---runs_per_job=${LEASE_RUNS_PER_JOB:-1}})
   study_seconds=0
@@ -97,9 +98,8 @@ rm -f "$out/smoke.jsonl"
   --json="$out/smoke.jsonl"
 
 stage "5. headline bench"
-parts=(headline runs)
-for i in 0 1; do
-  part="${parts[$i]}" seconds="${bench_seconds[$i]}"
+for i in "${!bench_parts[@]}"; do
+  part="${bench_parts[$i]}" seconds="${bench_seconds[$i]}"
   OUT="$scratch/bench" PYTHON="$python" timeout "$seconds" launch/bench_gpu.sh "$part" \
     || echo "bench $part: stopped after $seconds s"
   cp "$scratch/bench/$part.json" "$out/" 2>/dev/null || echo "bench $part: no JSON"

@@ -45,11 +45,11 @@ def video_throughput(case: cases.Case, archive: pathlib.Path, frames: int, batch
     clips.write_crowd(path, archive, frames + batch)
     video = media.Video(path)
     batches = video.batches(batch)
-    faces = sum(len(labelled.records) for labelled in labeller(to_pictures(path, next(batches))))
+    faces = sum(len(labelled.records) for labelled in labeller(locate.video_pictures(path, next(batches))))
     labeller.seconds = dict.fromkeys(labeller_lib.STAGES, 0.0)
     start, timed, found = time.perf_counter(), 0, 0
     for frames_batch in batches:
-      labelled = labeller(to_pictures(path, frames_batch))
+      labelled = labeller(locate.video_pictures(path, frames_batch))
       timed += len(labelled)
       found += sum(len(item.records) for item in labelled)
     seconds = time.perf_counter() - start
@@ -58,10 +58,6 @@ def video_throughput(case: cases.Case, archive: pathlib.Path, frames: int, batch
           "frames": timed, "faces_per_frame": found / max(timed, 1),
           "first_batch_faces": faces, "seconds": seconds, "frames_per_s": timed / seconds,
           "stage_seconds": labeller.seconds, "device": timing.describe_device()}
-
-
-def to_pictures(path: pathlib.Path, frames: list[media.Frame]) -> list[locate.Picture]:
-  return [locate.Picture(path, frame.index, frame.time, frame.image) for frame in frames]
 
 
 def format_video(result: dict) -> str:

@@ -325,8 +325,9 @@ class Detector:
     if not 0 < scale_factor < 1:
       raise ValueError(f"expected 0 < scale_factor < 1, got {scale_factor}")
     self.min_face_size, self.scale_factor, self.bucket = min_face_size, scale_factor, bucket
-    self.thresholds = np.asarray(thresholds, np.float32)
-    self.params = mtcnn.load_weights() if weights is None else weights
+    # On the device once: the three stages of every call take them.
+    self.thresholds = jax.device_put(np.asarray(thresholds, np.float32))
+    self.params = jax.device_put(mtcnn.load_weights() if weights is None else weights)
     self.config = _Config(min_face_size, scale_factor, pnet_per_scale, rnet_size, onet_size)
     propose = functools.partial(_propose, config=self.config)
     # One program per stage and buffer size; `_batched` vmaps each over a video's frames.
@@ -369,6 +370,7 @@ class Detector:
     counts are the only values read back between stages."""
     propose, refine_stage, output_stage = stages
     params, thresholds = self.params, self.thresholds
+    image = jax.device_put(image)  # Sent once; the three stages read it.
     *proposals, count = propose(params, image, real_hw, thresholds)
     size = buffer_size(int(np.max(count)), self.config.rnet_size)
     *refined, count = refine_stage(params, image, *proposals, thresholds, size=size)

@@ -50,21 +50,25 @@ def serialize(model, preprocessing, variables: dict) -> bytes:
   return bytes(jax.export.export(function, platforms=PLATFORMS)(specs, crops).serialize())
 
 
+def describe(classifier, margin: float) -> dict:
+  """What a caller needs around an exported network (both file formats hold it): class names in
+  output order, crop size, normalisation, crop margin, where the weights came from, the model's
+  config (so the network can be rebuilt)."""
+  preprocessing = classifier.preprocessing
+  return {"class_names": classifier.class_names, "size": preprocessing.size,
+          "mean": preprocessing.mean, "std": preprocessing.std, "margin": margin,
+          "source": classifier.source, "model": classifier.config.model.to_dict()}
+
+
 def export(classifier, path: os.PathLike, margin: float) -> None:
   """Writes `classifier` (a `ferjax.inference.classifier.Classifier`) to `path` as one portable
   file."""
   variables = jax.tree.map(np.asarray, classifier.variables)
   weights = io.BytesIO()
   np.savez(weights, **traverse_util.flatten_dict(variables, sep="/"))
-  preprocessing = classifier.preprocessing
-  meta = {
-      "format": FORMAT, "class_names": classifier.class_names, "size": preprocessing.size,
-      "mean": preprocessing.mean, "std": preprocessing.std, "margin": margin,
-      "source": classifier.source, "model": classifier.config.model.to_dict(),
-      "jax": jax.__version__
-  }
+  meta = {"format": FORMAT, **describe(classifier, margin), "jax": jax.__version__}
   with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-    archive.writestr(FUNCTION, serialize(classifier.model, preprocessing, variables))
+    archive.writestr(FUNCTION, serialize(classifier.model, classifier.preprocessing, variables))
     archive.writestr("weights.npz", weights.getvalue())
     archive.writestr("meta.json", json.dumps(meta, indent=2))
 

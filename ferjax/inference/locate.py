@@ -9,6 +9,7 @@ Each takes a batch of pictures (one photo, or frames of one video) and gives, pe
 faces as `Located` boxes in the picture's pixels.
 """
 
+import abc
 import dataclasses
 import pathlib
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from ferjax.faces.detect import PNET_CELL, Detector
 from ferjax.inference.boxes import BoxTable
-from ferjax.inference.media import InputError
+from ferjax.inference.media import Frame, InputError
 
 MODES = ("detect", "whole")
 
@@ -32,6 +33,11 @@ class Picture:
   image: np.ndarray
 
 
+def video_pictures(path: pathlib.Path, frames: list[Frame]) -> list[Picture]:
+  """A batch of a video's decoded frames as pictures."""
+  return [Picture(path, frame.index, frame.time, frame.image) for frame in frames]
+
+
 @dataclasses.dataclass(frozen=True)
 class Located:
   """One face: box (4,) x1, y1, x2, y2; five landmarks (5, 2) if known (they turn the crop
@@ -42,7 +48,7 @@ class Located:
   score: float | None = None
 
 
-class Locator:
+class Locator(abc.ABC):
   """Gives each picture's faces; `errors` collects (where, what) of faces it could not use."""
 
   def __init__(self):
@@ -52,8 +58,9 @@ class Locator:
     """The frames of this video to label; None for the every --every-th frame."""
     return None
 
+  @abc.abstractmethod
   def __call__(self, pictures: list[Picture]) -> list[list[Located]]:
-    raise NotImplementedError
+    """Per picture, its faces."""
 
 
 class Detect(Locator):

@@ -24,6 +24,7 @@ import jax
 import numpy as np
 
 from ferjax.faces import extra
+from ferjax.inference import export
 from ferjax.inference import preprocessing as preprocessing_lib
 
 FORMAT = "ferjax-onnx/1"
@@ -32,17 +33,15 @@ OUTPUT = "probabilities"
 
 
 def metadata(classifier, margin: float) -> dict[str, str]:
-  """The file's metadata_props: every value a string, as ONNX requires."""
-  preprocessing = classifier.preprocessing
-  return {
-      "ferjax_format": FORMAT, "class_names": json.dumps(classifier.class_names),
-      "size": str(preprocessing.size), "mean": repr(preprocessing.mean),
-      "std": repr(preprocessing.std), "margin": repr(margin),
-      "input": (f"{INPUT}: uint8 (batch, {preprocessing.size}, {preprocessing.size}) grayscale "
-                "face crops, square around the face box widened by margin per side; the graph "
-                "scales and normalises them"),
-      "source": classifier.source, "model": json.dumps(classifier.config.model.to_dict()),
-  }
+  """The file's metadata_props: `export.describe`'s values as strings (JSON where not already
+  strings), as ONNX requires, and how to make the input."""
+  size = classifier.preprocessing.size
+  described = {key: value if isinstance(value, str) else json.dumps(value)
+               for key, value in export.describe(classifier, margin).items()}
+  return {"ferjax_format": FORMAT, **described,
+          "input": (f"{INPUT}: uint8 (batch, {size}, {size}) grayscale face crops, square around "
+                    "the face box widened by margin per side; the graph scales and normalises "
+                    "them")}
 
 
 def export_onnx(classifier, path: os.PathLike, margin: float) -> None:

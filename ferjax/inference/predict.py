@@ -120,8 +120,7 @@ def label_video(labeller: Labeller, outputs: Outputs, path: pathlib.Path, tally:
   count, found, start = 0, 0, time.perf_counter()
   try:
     for frames in video.batches(_BATCH.value):
-      pictures = [Picture(path, frame.index, frame.time, frame.image) for frame in frames]
-      for labelled in labeller(pictures):
+      for labelled in labeller(locate.video_pictures(path, frames)):
         tally.count(labelled)
         outputs.write(labelled, stem)
         count, found = count + 1, found + len(labelled.records)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import ml_collections
 
 from ferjax.data import catalog
-from ferjax.models import variants
+from ferjax.models import contextual, variants
 from ferjax.train import hyper
 
 
@@ -57,14 +57,16 @@ QUICK_SUBSET = {"fer2013": 1024}
 
 @dataclasses.dataclass(frozen=True)
 class Switch:
-  """A paper-literal boolean argument: the model option it sets, as (off, on) `values` or, with
-  None, the argument's own value; the variants it applies to, and the error for the others
-  (`refusal`, formatted with the `variant` and the usable ones as `allowed`)."""
+  """A paper-reading argument: the model option it sets, as (off, on) `values` or, with None, the
+  argument's own value; the variants it applies to, and the error for the others (`refusal`,
+  formatted with the `variant` and the usable ones as `allowed`), given when the argument differs
+  from its `default`."""
 
   option: str
   values: tuple[object, object] | None
   variants: tuple[str, ...]
   refusal: str
+  default: object = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +95,14 @@ PAPER_000 = Paper(  # Chen & Chen 2024: the rows m1..m6 of Table 1.
                            if loss == "softmax"),
     # Paper-literal switches (docs/FIDELITY.md): align_corners, CPD's corner-aligned upsampling in
     # the partial decoder (variants with PD); fc_head, VGG16's own FC head for "the original VGG16"
-    # (m1 only).
+    # (m1 only); head, the fusion head's reading (variants with fusion; docs/FIDELITY.md 0.17).
     switches=dict(
+        head=Switch(
+            option="head", values=None,
+            variants=tuple(row for row, flags in variants.CONTEXTUAL_VARIANTS.items()
+                           if flags["fusion"]),
+            refusal="head= reads the fusion head; {variant} has none (use {allowed})",
+            default=contextual.DEFAULT_HEAD),
         align_corners=Switch(
             option="align_corners", values=None,
             variants=tuple(row for row, flags in variants.CONTEXTUAL_VARIANTS.items()
@@ -194,6 +202,8 @@ def base_config(dataset: str, args: ml_collections.ConfigDict,
   config.sweep = ml_collections.ConfigDict(dict(name=args.sweep, points=()))  # analysis.sweep's.
   config.seed = args.seed
   config.log_every_steps = 20
+  # Per-branch energy and gradient of the classifier's fused input (ferjax.train.diagnostics).
+  config.diagnostics = args.diagnostics
   config.checkpoint_keep = 2
   return config
 
@@ -204,7 +214,8 @@ def base_config(dataset: str, args: ml_collections.ConfigDict,
 # majority class on CK+ (measured: 29% on fold 0 after 15 epochs without BN, 75% with it): BN on.
 COMMON_ARGS = dict(width=1.0, size=48, epochs=0, runs=1, seed=0, fold=0, folds="subject",
                    source="device", views="expanded", subset=0, quick=False, bn=True,
-                   dtype="float32", sweep="", schedule="", pretrained="", tta_report=False)
+                   dtype="float32", sweep="", schedule="", pretrained="", tta_report=False,
+                   diagnostics=False)
 
 
 def parse_common(arg: str, **defaults) -> ml_collections.ConfigDict:
@@ -218,8 +229,9 @@ def parse_common(arg: str, **defaults) -> ml_collections.ConfigDict:
   schedule=plateau|plateau_at_patience|exponential|constant, sweep=<name>, pretrained=PATH
   (ImageNet VGG16 convs from torchvision's .pth or Keras' .h5, beyond the papers;
   ferjax.models.pretrained), tta_report (also report the test split with 12-view test-time
-  augmentation), and quick: width 0.25 and 2 expanded epochs (20 random-view ones), with FER2013 on
-  a 1,024-image subset: minutes on a CPU.
+  augmentation), diagnostics (per-branch energy and gradient norms in the metrics,
+  ferjax.train.diagnostics), and quick: width 0.25 and 2 expanded epochs (20 random-view ones),
+  with FER2013 on a 1,024-image subset: minutes on a CPU.
   """
   args = parse_arg(arg, **{**COMMON_ARGS, **defaults})
   if args.get("variant") in SWEEPS:  # 'lambda_sweep' names a sweep of the default variant.
@@ -250,7 +262,7 @@ def _either(names: tuple[str, ...]) -> str:
 def check_switches(paper: Paper, args: ml_collections.ConfigDict) -> None:
   """A ValueError for a paper-literal switch that is on for a variant it does not apply to."""
   for name, switch in paper.switches.items():
-    if args[name] and args.variant not in switch.variants:
+    if args[name] != switch.default and args.variant not in switch.variants:
       allowed = _either(switch.variants)
       raise ValueError(switch.refusal.format(variant=args.variant, allowed=allowed))
 
@@ -276,7 +288,7 @@ def paper_config(paper: Paper, training: Training, dataset: str,
                  arg: str) -> ml_collections.ConfigDict:
   """`paper`'s network trained on `dataset` with `training`, as the config argument `arg` sets."""
   args = parse_common(arg, variant=paper.default_variant, views=training.augmentation["views"],
-                      **dict.fromkeys(paper.switches, False))
+                      **{name: switch.default for name, switch in paper.switches.items()})
   args = dataset_args(args, dataset, training.epochs)
   flags = choose(paper.variants, args.variant, paper.kind)
   check_switches(paper, args)

@@ -16,6 +16,10 @@ from ferjax.study.published import PAPER_000_FIG_6_BEST, PAPER_000_TABLE_1, PAPE
 
 CKPLUS_FOLDS = tuple(range(10))
 _TABLE_1_ROWS = ("m1", "m2", "m3", "m4", "m5", "m6")
+# The paper's model 1 is "the original VGG16 model" (section 3.4); ferjax's m1 row is its backbone
+# with a global average pool and one dense layer (docs/FIDELITY.md 0.2).
+_M1_NOTE = ("ferjax's m1 is VGG16's convolutions + global average pool + dense, not the paper's "
+            "\"original VGG16\" with its FC layers (fc_head=true).")
 _PAPER_002_ROWS = ("M", "MCA", "MSA", "MCSA")
 
 
@@ -77,10 +81,11 @@ _BEYOND_PAIRS = (("m6", "m6, 2x epochs"), ("m1 + ImageNet VGG16", "m6 + ImageNet
 
 STUDIES = {study.name: study for study in (
     Study("table1_fer2013", "Paper 000 Table 1 on FER2013 (PrivateTest; selected on PublicTest)",
-          table_1("fer2013", "fer2013")),
+          table_1("fer2013", "fer2013"), note=_M1_NOTE),
     Study("table1_ckplus", "Paper 000 Table 1 on CK+ (10 subject-independent folds)",
           table_1("ckplus", "cka"), folds=CKPLUS_FOLDS,
-          note="CK+48 has 6 classes without neutral; the paper's CK+ has 7 with neutral."),
+          note="CK+48 has 6 classes without neutral; the paper's CK+ has 7 with neutral. "
+               + _M1_NOTE),
     Study("table2_fer2013", "Paper 000 Table 2 on FER2013: the methods ferjax has",
           table_2("fer2013", "fer2013", "fer2013_msa"), reference_rows=reference_rows("fer2013")),
     Study("table2_ckplus", "Paper 000 Table 2 on CK+: the methods ferjax has",

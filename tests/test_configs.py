@@ -101,5 +101,5 @@ def test_paper_literal_switches_reach_the_model_options():
   assert cka.get_config("m5,align_corners").model.options.align_corners is True
   assert fer2013.get_config("m1,fc_head=true").model.options.classifier == "vgg_fc"
   assert fer2013.get_config("m1").model.options.classifier == "gap"
-  assert set(common.PAPER_000.switches) == {"align_corners", "fc_head"}
+  assert set(common.PAPER_000.switches) == {"align_corners", "fc_head", "head"}
   assert not common.PAPER_002.switches

@@ -36,7 +36,7 @@ def test_shapes_at_48px_grayscale(variant):
   assert logits.shape == (3, 6)
   assert aux["embedding"].ndim == 2 and aux["embedding"].shape[0] == 3
   name, flags = NETWORKS[variant]
-  expected = {"embedding"}
+  expected = {"embedding", "branches"}
   expected |= {"channel_weights"} if flags.get("gcca") or flags.get("channel_attention") else set()
   expected |= {"edge_map"} if flags.get("fusion") else set()
   expected |= {"global_map"} if flags.get("pd") else set()
@@ -167,7 +167,8 @@ def test_vgg_fc_head_is_vgg16s_classifier_on_the_backbone():
   model = get_model("contextual", classifier="vgg_fc", width=TINY, num_classes=6)
   x = jnp.zeros((2, 48, 48, 1))
   logits, aux = jax.eval_shape(lambda: model.apply(init(model, x), x))
-  assert logits.shape == (2, 6) and aux["embedding"].shape == (2, 512) and set(aux) == {"embedding"}
+  assert logits.shape == (2, 6) and aux["embedding"].shape == (2, 512)
+  assert set(aux) == {"embedding", "branches"} and set(aux["branches"]) == {"fc7"}
 
 
 def test_vgg_fc_head_dropout_uses_the_dropout_stream(ckplus_images):
@@ -234,3 +235,80 @@ def test_config_switches_select_the_paper_literal_options():
     cka.get_config("m3,align_corners=true")
   with pytest.raises(ValueError, match="use m1, not m2"):
     fer2013.get_config("m2,fc_head=true")
+
+
+def test_each_table1_row_keeps_what_the_row_before_classifies_from(ckplus_images):
+  """Under the default fusion head ("blocks", docs/FIDELITY.md 0.17) m2's embedding holds m1's
+  GAP(C5) unchanged (same backbone weights), and every deep branch of m2..m5 is as wide as its
+  block: nothing passes a bottleneck. Under "laterals" C5 itself never reaches the classifier."""
+  from ferjax.models.variants import CONTEXTUAL_VARIANTS as rows
+  x = jnp.asarray(ckplus_images[0][:4])
+  m1 = get_model("contextual", width=TINY, **rows["m1"])
+  variables = m1.init(jax.random.key(0), x)
+  m2 = get_model("contextual", width=TINY, **rows["m2"])
+  m2_variables = m2.init(jax.random.key(1), x)
+  m2_variables["params"]["backbone"] = variables["params"]["backbone"]
+  c5 = m1.apply(variables, x)[1]["branches"]["c5"]
+  np.testing.assert_array_equal(m2.apply(m2_variables, x)[1]["branches"]["c5"], c5)
+  widths = {"c2": 128, "c3": 256, "c4": 512, "c5": 512}
+  for row in ("m2", "m3", "m4", "m5"):
+    model = get_model("contextual", width=TINY, **rows[row])
+    branches = jax.eval_shape(lambda: model.init_with_output(jax.random.key(0), x)[0][1])
+    assert {k: v.shape[-1] for k, v in branches["branches"].items()} == {
+        k: round(w * TINY) for k, w in widths.items()}, row
+  laterals = get_model("contextual", width=TINY, head="laterals", **rows["m5"])
+  branches = jax.eval_shape(lambda: laterals.init_with_output(jax.random.key(0), x)[0][1])
+  assert set(branches["branches"]) == {"c2", "l3", "l4", "l5"}
+
+
+def test_head_switch_reaches_the_model_and_old_files_keep_their_head(tmp_path):
+  """`head=` sets the fusion head's reading (refused without fusion); a config.json written before
+  the option existed rebuilds the "laterals" head it was trained with."""
+  import json
+  from configs import cka
+  from ferjax.train import config_file
+  assert cka.get_config("m5").model.options.head == "blocks"
+  assert cka.get_config("m5,head=laterals").model.options.head == "laterals"
+  with pytest.raises(ValueError, match="use m2, m3, m4, m5 or m6"):
+    cka.get_config("m1,head=laterals")
+  with pytest.raises(ValueError, match="unknown head"):
+    get_model("contextual", fusion=True, head="sum")
+  stored = cka.get_config("m5").to_dict()
+  del stored["model"]["options"]["head"]
+  (tmp_path / "config.json").write_text(json.dumps(stored))
+  assert config_file.read(tmp_path).model.options.head == "laterals"
+
+
+def test_initialisation_is_what_fidelity_states():
+  """docs/FIDELITY.md, "initialisation": every ConvUnit He-normal over fan-out, the attention and
+  map convs and SE's dense layers Flax's LeCun normal (variance 1 / fan-in), the head N(0, 0.01),
+  biases 0. Checked by each kernel's empirical variance (within 15%)."""
+  from ferjax.models.variants import CONTEXTUAL_VARIANTS, MULTISCALE_VARIANTS
+  x = jnp.zeros((1, 48, 48, 1))
+  params = {}
+  for name, flags in (("contextual", CONTEXTUAL_VARIANTS["m5"]), ("multiscale",
+                                                                   MULTISCALE_VARIANTS["MCSA"])):
+    model = get_model(name, width=0.25, **flags)
+    params[name] = jax.jit(model.init)(jax.random.key(0), x)["params"]
+  he_fan_out = lambda k: 2.0 / (np.prod(k.shape[:-2]) * k.shape[-1])
+  lecun = lambda k: 1.0 / np.prod(k.shape[:-1])
+  expected = {
+      ("contextual", "backbone", "block3_conv2", "conv"): he_fan_out,
+      ("contextual", "lateral4", "conv"): he_fan_out,
+      ("contextual", "partial_decoder", "conv_up1", "conv"): he_fan_out,
+      ("contextual", "edge_conv"): lecun,
+      ("contextual", "backbone", "block4_attention", "squeeze"): lecun,
+      ("contextual", "partial_decoder", "conv_out"): lecun,
+      ("contextual", "reverse_attention4", "conv2"): lecun,
+      ("contextual", "head"): lambda k: 1e-4,
+      ("multiscale", "backbone", "block3_attention", "channel", "squeeze"): lecun,
+      ("multiscale", "backbone", "block3_attention", "spatial", "conv"): lecun,
+  }
+  for path, variance in expected.items():
+    layer = params[path[0]]
+    for key in path[1:]:
+      layer = layer[key]
+    kernel = np.asarray(layer["kernel"])
+    if kernel.size > 1000:  # Enough weights for the variance to mean something.
+      np.testing.assert_allclose(kernel.var(), variance(kernel), rtol=0.15, err_msg=str(path))
+    np.testing.assert_array_equal(layer["bias"], 0)

@@ -149,6 +149,10 @@ VARIANTS = [
     ("contextual-m1-vgg_fc-gray-dropout", "contextual",
      {**TABLE1["m1"], "classifier": "vgg_fc", "dropout": 0.5}, 1),
     ("contextual-m5-align_corners-rgb", "contextual", {**TABLE1["m5"], "align_corners": True}, 3),
+    # The fusion head's other readings (docs/FIDELITY.md 0.17).
+    ("contextual-m5-laterals-gray", "contextual", {**TABLE1["m5"], "head": "laterals"}, 1),
+    ("contextual-m2-laterals_c5-rgb", "contextual", {**TABLE1["m2"], "head": "laterals_c5"}, 3),
+    ("contextual-m4-blocks_bn-gray", "contextual", {**TABLE1["m4"], "head": "blocks_bn"}, 1),
 ]
 EXPECTED_AUX = {
     "contextual": {"fusion": {"edge_map"}, "gcca": {"channel_weights"}, "pd": {"global_map"},
@@ -197,9 +201,12 @@ def network_parity(x: jax.Array, seed: int, name: str, options: dict, channels: 
   tmodel = load(torch_model(name, width=WIDTH, in_channels=channels, **options), variables)
   tlogits, taux, tgrad = torch_reference(tmodel, x, w)
 
-  expected_keys = {"embedding"}.union(
+  expected_keys = {"embedding", "branches"}.union(
       *(keys for flag, keys in EXPECTED_AUX[name].items() if options.get(flag)))
   assert set(aux) == set(taux) == expected_keys
+  assert set(aux["branches"]) == set(taux["branches"])
+  aux, taux = ({**{k: v for k, v in a.items() if k != "branches"},
+                **{f"branches/{k}": v for k, v in a["branches"].items()}} for a in (aux, taux))
   check(f"{name}:logits", to_nhwc(tlogits), logits)
   check(f"{name}:input_grad (float64)", to_nhwc(tgrad), grad)
   for key in aux:

@@ -238,3 +238,20 @@ def test_default_output_is_first_workdirs_parent(workdirs):
   report.build_report([workdirs["mca"]])
   assert (workdirs["mca"].parent / "report.md").is_file()
   assert (workdirs["mca"].parent / "fer_mca_confusion.png").is_file()
+
+
+def test_branch_diagnostics_get_their_own_log_scale_panels(workdirs, tmp_path):
+  """A workdir trained with diagnostics=true: its 'energy/<branch>' and 'grad/<branch>' train
+  metrics become the panels 'branch energy' and 'branch gradient', a curve per branch."""
+  path = workdirs["fer"] / "metrics.jsonl"
+  rows = [json.loads(line) for line in path.read_text().splitlines()]
+  for row in rows:
+    if row["split"] == "train":
+      row |= {"energy/c2": [1.0, 1.5], "energy/l3": [0.01, 0.02], "grad/c2": [0.1, 0.1],
+              "grad/l3": [0.001, 0.002]}
+  path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+  panels = report.learning_curve_panels(report.load_workdir(workdirs["fer"]))
+  assert {panel: [c[0] for c in curves] for panel, curves in panels.items()
+          if panel.startswith("branch")} == {"branch energy": ["c2", "l3"],
+                                             "branch gradient": ["c2", "l3"]}
+  assert report.write_pictures(report.load_workdir(workdirs["fer"]), tmp_path, "fer")["curves"]

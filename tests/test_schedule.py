@@ -80,3 +80,23 @@ def test_exponential_is_pytorch_exponential_lr():
     scheduler.step()
     expected.append(optimizer.param_groups[0]["lr"])
   np.testing.assert_allclose(ferjax_rates([1.0] * 10, "exponential"), expected, rtol=1e-6)
+
+
+def test_without_validation_the_schedule_watches_the_training_cross_entropy():
+  """On CK+ (no validation split) the epoch's monitored loss is the mean of the steps' softmax part:
+  for m6 the joint loss also holds the island cosine term, a function of the centres alone
+  (docs/FIDELITY.md 0.30)."""
+  import types
+
+  from ferjax.train import loop
+  written = []
+  job = types.SimpleNamespace(
+      stop=types.SimpleNamespace(project=lambda step, total: None),
+      checkpoints=types.SimpleNamespace(latest_step=None), total_steps=2,
+      reporter=types.SimpleNamespace(write=lambda step, split, values: written.append(values),
+                                     console=lambda step, values: None))
+  steps = [{"loss": np.array([9.0]), "softmax": np.array([1.5]), "island": np.array([300.0]),
+            "accuracy": np.array([0.5]), "grad_norm": np.array([1.0]),
+            "learning_rate": np.array([0.01])}] * 2
+  assert [float(x[0]) for x in loop.log_train(job, steps, step=2)] == [1.5, 1.5]
+  assert float(written[0]["loss"][0]) == 9.0

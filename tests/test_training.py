@@ -23,12 +23,14 @@ STEPS = 60
 # softmax + center + DDA. Table 1's m2..m4 add nothing m6 lacks, and tests/test_main.py trains m2
 # and m6 end to end. MCSA at width 0.5: at 1/16 the SE attention's hidden layer has one unit, which
 # may start dead.
-CASES = [(cka, "m1", TINY), (cka, "m6", TINY), (ck_msa, "MCSA", 0.5)]
+# m6 runs with diagnostics on (ferjax.train.diagnostics), which leave its training as it is.
+CASES = [(cka, "m1", TINY), (cka, "m6,diagnostics", TINY), (ck_msa, "MCSA", 0.5)]
 
 
 def fixed_batch_step(module, variant: str, mesh: jax.sharding.Mesh, width: float = TINY):
-  """The config's own train step (`steps.make_train_step`) at `width`, fed fixed batches, with
-  the random augmentation and the weight decay off (a parameter then moves only by its gradient)."""
+  """The config's own train step (`steps.make_train_step`) at `width` (`variant` may add config
+  arguments), fed fixed batches, with the random augmentation and the weight decay off (a parameter
+  then moves only by its gradient)."""
   config = module.get_config(f"{variant},width={width},views=random")
   config.input.update(flip=False, rotation="none", crop_scale=(), erase_prob=0.0)
   config.optimizer.weight_decay = 0.0
@@ -65,6 +67,9 @@ def test_the_train_step_reaches_every_parameter_and_lowers_the_loss(module, vari
       assert not silent, f"parameters without gradient: {silent}"
   loss = np.array([h["loss"] for h in history])
   softmax = np.array([h["softmax"] for h in history])
+  if "diagnostics" in variant:  # Every fused branch of m6's "blocks" head, at every step.
+    assert {k for k in history[0] if "/" in k} == {f"{kind}/c{i}" for kind in ("energy", "grad")
+                                                   for i in (2, 3, 4, 5)}
   assert np.all(np.isfinite(loss))
   # SGD on 12 faces: the classification loss falls by 15% at some point and stays below its start
   # over the last ten steps. The joint loss falls from its second step: the centres start at zero,
@@ -153,3 +158,4 @@ def test_a_class_absent_for_steps_keeps_the_m6_train_step_stable():
   # Measured: 4.6 / 3.9 / 0.9 against 4.6 / 3.9 / 0.5 (the 5-class batches alone move the gradient).
   for key in present:
     assert absent[key] < 3.0 * present[key], (key, absent, present)
+

@@ -38,10 +38,11 @@ def confusion_matrix(confusion: np.ndarray,
 def learning_curves(panels: Mapping[str, Sequence[tuple[str, np.ndarray, np.ndarray]]],
                     path: os.PathLike,
                     title: str = "",
-                    xlabel: str = "epoch") -> None:
+                    xlabel: str = "epoch",
+                    log_panels: Sequence[str] = ()) -> None:
   """One panel per entry (e.g. loss, accuracy); a curve is (label, x, values of shape
   [len(x), runs]), drawn as the mean over runs with a shaded min-max band, so run-to-run spread
-  stays visible."""
+  stays visible. The panels named in `log_panels` have a logarithmic y axis."""
   figure, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8), squeeze=False)
   for axis, (name, curves) in zip(axes[0], panels.items(), strict=True):
     for label, x, values in curves:
@@ -53,6 +54,8 @@ def learning_curves(panels: Mapping[str, Sequence[tuple[str, np.ndarray, np.ndar
                           linewidth=0)
     axis.set_xlabel(xlabel)
     axis.set_ylabel(name)
+    if name in log_panels:
+      axis.set_yscale("log")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
   figure.suptitle(title, fontsize=9)

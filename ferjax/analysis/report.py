@@ -284,6 +284,16 @@ def _pooled(series: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np
 
 _CURVES = {"loss": [("train", "loss"), ("train", "softmax"), ("validation", "loss")],
            "accuracy": [("train", "accuracy"), ("validation", "accuracy")]}
+# Panels of the per-branch diagnostics (ferjax.train.diagnostics: train metrics 'energy/<branch>'
+# and 'grad/<branch>'), drawn on a log scale, where a starved branch sits decades below the others.
+_BRANCH_PANELS = {"energy": "branch energy", "grad": "branch gradient"}
+
+
+def branch_curves(folds: list[list[dict]]) -> list[tuple[str, str, str]]:
+  """(panel, split, metric) of every per-branch diagnostic the folds' metrics hold."""
+  metrics = sorted({key for rows in folds for row in rows if row["split"] == "train"
+                    for key in row if key.partition("/")[0] in _BRANCH_PANELS})
+  return [(_BRANCH_PANELS[metric.partition("/")[0]], "train", metric) for metric in metrics]
 
 
 def metric_sources(workdir: Workdir) -> list[pathlib.Path]:
@@ -303,15 +313,15 @@ def learning_curve_panels(workdir: Workdir) -> dict[str, list] | None:
   if not folds:
     return None
   panels = {}
-  for panel, curves in _CURVES.items():
-    for split, metric in curves:
-      if metric == "softmax" and workdir.results.loss == "softmax":
-        continue
-      series = [s for s in (_series(rows, split, metric) for rows in folds) if s is not None]
-      pooled = _pooled(series) if len(series) == len(folds) else None
-      if pooled is not None:
-        label = f"{split} {metric}" if metric != panel else split
-        panels.setdefault(panel, []).append((label, *pooled))
+  curves = [(panel, split, metric) for panel, pairs in _CURVES.items() for split, metric in pairs]
+  for panel, split, metric in curves + branch_curves(folds):
+    if metric == "softmax" and workdir.results.loss == "softmax":
+      continue
+    series = [s for s in (_series(rows, split, metric) for rows in folds) if s is not None]
+    pooled = _pooled(series) if len(series) == len(folds) else None
+    if pooled is not None:
+      label = metric.partition("/")[2] or (f"{split} {metric}" if metric != panel else split)
+      panels.setdefault(panel, []).append((label, *pooled))
   return panels or None
 
 
@@ -330,7 +340,8 @@ def write_pictures(workdir: Workdir, output: pathlib.Path, stem: str) -> dict[st
     band = f"mean over {_runs(r)}" if r.split != "all folds" else \
         f"whole epochs, mean over {len(metric_sources(workdir))} folds x {_runs(r)}"
     plots.learning_curves(panels, output / pictures["curves"],
-                          title=f"{workdir.name}: {band}, band = min-max")
+                          title=f"{workdir.name}: {band}, band = min-max",
+                          log_panels=tuple(_BRANCH_PANELS.values()))
   return pictures
 
 

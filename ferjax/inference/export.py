@@ -140,7 +140,8 @@ def rebuild(path: pathlib.Path, meta: dict, variables: dict, error: Exception) -
   except ImportError:
     raise ValueError(f"{refused}; rebuilding it from the file's weights needs ferjax "
                      "installed") from error
-  model = models.get_model(meta["model"]["name"], **meta["model"]["options"])
+  name = meta["model"]["name"]
+  model = models.get_model(name, **models.stored_options(name, meta["model"]["options"]))
   preprocessing = Preprocessing(meta["size"], meta["mean"], meta["std"])
   serialized = serialize(model, preprocessing, variables)
   try:

@@ -23,6 +23,18 @@ def model_options(name: str) -> tuple[str, ...]:
   return tuple(f.name for f in dataclasses.fields(MODELS[name]) if f.name not in ("parent", "name"))
 
 
+# Options that files written by earlier ferjax lack (a workdir's config.json, a portable file's
+# metadata), with the value the code that wrote them used: before `head` existed, paper 000's fusion
+# head was the "laterals" reading.
+STORED_DEFAULTS = {"contextual": {"head": "laterals"}}
+
+
+def stored_options(name: str, options: dict) -> dict:
+  """A stored config's model `options` completed with `STORED_DEFAULTS`, so that it rebuilds the
+  network it was written for."""
+  return {**STORED_DEFAULTS.get(name, {}), **options}
+
+
 def get_model(name: str, **options) -> nn.Module:
   """Builds model `name` with `options`; unknown names or options raise ValueError listing the
   choices."""

@@ -13,19 +13,28 @@ Attention Mechanism" (JIPS 2024). The six rows of Table 1 are flags of one class
                                                                  training config's, see
                                                                  ferjax.train.losses
 
-The paper does not fully specify how PD and RA feed the classifier. ferjax's reading:
-  * fusion: block 2's features pass a single-kernel 3x3 conv giving an edge map E (section 2.1); the
-    edge-enhanced C2' = C2 * sigmoid(E) + C2 (the GCCA residual form) is pooled. Blocks 3-5 get
-    lateral outputs L_i (1x1 conv + ReLU to a common width, 64 x width). The embedding is the
-    concatenation of the global average pools of C2' and of every L_i weighted by its stage map
-    (below).
-  * pd: the partial decoder turns (L3, L4, L5) into the global map S_g (section 2.4); without RA
-    each L_i is weighted by sigmoid(S_g) resized to its resolution.
-  * ra: stages 5, 4, 3 refine the map top-down from S_g (section 2.5, eq. 3-4): S_i = S_{i+1} +
-    conv(L_i * (1 - sigmoid(S_{i+1}))), and each L_i is weighted by sigmoid(S_i).
-  So the embedding has the same width for m2..m6, and every map receives gradient through it.
-  PD needs the lateral outputs that fusion creates, and RA starts from PD's map: `pd` requires
-  `fusion`, `ra` requires `pd`.
+The paper leaves open how the fused features reach the classifier (section 2.1: "Finally, multiple
+features are fused to generate the ultimate FER outcome"; section 2.2: "The ultimate result was
+derived by fusing the high-level and low-level features"). `head` names ferjax's readings; each
+pools a set of branches and concatenates them into the embedding:
+  * every reading: block 2's features pass a single-kernel 3x3 conv giving an edge map E (section
+    2.1), and the edge-enhanced C2' = C2 * sigmoid(E) + C2 (the GCCA residual form) is one branch.
+  * the maps: PD turns 1x1 lateral outputs of blocks 3-5 (L_i, conv + ReLU to 64 x width, the
+    role of CPD's RFB reduction) into the global map S_g (section 2.4); RA refines it top-down,
+    S_i = S_{i+1} + conv(L_i * (1 - sigmoid(S_{i+1}))) (section 2.5, eq. 3-4). Without RA every
+    stage uses S_g resized to its resolution.
+  * head="blocks" (the default, chosen on FER2013 PublicTest: docs/FIDELITY.md 0.17): the deep
+    branches are the blocks' own features at full width, C_i * sigmoid(S_i) + C_i for i = 3, 4, 5
+    (plain C_i without PD). m2's embedding [C2', C3, C4, C5] holds m1's GAP(C5) unchanged, so each
+    row of Table 1 adds to the one before.
+  * head="blocks_bn": "blocks" with each pooled dimension batch-normalised, so that the branches
+    enter at comparable scale.
+  * head="laterals" (ferjax's reading until December 2026, kept so that earlier results
+    reproduce): the deep branches are the laterals L_i * sigmoid(S_i) (plain L_i without PD), 64 x
+    width wide, and C5 itself never reaches the classifier.
+  * head="laterals_c5": "laterals" with GAP(C5) as a further branch.
+PD needs the lateral outputs, and RA starts from PD's map: `pd` requires `fusion`, `ra` requires
+`pd`. aux["branches"] names each pooled branch (ferjax.train.diagnostics measures them).
 The embedding (before dropout) is what the island loss acts on (eq. 5-7).
 
 Two switches follow the cited sources where ferjax's defaults do not:
@@ -48,18 +57,23 @@ import jax.numpy as jnp
 
 from ferjax.models.attention import GCCA
 from ferjax.models.decoder import PartialDecoder, ReverseAttention
-from ferjax.models.layers import ConvUnit, global_average_pool, max_pool_2x2, resize, scaled
+from ferjax.models.layers import (ConvUnit, fused_branch, global_average_pool,
+                                  max_pool_2x2, resize, scaled)
 from ferjax.models.vgg import VGG16
 
 LATERAL_FEATURES = 64
 VGG_FC_FEATURES = 4096
 CLASSIFIERS = ("gap", "vgg_fc")
+# The fusion head's readings (module docstring): the deep branches at block width or as laterals.
+HEADS = ("blocks", "blocks_bn", "laterals", "laterals_c5")
+DEFAULT_HEAD = "blocks"
 
 
 class ContextualNet(nn.Module):
   """Paper 000's network. Call: `(logits, aux) = model.apply(variables, x, train=...)`.
 
-  aux holds "embedding" (B, D) always; "channel_weights" (5 x (B, C_i)) with gcca; "edge_map" with
+  aux holds "embedding" (B, D) and "branches" (name -> the pooled branch it concatenates) always;
+  "channel_weights" (5 x (B, C_i)) with gcca; "edge_map" with
   fusion; "global_map" (S_g) with pd; "reverse_attention" (A_5, A_4, A_3) and "stage_maps"
   (S_5, S_4, S_3) with ra. Randomness when training: "stochastic" (GCCA) and "dropout".
   """
@@ -74,8 +88,11 @@ class ContextualNet(nn.Module):
   batch_norm: bool = False
   align_corners: bool = False
   classifier: str = "gap"
+  head: str = DEFAULT_HEAD
 
   def __post_init__(self):
+    if self.head not in HEADS:
+      raise ValueError(f"contextual: unknown head {self.head!r}; choose one of {HEADS}")
     if self.classifier not in CLASSIFIERS:
       raise ValueError(
           f"contextual: unknown classifier {self.classifier!r}; choose one of {CLASSIFIERS}")
@@ -104,12 +121,19 @@ class ContextualNet(nn.Module):
     if self.gcca:
       aux["channel_weights"] = tuple(m["channel_weights"] for m in block_maps)
     if self.fusion:
-      embedding = self._fuse(features, aux, train)
+      branches = self._fuse(features, aux, train)
     elif self.classifier == "vgg_fc":
-      embedding = self._vgg_fc(features[-1], train)
+      branches = {"fc7": self._vgg_fc(features[-1], train)}
     else:
-      embedding = global_average_pool(features[-1])
-    aux["embedding"] = embedding
+      branches = {"c5": global_average_pool(features[-1])}
+    if self.head == "blocks_bn" and self.fusion:
+      branches = {name: nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
+                                     name=f"{name}_norm")(pooled)
+                  for name, pooled in branches.items()}
+    branches = {name: fused_branch(self, name, pooled)
+                for name, pooled in branches.items()}
+    embedding = jnp.concatenate(list(branches.values()), axis=-1)
+    aux["branches"], aux["embedding"] = branches, embedding
     hidden = nn.Dropout(self.dropout, deterministic=not train)(embedding)
     logits = nn.Dense(self.num_classes, kernel_init=nn.initializers.normal(0.01),
                       name="head")(hidden)
@@ -127,23 +151,32 @@ class ContextualNet(nn.Module):
     hidden = nn.Dropout(self.dropout, deterministic=not train)(hidden)
     return nn.relu(nn.Dense(features, kernel_init=init, name="fc7")(hidden))
 
-  def _fuse(self, features, aux: dict[str, Any], train: bool) -> jax.Array:
-    """Multi-feature fusion head: edge-enhanced C2 plus the map-weighted laterals of blocks 3-5."""
+  def _fuse(self, features, aux: dict[str, Any], train: bool) -> dict[str, jax.Array]:
+    """The fusion head's pooled branches: the edge-enhanced C2' and the map-weighted deep branches
+    of blocks 3-5 (the blocks themselves or their laterals, as `head` reads it)."""
     c2, c3, c4, c5 = features[1:]
     edge = nn.Conv(1, (3, 3), padding="SAME", name="edge_conv")(c2)
     aux["edge_map"] = edge
-    pooled = [global_average_pool(c2 * nn.sigmoid(edge) + c2)]
-    k = scaled(LATERAL_FEATURES, self.width)
-    laterals = [ConvUnit(k, 1, self.batch_norm, name=f"lateral{i}")(c, train)
-                for i, c in zip((3, 4, 5), (c3, c4, c5))]
+    branches = {"c5": global_average_pool(c5)} if self.head == "laterals_c5" else {}
+    branches["c2"] = global_average_pool(c2 * nn.sigmoid(edge) + c2)
+    blocks = self.head.startswith("blocks")
+    laterals = None
+    if self.pd or not blocks:
+      k = scaled(LATERAL_FEATURES, self.width)
+      laterals = [ConvUnit(k, 1, self.batch_norm, name=f"lateral{i}")(c, train)
+                  for i, c in zip((3, 4, 5), (c3, c4, c5))]
     maps = self._stage_maps(laterals, aux, train)
-    for lateral, stage_map in zip(laterals, maps):
-      weighted = lateral if stage_map is None else lateral * nn.sigmoid(stage_map)
-      pooled.append(global_average_pool(weighted))
-    return jnp.concatenate(pooled, axis=-1)
+    deep = (c3, c4, c5) if blocks else laterals
+    for i, branch, stage_map in zip((3, 4, 5), deep, maps):
+      if stage_map is not None:
+        gate = nn.sigmoid(stage_map)
+        branch = branch * gate + branch if blocks else branch * gate
+      branches[f"c{i}" if blocks else f"l{i}"] = global_average_pool(branch)
+    return branches
 
   def _stage_maps(self, laterals, aux: dict[str, Any], train: bool) -> list:
-    """Per-lateral spatial maps (L3, L4, L5 order): none, PD's global map, or RA-refined maps."""
+    """Per-stage spatial maps (blocks 3, 4, 5 order): none, PD's global map, or RA-refined maps
+    (at each block's resolution, which its 1x1 lateral keeps)."""
     if not self.pd:
       return [None] * 3
     k = scaled(LATERAL_FEATURES, self.width)
@@ -162,3 +195,4 @@ class ContextualNet(nn.Module):
     aux["stage_maps"] = tuple(stage_maps)
     aux["reverse_attention"] = tuple(reverse)
     return stage_maps[::-1]
+

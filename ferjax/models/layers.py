@@ -11,6 +11,19 @@ import numpy as np
 # scratch.
 conv_init = nn.initializers.variance_scaling(2.0, "fan_out", "normal")
 
+# The perturbation collection of the tensors a network's classifier fuses (aux["branches"]): zeros
+# passed under this name let a train step take the loss's gradient with respect to each branch
+# (flax's `Module.perturb`; without them the network is unchanged).
+BRANCH_COLLECTION = "branches"
+
+
+def fused_branch(module: nn.Module, name: str, x: jax.Array) -> jax.Array:
+  """`x`, one branch of the classifier's fused input, plus the zeros that a caller may pass as
+  `BRANCH_COLLECTION`[name] (nothing is created at `init`, so variables hold no such collection)."""
+  if module.is_initializing():
+    return x
+  return module.perturb(name, x, collection=BRANCH_COLLECTION)
+
 
 def scaled(channels: int, width: float) -> int:
   """Channel count `channels` times the width multiplier, at least 1."""

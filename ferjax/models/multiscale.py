@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from ferjax.models.attention import SEAttention, SpatialAttention
-from ferjax.models.layers import ConvUnit, global_average_pool, resize, scaled
+from ferjax.models.layers import ConvUnit, fused_branch, global_average_pool, resize, scaled
 from ferjax.models.vgg import VGG16
 
 FUSED_FEATURES = 512
@@ -46,7 +46,8 @@ class BlockAttention(nn.Module):
 class MultiscaleNet(nn.Module):
   """Paper 002's network. Call: `(logits, aux) = model.apply(variables, x, train=...)`.
 
-  aux holds "embedding" (B, D); "channel_weights" (5 x (B, C_i)) with channel attention;
+  aux holds "embedding" (B, D); "branches" (name -> the map at conv5's resolution that the fusion
+  concatenates: c2, c3, c5); "channel_weights" (5 x (B, C_i)) with channel attention;
   "spatial_maps" (5 x (B, H_i, W_i, 1)) with spatial attention.
   """
 
@@ -70,8 +71,10 @@ class MultiscaleNet(nn.Module):
     if self.spatial_attention:
       aux["spatial_maps"] = tuple(m["spatial_map"] for m in block_maps)
     c5 = features[4]
-    fused = jnp.concatenate(
-        [resize(features[1], c5.shape[1:3]), resize(features[2], c5.shape[1:3]), c5], axis=-1)
+    branches = {name: fused_branch(self, name, resize(features[block], c5.shape[1:3]))
+                for name, block in (("c2", 1), ("c3", 2), ("c5", 4))}
+    aux["branches"] = branches
+    fused = jnp.concatenate(list(branches.values()), axis=-1)
     fused = ConvUnit(scaled(FUSED_FEATURES, self.width), 1, self.batch_norm,
                      name="fusion")(fused, train)
     embedding = global_average_pool(fused)

@@ -8,6 +8,8 @@ import pathlib
 
 import ml_collections
 
+from ferjax import models
+
 FILE = "config.json"
 
 
@@ -23,9 +25,12 @@ def read(workdir: os.PathLike) -> ml_collections.ConfigDict:
     path = folder / FILE
     if path.is_file():
       try:
-        return ml_collections.ConfigDict(json.loads(path.read_text()))
+        stored = json.loads(path.read_text())
       except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}); it should be the config "
                          "python -m ferjax.main wrote") from None
+      model = stored.get("model", {})
+      model["options"] = models.stored_options(model.get("name"), model.get("options", {}))
+      return ml_collections.ConfigDict(stored)
   raise FileNotFoundError(
       f"no {FILE} in {workdir}: is it a workdir made by python -m ferjax.main?")

@@ -3,7 +3,9 @@
 FER2013: train on Training, keep each run's best epoch by PublicTest accuracy, report PrivateTest.
 CK+: subject-independent folds; each fold trains on the other nine and reports the final epoch on
 its own (there is no validation split, and nothing is ever selected on a test split). The plateau
-schedule watches the validation loss where there is one and the training loss otherwise.
+schedule watches the cross-entropy: on the validation split where there is one, else the training
+steps' softmax part (not the joint loss, whose island cosine term depends on the centres alone and
+has no gradient to the network; docs/FIDELITY.md 0.15).
 
 Rerunning the same command on a workdir resumes from its newest checkpoint; SIGTERM saves and exits.
 A job is a `Job` (what stays fixed: data, compiled steps, checkpoints, reporter, stop) and a `Carry`
@@ -200,7 +202,8 @@ def train_loop(job: Job, carry: Carry) -> Carry:
       job.stop.compiled(step)
     epoch_done = step % job.steps_per_epoch == 0
     stopping_now = job.stop.check()
-    if step % job.config.log_every_steps == 0 or epoch_done or stopping_now:
+    at_init = step == 1 and job.config.get("diagnostics")  # Diagnostics of the initial network.
+    if step % job.config.log_every_steps == 0 or epoch_done or stopping_now or at_init:
       epoch_losses += log_train(job, pending, step)
       pending = []
     if epoch_done:
@@ -218,14 +221,15 @@ def train_loop(job: Job, carry: Carry) -> Carry:
 
 def log_train(job: Job, pending: list[dict], step: int) -> list:
   """Fetches the steps' metrics since the last log, checks them and reports their means; returns
-  their losses (for the epoch's mean)."""
+  their cross-entropies (the softmax part of the loss, for the epoch's mean that the schedule
+  watches without a validation split)."""
   host = jax.device_get(pending)
   job.stop.project(step, job.total_steps)  # The host has waited for `step`: its time is measured.
   check_finite(host, step - len(host), job.checkpoints.latest_step)
   means = {k: np.mean([m[k] for m in host], axis=0) for k in host[0]}
   job.reporter.write(step, "train", means)
   job.reporter.console(step, {k: means[k] for k in ("loss", "accuracy", "learning_rate")})
-  return [m["loss"] for m in host]
+  return [m["softmax"] for m in host]
 
 
 def check_finite(host_metrics: list[dict], first_step: int, last_good: int | None) -> None:
@@ -243,11 +247,11 @@ def check_finite(host_metrics: list[dict], first_step: int, last_good: int | Non
           f"{runs}); {kept}. Lower config.optimizer.learning_rate or check the input.")
 
 
-def finish_epoch(job: Job, carry: Carry, epoch: int, train_loss: np.ndarray) -> Carry:
+def finish_epoch(job: Job, carry: Carry, epoch: int, train_softmax: np.ndarray) -> Carry:
   """Validation (where there is a validation split), best-run bookkeeping and the rate schedule."""
   state = carry.state
   record = dict(carry.record, epoch=epoch)
-  monitored = train_loss
+  monitored = train_softmax
   if job.data.validation is not None:
     metrics = evaluate.metrics_of(evaluate.accumulate(job.eval_step, state.runs,
                                                       job.data.validation.eval_batches()))

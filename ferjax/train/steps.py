@@ -19,7 +19,8 @@ from jax.sharding import Mesh
 from ferjax import mesh as mesh_lib
 from ferjax.data import augment
 from ferjax.data.sources import FedBatches, Source
-from ferjax.train import hyper, losses, schedules
+from ferjax.models.layers import BRANCH_COLLECTION
+from ferjax.train import diagnostics, hyper, losses, schedules
 from ferjax.train.state import RunState, TrainState
 
 def over_runs(fn: Callable, runs_first: Any, *shared: Any) -> Any:
@@ -84,10 +85,11 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
                                    views=batch["view"] if fixed_views else None, **options)
     labels = batch["label"]
 
-    def loss_fn(params):
+    def loss_fn(params, perturbations):
       variables = _variables(run, config.dtype, params)
+      if perturbations is not None:
+        variables[BRANCH_COLLECTION] = perturbations
       rngs = {"stochastic": k_stochastic, "dropout": k_dropout}
-      pixels = images.astype(config.dtype)
       if run.batch_stats:
         (logits, aux), updated = model.apply(variables, pixels, train=True, rngs=rngs,
                                              mutable=["batch_stats"])
@@ -95,10 +97,14 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
         (logits, aux), updated = model.apply(variables, pixels, train=True, rngs=rngs), {}
       logits, embedding = logits.astype(jnp.float32), aux["embedding"].astype(jnp.float32)
       loss, parts = objective.loss(logits, embedding, labels, run.centers, run_inputs)
-      return loss, (parts, logits, embedding, updated.get("batch_stats", run.batch_stats))
+      return loss, (parts, logits, embedding, updated.get("batch_stats", run.batch_stats),
+                    aux["branches"])
 
-    (loss, (parts, logits, embeddings, batch_stats)), grads = jax.value_and_grad(
-        loss_fn, has_aux=True)(run.params)
+    pixels = images.astype(config.dtype)
+    perturbations = (diagnostics.zero_perturbations(model, _variables(run, config.dtype), pixels)
+                     if config.get("diagnostics") else None)
+    (loss, (parts, logits, embeddings, batch_stats, branches)), (grads, branch_grads) = (
+        jax.value_and_grad(loss_fn, argnums=(0, 1), has_aux=True)(run.params, perturbations))
     direction, opt_state = optimizer.update(grads, run.opt_state, run.params)
     params = jax.tree.map(lambda p, d: p - run.learning_rate * d, run.params, direction)
     centers = run.centers
@@ -109,6 +115,8 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
                "grad_norm": optax.tree.norm(grads), "learning_rate": run.learning_rate}
     if objective.rule is not None:  # The largest centre: where a runaway term shows first.
       metrics["center_norm"] = jnp.max(jnp.linalg.norm(centers, axis=-1))
+    if perturbations is not None:
+      metrics |= diagnostics.branch_metrics(branches, branch_grads)
     return run.replace(params=params, batch_stats=batch_stats, opt_state=opt_state,
                        centers=centers), metrics
 

@@ -2,9 +2,11 @@
 JIPS 2024): VGG16 + GCCA + multi-feature fusion + partial decoder + reverse attention.
 
 Table 1's rows are flags: m1 none; m2 fusion; m3 + gcca; m4 + pd; m5 + ra; m6 = m5's network. The
-fusion head follows ferjax's reading (see the ferjax module): the edge-enhanced
-C2' = C2 * sigmoid(E) + C2 and the lateral outputs L3..L5 weighted by sigmoid of their stage map are
-pooled and concatenated into the embedding on which the island loss acts (eq. 5-7). `align_corners`
+fusion head follows ferjax's readings (`head`, see the ferjax module): the edge-enhanced
+C2' = C2 * sigmoid(E) + C2 and the deep branches of blocks 3-5 are pooled and concatenated into the
+embedding on which the island loss acts (eq. 5-7). "blocks": C_i * sigmoid(S_i) + C_i ("blocks_bn":
+then each pooled dimension batch-normalised); "laterals": L_i * sigmoid(S_i); "laterals_c5": GAP(C5)
+first, then as "laterals". `align_corners`
 sets the partial decoder's upsampling (CPD's corner-aligned convention); `classifier="vgg_fc"` (m1
 only) is VGG16's own head: 2x2 max-pool of C5, flatten in flax's (H, W, C) order, fc6 and fc7
 (4096 x width, ReLU, dropout), head.
@@ -18,13 +20,14 @@ from torch import nn
 
 from third_party.torch_reference.attention import GCCA
 from third_party.torch_reference.decoder import PartialDecoder, ReverseAttention
-from third_party.torch_reference.layers import (ConvUnit, global_average_pool, resize, same_conv,
-                                                scaled)
+from third_party.torch_reference.layers import (BN_EPS, BN_MOMENTUM, ConvUnit, global_average_pool,
+                                                resize, same_conv, scaled)
 from third_party.torch_reference.vgg import VGG16
 
 LATERAL_FEATURES = 64
 VGG_FC_FEATURES = 4096
 CLASSIFIERS = ("gap", "vgg_fc")
+HEADS = ("blocks", "blocks_bn", "laterals", "laterals_c5")
 
 
 class ContextualNet(nn.Module):
@@ -41,8 +44,11 @@ class ContextualNet(nn.Module):
   def __init__(self,
                num_classes: int = 7, fusion: bool = False, gcca: bool = False, pd: bool = False,
                ra: bool = False, width: float = 1.0, dropout: float = 0.0, batch_norm: bool = False,
-               align_corners: bool = False, classifier: str = "gap", in_channels: int = 3):
+               align_corners: bool = False, classifier: str = "gap", head: str = "blocks",
+               in_channels: int = 3):
     super().__init__()
+    if head not in HEADS:
+      raise ValueError(f"contextual: unknown head {head!r}; choose one of {HEADS}")
     if pd and not fusion:
       raise ValueError("contextual: pd=True requires fusion=True")
     if ra and not pd:
@@ -53,12 +59,14 @@ class ContextualNet(nn.Module):
     if align_corners and not pd:
       raise ValueError("contextual: align_corners=True requires pd=True")
     self.fusion, self.gcca, self.pd, self.ra = fusion, gcca, pd, ra
-    self.classifier = classifier
+    self.classifier, self.head_reading = classifier, head
     self.backbone = VGG16(in_channels, width, batch_norm, GCCA if gcca else None)
     c2, c3, c4, c5 = self.backbone.block_channels[1:]
     k = scaled(LATERAL_FEATURES, width)
+    blocks = head.startswith("blocks")
     if fusion:
       self.edge_conv = same_conv(c2, 1, 3)
+    if fusion and (pd or not blocks):
       for i, channels in zip((3, 4, 5), (c3, c4, c5)):
         self.add_module(f"lateral{i}", ConvUnit(channels, k, 1, batch_norm))
     if pd:
@@ -66,7 +74,15 @@ class ContextualNet(nn.Module):
     if ra:
       for i in (5, 4, 3):
         self.add_module(f"reverse_attention{i}", ReverseAttention(k, batch_norm))
-    embedding_width = c2 + 3 * k if fusion else c5
+    widths = {"c5": c5}
+    if fusion:
+      deep = {"c3": c3, "c4": c4, "c5": c5} if blocks else {"l3": k, "l4": k, "l5": k}
+      widths = {"c5": c5} if head == "laterals_c5" else {}
+      widths |= {"c2": c2, **deep}
+    if fusion and head == "blocks_bn":
+      for name, channels in widths.items():
+        self.add_module(f"{name}_norm", nn.BatchNorm1d(channels, eps=BN_EPS, momentum=BN_MOMENTUM))
+    embedding_width = sum(widths.values())
     if classifier == "vgg_fc":
       embedding_width = scaled(VGG_FC_FEATURES, width)
       self.fc6 = nn.LazyLinear(embedding_width)
@@ -80,12 +96,15 @@ class ContextualNet(nn.Module):
     if self.gcca:
       aux["channel_weights"] = tuple(m["channel_weights"] for m in block_maps)
     if self.fusion:
-      embedding = self._fuse(features, aux)
+      branches = self._fuse(features, aux)
     elif self.classifier == "vgg_fc":
-      embedding = self._vgg_fc(features[-1])
+      branches = {"fc7": self._vgg_fc(features[-1])}
     else:
-      embedding = global_average_pool(features[-1])
-    aux["embedding"] = embedding
+      branches = {"c5": global_average_pool(features[-1])}
+    if self.fusion and self.head_reading == "blocks_bn":
+      branches = {name: getattr(self, f"{name}_norm")(x) for name, x in branches.items()}
+    embedding = torch.cat(list(branches.values()), dim=-1)
+    aux["branches"], aux["embedding"] = branches, embedding
     return self.head(self.dropout(embedding)), aux
 
   def _vgg_fc(self, c5: torch.Tensor) -> torch.Tensor:
@@ -95,17 +114,25 @@ class ContextualNet(nn.Module):
     hidden = torch.relu(self.fc6(pooled.permute(0, 2, 3, 1).flatten(1)))
     return torch.relu(self.fc7(self.dropout(hidden)))
 
-  def _fuse(self, features, aux: dict[str, Any]) -> torch.Tensor:
-    """Multi-feature fusion head: edge-enhanced C2 plus the map-weighted laterals of blocks 3-5."""
+  def _fuse(self, features, aux: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The fusion head's pooled branches: the edge-enhanced C2' and the map-weighted deep branches
+    of blocks 3-5 (the blocks themselves or their laterals)."""
     c2, c3, c4, c5 = features[1:]
     edge = self.edge_conv(c2)
     aux["edge_map"] = edge
-    pooled = [global_average_pool(c2 * torch.sigmoid(edge) + c2)]
-    laterals = [getattr(self, f"lateral{i}")(c) for i, c in zip((3, 4, 5), (c3, c4, c5))]
-    for lateral, stage_map in zip(laterals, self._stage_maps(laterals, aux)):
-      weighted = lateral if stage_map is None else lateral * torch.sigmoid(stage_map)
-      pooled.append(global_average_pool(weighted))
-    return torch.cat(pooled, dim=-1)
+    branches = {"c5": global_average_pool(c5)} if self.head_reading == "laterals_c5" else {}
+    branches["c2"] = global_average_pool(c2 * torch.sigmoid(edge) + c2)
+    blocks = self.head_reading.startswith("blocks")
+    laterals = None
+    if self.pd or not blocks:
+      laterals = [getattr(self, f"lateral{i}")(c) for i, c in zip((3, 4, 5), (c3, c4, c5))]
+    deep = (c3, c4, c5) if blocks else laterals
+    for i, branch, stage_map in zip((3, 4, 5), deep, self._stage_maps(laterals, aux)):
+      if stage_map is not None:
+        gate = torch.sigmoid(stage_map)
+        branch = branch * gate + branch if blocks else branch * gate
+      branches[f"c{i}" if blocks else f"l{i}"] = global_average_pool(branch)
+    return branches
 
   def _stage_maps(self, laterals, aux: dict[str, Any]) -> list[Optional[torch.Tensor]]:
     """Per-lateral spatial maps (L3, L4, L5 order): none, PD's global map, or RA-refined maps."""

@@ -76,8 +76,9 @@ class MultiscaleNet(nn.Module):
       aux["spatial_maps"] = tuple(m["spatial_map"] for m in block_maps)
     c5 = features[4]
     size = c5.shape[2:]
-    fused = self.fusion(torch.cat(
-        [resize(features[1], size), resize(features[2], size), c5], dim=1))
+    aux["branches"] = {name: resize(features[block], size)
+                       for name, block in (("c2", 1), ("c3", 2), ("c5", 4))}
+    fused = self.fusion(torch.cat(list(aux["branches"].values()), dim=1))
     embedding = global_average_pool(fused)
     aux["embedding"] = embedding
     return self.head(self.dropout(embedding)), aux

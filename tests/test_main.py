@@ -49,6 +49,14 @@ def test_config_rejects_unknown_rows_and_arguments():
   config.model.name = "resnet"
   with pytest.raises(ValueError, match="unknown model 'resnet'"):
     checks.check_config(config)
+  for arg, message in (("width=0", "model.options.width = 0.0; expected a positive"),
+                       ("width=-1", "model.options.width = -1.0; expected a positive")):
+    with pytest.raises(ValueError, match=message):
+      checks.check_config(cka.get_config(arg))
+  config = cka.get_config("")
+  config.model.options.dropout = 1.0
+  with pytest.raises(ValueError, match=r"dropout = 1.0; expected a rate in \[0, 1\)"):
+    checks.check_config(config)
 
 
 def train_losses(workdir) -> np.ndarray:
@@ -82,6 +90,25 @@ def test_a_run_continued_from_its_checkpoint_matches_an_uninterrupted_one(
   assert resumed.confusion == straight.confusion
   evaluated = loop.evaluate_workdir(tiny("m6,epochs=2", tfds_dir), tmp_path / "straight", None)
   assert evaluated.accuracy == straight.accuracy
+
+
+def test_a_damaged_newest_checkpoint_is_set_aside_and_the_run_goes_on_from_the_one_before(
+    ckplus_data, tfds_dir, tmp_path, capsys):
+  """One truncated file in the newest checkpoint: the rerun names it in one line, keeps it in
+  checkpoints_damaged/, resumes from the previous checkpoint and ends as the uninterrupted run."""
+  workdir = tmp_path / "run"
+  straight = loop.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), workdir)
+  newest = max((p for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()),
+               key=lambda p: int(p.name))
+  largest = max((p for p in (newest / "state").rglob("*") if p.is_file()),
+                key=lambda p: p.stat().st_size)
+  largest.write_bytes(largest.read_bytes()[:64])
+  capsys.readouterr()
+  again = loop.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), workdir)
+  lines = [line for line in capsys.readouterr().err.splitlines() if "damaged checkpoint" in line]
+  assert len(lines) == 1 and f"checkpoints/{newest.name}" in lines[0], lines
+  assert (workdir / "checkpoints_damaged" / newest.name / "state").is_dir()
+  assert again.accuracy == straight.accuracy and again.confusion == straight.confusion
 
 
 def run_main(*args: str) -> subprocess.CompletedProcess:

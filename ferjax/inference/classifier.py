@@ -70,7 +70,7 @@ class Classifier:
       raise FileNotFoundError(
           f"no checkpoint in {workdir / 'checkpoints'}: train this workdir first with "
           "python -m ferjax.main --config=... --workdir=...")
-    _, best, record = store.restore(store.latest_step, state, state.runs)
+    step, _, best, record = store.restore_newest(state, state.runs)
     store.close()
     run = pick_run(record["best_accuracy"], run, workdir)
     runs = jax.tree.map(lambda leaf: np.asarray(leaf[run]), best)
@@ -79,7 +79,7 @@ class Classifier:
                                   float(config.input.std))
     model = models.get_model(config.model.name, **config.model.options)
     return cls(model, variables, list(class_names), preprocessing, config,
-               source=f"{workdir} step {store.latest_step} run {run}")
+               source=f"{workdir} step {step} run {run}")
 
   @property
   def size(self) -> int:

@@ -73,9 +73,9 @@ class ContextualNet(nn.Module):
   """Paper 000's network. Call: `(logits, aux) = model.apply(variables, x, train=...)`.
 
   aux holds "embedding" (B, D) and "branches" (name -> the pooled branch it concatenates) always;
-  "channel_weights" (5 x (B, C_i)) with gcca; "edge_map" with
-  fusion; "global_map" (S_g) with pd; "reverse_attention" (A_5, A_4, A_3) and "stage_maps"
-  (S_5, S_4, S_3) with ra. Randomness when training: "stochastic" (GCCA) and "dropout".
+  "channel_weights" (5 x (B, C_i)) with gcca; "edge_map" with fusion; "global_map" (S_g) with pd;
+  "reverse_attention" (A_5, A_4, A_3) and "stage_maps" (S_5, S_4, S_3) with ra. Randomness when
+  training: "stochastic" (GCCA) and "dropout".
   """
 
   num_classes: int = 7

@@ -29,6 +29,16 @@ def check_config(config: ml_collections.ConfigDict) -> None:
   for key in ("num_runs", "num_epochs", "batch_size", "eval_batch_size"):
     if config[key] < 1:
       raise ValueError(f"config.{key} = {config[key]}; expected a positive integer")
+  options = config.model.options
+  ranges = {"model.options.width": (options.get("width", 1.0), lambda v: v > 0,
+                                    "a positive channel multiplier (1: the papers' widths)"),
+            "model.options.dropout": (options.get("dropout", 0.0), lambda v: 0 <= v < 1,
+                                      "a rate in [0, 1)"),
+            "optimizer.learning_rate": (config.optimizer.learning_rate, lambda v: v > 0,
+                                        "a positive rate")}
+  for key, (value, allowed, expected) in ranges.items():
+    if not allowed(value):
+      raise ValueError(f"config.{key} = {value}; expected {expected}")
   get_model(config.model.name,
             **config.model.options)  # Unknown model names and options raise here.
   hyper.check(config)

@@ -5,7 +5,7 @@ CK+: subject-independent folds; each fold trains on the other nine and reports t
 its own (there is no validation split, and nothing is ever selected on a test split). The plateau
 schedule watches the cross-entropy: on the validation split where there is one, else the training
 steps' softmax part (not the joint loss, whose island cosine term depends on the centres alone and
-has no gradient to the network; docs/FIDELITY.md 0.15).
+has no gradient to the network; docs/FIDELITY.md 0.30).
 
 Rerunning the same command on a workdir resumes from its newest checkpoint; SIGTERM saves and exits.
 A job is a `Job` (what stays fixed: data, compiled steps, checkpoints, reporter, stop) and a `Carry`
@@ -152,9 +152,10 @@ def resumed(job: Job, workdir: pathlib.Path, state: state_lib.TrainState) -> Car
   best = copy_tree(state.runs)  # Never an alias of the state, whose buffers the train step donates.
   num_runs = job.config.num_runs
   record = {"epoch": 0, "best_accuracy": [-1.0] * num_runs, "best_epoch": [0] * num_runs}
-  if job.checkpoints.latest_step is None:
+  restored = job.checkpoints.restore_newest(state, best)
+  if restored is None:
     return Carry(state, best, record)
-  carry = Carry(*job.checkpoints.restore(job.checkpoints.latest_step, state, best))
+  carry = Carry(*restored[1:])
   print(f"resuming {workdir} from step {int(carry.state.step)} (epoch {carry.record['epoch']})",
         flush=True)
   return carry
@@ -175,7 +176,7 @@ def evaluate_workdir(config: ml_collections.ConfigDict, workdir: os.PathLike,
   runs = hyper.resolve(config)
   data = job_lib.load(config, mesh, fold, runs)
   initial = state_lib.initial_state(config, mesh, len(data.class_names), runs)
-  carry = Carry(*checkpoints.restore(checkpoints.latest_step, initial.state, initial.state.runs))
+  carry = Carry(*checkpoints.restore_newest(initial.state, initial.state.runs)[1:])
   checkpoints.close()
   if split is not None:
     data.test = job_lib.split_source(config, job_lib.prepared_builder(config), split, mesh,
@@ -190,7 +191,7 @@ def train_loop(job: Job, carry: Carry) -> Carry:
   checkpoint; returns early, saved, when the job's stop asks."""
   step = int(carry.state.step)
   feed = job.data.train.train_feed(carry.record.get("iterator"))
-  pending, epoch_losses = [], []
+  pending, epoch_softmax = [], []
   first_step = step
   while step < job.total_steps:
     state, metrics = job.train_step(carry.state, next(feed), job.run_inputs)
@@ -204,11 +205,11 @@ def train_loop(job: Job, carry: Carry) -> Carry:
     stopping_now = job.stop.check()
     at_init = step == 1 and job.config.get("diagnostics")  # Diagnostics of the initial network.
     if step % job.config.log_every_steps == 0 or epoch_done or stopping_now or at_init:
-      epoch_losses += log_train(job, pending, step)
+      epoch_softmax += log_train(job, pending, step)
       pending = []
     if epoch_done:
-      carry = finish_epoch(job, carry, step // job.steps_per_epoch, np.mean(epoch_losses, 0))
-      epoch_losses = []
+      carry = finish_epoch(job, carry, step // job.steps_per_epoch, np.mean(epoch_softmax, 0))
+      epoch_softmax = []
       save(job, carry, feed)
     if stopping_now and step < job.total_steps:
       save(job, carry, feed)

@@ -196,3 +196,17 @@ def test_missing_video_support_names_the_extra(monkeypatch):
   with pytest.raises(ModuleNotFoundError, match=r"pip install -e '\.\[faces\]'") as error:
     extra.require("cv2", "opencv-python-headless")
   assert "'opencv-python-headless'" in str(error.value)
+
+
+def test_pick_run_says_which_run_and_why(tmp_path, capsys):
+  """The best validation run, or run 0 where nothing was validated (CK+), named on stderr when
+  there was a choice; a given run is checked."""
+  from ferjax.inference.classifier import pick_run
+  assert pick_run([0.61, 0.64, 0.62], None, tmp_path) == 1
+  assert "using run 1 of 3, the best validation accuracy (0.6400)" in capsys.readouterr().err
+  assert pick_run([-1.0, -1.0], None, tmp_path) == 0
+  assert "no validation split to choose among its 2 runs; using run 0" in capsys.readouterr().err
+  assert pick_run([-1.0], None, tmp_path) == 0 and not capsys.readouterr().err
+  assert pick_run([0.5, 0.6], 0, tmp_path) == 0
+  with pytest.raises(ValueError, match="--run=2: .* holds runs 0..1"):
+    pick_run([0.5, 0.6], 2, tmp_path)

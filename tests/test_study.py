@@ -296,7 +296,7 @@ def test_tta_report_puts_the_test_time_augmented_accuracy_beside_the_plain_one(
   assert loop.tta_eval_step(None, cka.get_config("m1"), None, 6) is None
   mesh = mesh_lib.make_mesh()
   runs = hyper.resolve(config)
-  data = job.load(config, mesh, 0, runs)
+  data = job.load(config, mesh, 0, runs.data_seeds)
   initial = state_lib.initial_state(config, mesh, 6, runs)
   carry = loop.Carry(initial.state, initial.state.runs, {"best_epoch": [0]})
   eval_step = steps.make_eval_step(initial.model, config, mesh, 6)

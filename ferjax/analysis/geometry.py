@@ -61,7 +61,7 @@ def split_embeddings(workdir: os.PathLike, fold: int = 0,
   config = classifier.config
   # All-fold workdirs: `fold`'s model.
   data_fold = config.folds.fold if config.folds.fold >= 0 else fold
-  data = job.load(config, mesh_lib.make_mesh(), data_fold, hyper.resolve(config))
+  data = job.load(config, mesh_lib.make_mesh(), data_fold, hyper.resolve(config).data_seeds)
 
   @jax.jit
   def embed(variables, images):

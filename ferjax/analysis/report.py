@@ -35,7 +35,7 @@ from ferjax.analysis import sweep as sweep_lib
 from ferjax.models.variants import CONTEXTUAL_LOSS, CONTEXTUAL_VARIANTS, MULTISCALE_VARIANTS
 from ferjax.study import ledger, tables
 from ferjax.study.published import PAPER_000_TABLE_1, PAPER_000_TABLE_2, PAPER_002_VARIANTS
-from ferjax.train import progress
+from ferjax.train import confusion_figure, progress
 from ferjax.train import results as results_lib
 from ferjax.train.results import Results
 
@@ -330,7 +330,7 @@ def write_pictures(workdir: Workdir, output: pathlib.Path, stem: str) -> dict[st
   r = workdir.results
   pictures = {"confusion": f"{stem}_confusion.png"}
   confusion = np.sum(np.asarray(r.confusion), axis=0)
-  plots.confusion_matrix(
+  confusion_figure.draw(
       confusion, r.classes, output / pictures["confusion"],
       title=f"{workdir.name}: {_model_label(workdir)} on {r.dataset}, {r.split}, "
       f"sum over {_runs(r)}")

@@ -1,1 +1,1 @@
-"""Datasets (TFDS builders), split manifests, input sources and on-device augmentation."""
+"""Datasets (TFDS builders), splits and folds, input sources and on-device augmentation."""

@@ -2,6 +2,7 @@
 (dataset, protocol, fold)."""
 
 import dataclasses
+from collections.abc import Sequence
 
 import jax
 import ml_collections
@@ -9,7 +10,6 @@ import numpy as np
 
 from ferjax.data import augment, catalog, datasets, splits
 from ferjax.data.sources import Source, source_class
-from ferjax.train import hyper
 
 
 @dataclasses.dataclass
@@ -58,8 +58,9 @@ def split_source(config: ml_collections.ConfigDict, builder, split: str, mesh: j
 
 
 def load(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, fold: int,
-         runs: hyper.Runs) -> JobData:
-  """Train / validation / test sources for the config's dataset (and CK+ fold), for `runs`."""
+         data_seeds: Sequence[int]) -> JobData:
+  """Train / validation / test sources for the config's dataset (and CK+ fold); the training order
+  of each run follows its seed in `data_seeds` (`ferjax.train.hyper.Runs.data_seeds`)."""
   builder = prepared_builder(config)
   sizes = config.data.get("subset", {})
   views = augment.views_per_example(config)
@@ -73,7 +74,7 @@ def load(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, fold: int,
     train = role == "train"
     return split_source(config, builder, split, mesh,
                         config.batch_size if train else config.eval_batch_size, indices=indices,
-                        seeds=runs.data_seeds, views=views if train else 1)
+                        seeds=data_seeds, views=views if train else 1)
 
   names = builder.info.features["label"].names
   built_from = datasets.recorded(builder, "source")

@@ -1,4 +1,4 @@
-"""Deterministic split manifests: FER2013's usages and CK+'s cross-validation folds.
+"""Deterministic splits: FER2013's usages and CK+'s cross-validation folds.
 
 CK+48 holds three near-identical frames per sequence and several sequences per subject, so a fold
 that shares a subject with its training folds measures recall of a face, not recognition of an

@@ -45,7 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ferjax.faces import mtcnn
-from ferjax.inference import buckets
+from ferjax.data import buckets
 
 PNET_CELL, PNET_STRIDE = 12, 2  # P-Net's window and stride in pyramid-level pixels.
 NMS_PNET_SCALE, NMS_PNET_ALL, NMS_RNET, NMS_ONET = 0.5, 0.7, 0.7, 0.7

@@ -4,7 +4,7 @@ checkpoint.
 `Classifier.from_workdir` reads `config.json` (written by `train.train_and_evaluate`), rebuilds the
 model with `ferjax.models.get_model`, restores the newest checkpoint's selected weights (each run's
 best epoch by validation accuracy) and keeps one run: by default the one with the best validation
-accuracy. Its `probabilities` take uint8 grayscale crops at the model's input size and apply the
+accuracy, or run 0 without a validation split (`pick_run` says which). Its `probabilities` take uint8 grayscale crops at the model's input size and apply the
 same evaluation preprocessing as training (`ferjax.data.augment.preprocess_eval`, or the 12
 test-time views).
 """
@@ -24,7 +24,7 @@ import numpy as np
 
 from ferjax import models
 from ferjax import mesh as mesh_lib
-from ferjax.inference import buckets
+from ferjax.data import buckets
 from ferjax.inference import preprocessing as preprocessing_lib
 from ferjax.inference.preprocessing import Preprocessing
 from ferjax.train import config_file, hyper, results
@@ -115,10 +115,23 @@ def load_class_names(workdir: pathlib.Path, config: ml_collections.ConfigDict) -
 
 
 def pick_run(validation_accuracy: list[float], run: int | None, workdir: pathlib.Path) -> int:
-  """`run` if given (checked), else the run with the best validation accuracy
-  (the first on ties)."""
-  if run is None:
-    return int(np.argmax(validation_accuracy))
-  if not 0 <= run < len(validation_accuracy):
-    raise ValueError(f"--run={run}: {workdir} holds runs 0..{len(validation_accuracy) - 1}")
-  return run
+  """`run` if given (checked), else the run with the best validation accuracy (the first on ties).
+
+  Without a validation split (CK+: every run keeps its final epoch, and the record holds no
+  accuracy) no run is better than another: run 0, saying so when there is a choice.
+  """
+  count = len(validation_accuracy)
+  if run is not None:
+    if not 0 <= run < count:
+      raise ValueError(f"--run={run}: {workdir} holds runs 0..{count - 1}")
+    return run
+  if max(validation_accuracy) < 0:  # The record's initial value: nothing was validated.
+    if count > 1:
+      print(f"{workdir}: no validation split to choose among its {count} runs; using run 0 "
+            "(--run picks another)", file=sys.stderr, flush=True)
+    return 0
+  best = int(np.argmax(validation_accuracy))
+  if count > 1:
+    print(f"{workdir}: using run {best} of {count}, the best validation accuracy "
+          f"({validation_accuracy[best]:.4f})", file=sys.stderr, flush=True)
+  return best

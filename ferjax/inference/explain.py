@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 
-from ferjax.inference import buckets
+from ferjax.data import buckets
 from ferjax.inference.classifier import Classifier
 from ferjax.inference.preprocessing import Preprocessing
 from ferjax.models.vgg import VGG16

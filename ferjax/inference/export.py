@@ -32,7 +32,7 @@ import jax
 import numpy as np
 from flax import traverse_util
 
-from ferjax.inference import buckets
+from ferjax.data import buckets
 
 FORMAT = "ferjax-portable/1"
 PLATFORMS = ("cpu", "cuda", "tpu")

@@ -44,7 +44,8 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir trained by python -m 
 _MODEL = flags.DEFINE_string("model", None,
                              "A portable model written by --export (instead of --workdir).")
 _RUN = flags.DEFINE_integer("run", None,
-                            "Which of the workdir's runs (default: best validation accuracy).")
+                            "Which of the workdir's runs (default: best validation "
+                            "accuracy; run 0 without a validation split).")
 _FOLD = flags.DEFINE_integer("fold", 0, "For a CK+ workdir trained on all folds: the fold's model.")
 _FACES = flags.DEFINE_enum(
     "faces", "detect", locate.MODES, "detect: find faces with MTCNN; whole: each image is one "

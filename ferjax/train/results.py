@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ferjax.analysis import plots
-from ferjax.train import evaluate
+from ferjax.train import confusion_figure, evaluate
 
 FILE = "results.json"
 
@@ -66,7 +65,7 @@ class Results:
     """Writes results.json and confusion.png (the confusion matrix summed over runs) into
     `workdir`."""
     (workdir / FILE).write_text(json.dumps(self.to_json(), indent=2))
-    plots.confusion_matrix(
+    confusion_figure.draw(
         np.sum(self.confusion, axis=0), self.classes, workdir / "confusion.png",
         title=f"{self.model} on {self.dataset}, {self.split}: accuracy {self.acc:.3f}")
 

@@ -1,6 +1,6 @@
 """Training state with a leading run axis: N independent seeds trained as one program.
 
-Small FER networks do not fill an accelerator; N of them do (DESIGN.md, "seeds in parallel"). Every
+Small FER networks do not fill an accelerator; N of them do. Every
 leaf of `RunState` has a leading axis of size `num_runs`, and the train step maps over it (vmapped
 on accelerators, a loop on the CPU: see `ferjax.train.steps.over_runs`); only
 the step counter is shared. The learning rate lives in the state, per run, because both papers

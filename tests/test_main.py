@@ -92,6 +92,27 @@ def test_a_run_continued_from_its_checkpoint_matches_an_uninterrupted_one(
   assert evaluated.accuracy == straight.accuracy
 
 
+def test_evaluate_and_inference_find_the_folds_of_an_all_folds_workdir(ckplus_data, tfds_dir,
+                                                                        tmp_path, capsys):
+  """fold=all (two folds here): --mode=evaluate reproduces every fold and the summary, the
+  classifier finds the fold it is asked for, and evaluating a workdir without checkpoints names it
+  and creates nothing."""
+  from ferjax.inference.classifier import Classifier
+  config = tiny("m1,epochs=1,fold=all", tfds_dir)
+  config.folds.num_folds = 2
+  workdir = tmp_path / "all"
+  trained = loop.train_and_evaluate(config, workdir)
+  evaluated = loop.evaluate_workdir(config, workdir, None)
+  assert evaluated.accuracy == trained.accuracy
+  assert evaluated.fold_accuracy == trained.fold_accuracy and len(trained.fold_accuracy) == 2
+  assert not (workdir / "checkpoints").exists()
+  capsys.readouterr()
+  assert "fold_1 step" in Classifier.from_workdir(workdir, fold=1).source
+  assert "using fold_1 (--fold picks another)" in capsys.readouterr().err
+  with pytest.raises(FileNotFoundError, match="no checkpoint in .*empty/checkpoints"):
+    loop.evaluate_workdir(tiny("m1,epochs=1", tfds_dir), tmp_path / "empty", None)
+  assert not (tmp_path / "empty").exists()
+
 def test_a_damaged_newest_checkpoint_is_set_aside_and_the_run_goes_on_from_the_one_before(
     ckplus_data, tfds_dir, tmp_path, capsys):
   """One truncated file in the newest checkpoint: the rerun names it in one line, keeps it in

@@ -35,7 +35,7 @@ from ferjax.analysis import sweep as sweep_lib
 from ferjax.models.variants import CONTEXTUAL_LOSS, CONTEXTUAL_VARIANTS, MULTISCALE_VARIANTS
 from ferjax.study import ledger, tables
 from ferjax.study.published import PAPER_000_TABLE_1, PAPER_000_TABLE_2, PAPER_002_VARIANTS
-from ferjax.train import confusion_figure, progress
+from ferjax.train import confusion_figure, fold_layout, progress
 from ferjax.train import results as results_lib
 from ferjax.train.results import Results
 
@@ -302,8 +302,8 @@ def metric_sources(workdir: Workdir) -> list[pathlib.Path]:
   own = workdir.path / progress.FILE
   if own.is_file():
     return [own]
-  return sorted(workdir.path.glob(f"fold_*/{progress.FILE}"),
-                key=lambda p: int(p.parent.name.split("_")[1]))
+  return [path / progress.FILE for path in fold_layout.fold_dirs(workdir.path)
+          if (path / progress.FILE).is_file()]
 
 
 def learning_curve_panels(workdir: Workdir) -> dict[str, list] | None:

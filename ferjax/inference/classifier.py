@@ -27,7 +27,7 @@ from ferjax import mesh as mesh_lib
 from ferjax.data import buckets
 from ferjax.inference import preprocessing as preprocessing_lib
 from ferjax.inference.preprocessing import Preprocessing
-from ferjax.train import config_file, hyper, results
+from ferjax.train import config_file, fold_layout, hyper, results
 from ferjax.train import checkpoints as checkpoints_lib
 from ferjax.train import state as state_lib
 
@@ -57,19 +57,20 @@ class Classifier:
 
     A CK+ workdir trained with fold=-1 holds one workdir per fold; `fold` picks it.
     """
-    workdir = job_dir(pathlib.Path(workdir), fold)
+    workdir = pathlib.Path(workdir)
+    if fold_layout.holds_folds(workdir):
+      print(f"{workdir} holds one workdir per fold; using fold_{fold} (--fold picks another)",
+            file=sys.stderr)
+    workdir = fold_layout.job_dir(workdir, fold)
     config = config_file.read(workdir)
+    store = checkpoints_lib.Checkpoints.existing(
+        workdir / "checkpoints", config.checkpoint_keep,
+        hint="train this workdir first with python -m ferjax.main --config=... --workdir=...")
     class_names = load_class_names(workdir, config)
     mesh = mesh_lib.make_mesh()
     # Shapes only: restoring needs the state's layout, not a freshly initialised (compiled) copy.
     state = jax.eval_shape(lambda: state_lib.initial_state(config, mesh, len(class_names),
                                                            hyper.resolve(config)).state)
-    store = checkpoints_lib.Checkpoints(workdir / "checkpoints", config.checkpoint_keep)
-    if store.latest_step is None:
-      store.close()
-      raise FileNotFoundError(
-          f"no checkpoint in {workdir / 'checkpoints'}: train this workdir first with "
-          "python -m ferjax.main --config=... --workdir=...")
     step, _, best, record = store.restore_newest(state, state.runs)
     store.close()
     run = pick_run(record["best_accuracy"], run, workdir)
@@ -91,18 +92,6 @@ class Classifier:
       return np.zeros((0, len(self.class_names)), np.float32)
     out = self._probabilities(self.variables, jnp.asarray(buckets.pad(crops)), tta=tta)
     return np.asarray(out)[:len(crops)]
-
-
-def job_dir(workdir: pathlib.Path, fold: int) -> pathlib.Path:
-  """The folder holding config.json and checkpoints/: the workdir, or its fold_<fold> for all-fold
-  runs."""
-  if not workdir.is_dir():
-    raise FileNotFoundError(f"workdir {workdir} does not exist")
-  if not (workdir / "checkpoints").is_dir() and (workdir / f"fold_{fold}" / "checkpoints").is_dir():
-    print(f"{workdir} holds one workdir per fold; using fold_{fold} (--fold picks another)",
-          file=sys.stderr)
-    return workdir / f"fold_{fold}"
-  return workdir
 
 
 def load_class_names(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> list[str]:

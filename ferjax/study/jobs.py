@@ -13,7 +13,7 @@ import signal
 import time
 
 from ferjax.study import ledger, plan
-from ferjax.train import hyper, loop, progress, stopping
+from ferjax.train import fold_layout, hyper, loop, progress, stopping
 
 # Seconds a job needs after its last step (test evaluation, results), added to its projected time.
 RESERVE_S = 30.0
@@ -125,5 +125,5 @@ def run_study(study: plan.Study, scale: plan.Scale, ledger_path: pathlib.Path,
 def job_workdir(workdir: pathlib.Path, job: plan.Job) -> pathlib.Path:
   """study/cell-confighash/fold_k: a job resumes only from a checkpoint of the same config."""
   cell = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in job.cell)
-  return workdir / job.study / f"{cell}-{job.config_hash}" / ("all" if job.fold is None else
-                                                              f"fold_{job.fold}")
+  cell_dir = workdir / job.study / f"{cell}-{job.config_hash}"
+  return cell_dir / "all" if job.fold is None else fold_layout.fold_dir(cell_dir, job.fold)

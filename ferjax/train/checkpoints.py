@@ -21,11 +21,20 @@ import orbax.checkpoint as ocp
 class Checkpoints:
   """The checkpoints of one workdir."""
 
-  def __init__(self, directory: os.PathLike, keep: int = 2):
+  def __init__(self, directory: os.PathLike, keep: int = 2, create: bool = True):
     options = ocp.CheckpointManagerOptions(max_to_keep=keep,
                                            enable_async_checkpointing=True,
-                                           create=True)
+                                           create=create)
     self._manager = ocp.CheckpointManager(os.path.abspath(os.fspath(directory)), options=options)
+
+  @classmethod
+  def existing(cls, directory: os.PathLike, keep: int, hint: str) -> "Checkpoints":
+    """The checkpoints of a trained workdir, for reading: FileNotFoundError (with `hint`, how to
+    train it) when `directory` holds none, and nothing is created."""
+    directory = pathlib.Path(directory)
+    if not directory.is_dir() or not any(p.name.isdigit() for p in directory.iterdir()):
+      raise FileNotFoundError(f"no checkpoint in {directory}: {hint}")
+    return cls(directory, keep, create=False)
 
   @property
   def latest_step(self) -> int | None:

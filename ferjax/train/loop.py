@@ -28,7 +28,8 @@ from ferjax import mesh as mesh_lib
 from ferjax.data import catalog, sources
 from ferjax.data import job as job_lib
 from ferjax.models import pretrained
-from ferjax.train import checks, config_file, evaluate, hyper, progress, steps, stopping
+from ferjax.train import (checks, config_file, evaluate, fold_layout, hyper, progress, steps,
+                          stopping)
 from ferjax.train import checkpoints as checkpoints_lib
 from ferjax.train import state as state_lib
 from ferjax.train.results import Results, summarize_folds
@@ -83,7 +84,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike,
     return train_one(config, workdir, max(config.folds.fold, 0), stop)
   fold_results = []
   for fold in range(config.folds.num_folds):
-    outcome = train_one(config, workdir / f"fold_{fold}", fold, stop)
+    outcome = train_one(config, fold_layout.fold_dir(workdir, fold), fold, stop)
     if isinstance(outcome, stopping.Stopped):  # Rerunning resumes this fold, then the rest.
       return outcome
     fold_results.append(outcome)
@@ -164,14 +165,24 @@ def resumed(job: Job, workdir: pathlib.Path, state: state_lib.TrainState) -> Car
 def evaluate_workdir(config: ml_collections.ConfigDict, workdir: os.PathLike,
                      split: str | None) -> Results:
   """Evaluates the selected runs of a workdir's newest checkpoint on `split` (default: the test
-  split)."""
+  split); for a CK+ config with fold=-1, every fold of the all-folds workdir and their summary. A
+  workdir without checkpoints is an error, and nothing is written into it."""
   checks.check_config(config)
-  fold = max(config.folds.fold, 0)
   workdir = pathlib.Path(workdir)
-  checkpoints = checkpoints_lib.Checkpoints(workdir / "checkpoints", config.checkpoint_keep)
-  if checkpoints.latest_step is None:
-    raise FileNotFoundError(f"no checkpoint in {workdir / 'checkpoints'}; train first with "
-                            "--mode=train")
+  if not catalog.dataset(config.dataset).folds or config.folds.fold >= 0:
+    return evaluate_job(config, workdir, max(config.folds.fold, 0), split)
+  fold_results = [evaluate_job(config, fold_layout.fold_dir(workdir, fold), fold, split)
+                  for fold in range(config.folds.num_folds)]
+  summary = summarize_folds(fold_results)
+  print(f"{len(fold_results)} folds: accuracy {summary.acc:.4f} +- {summary.sta:.4f}", flush=True)
+  return summary
+
+
+def evaluate_job(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: int,
+                 split: str | None) -> Results:
+  """One job's (FER2013's, or one CK+ fold's) selected runs evaluated on `split`."""
+  checkpoints = checkpoints_lib.Checkpoints.existing(
+      workdir / "checkpoints", config.checkpoint_keep, hint="train first with --mode=train")
   mesh = mesh_lib.make_mesh()
   runs = hyper.resolve(config)
   data = job_lib.load(config, mesh, fold, runs.data_seeds)

@@ -151,9 +151,11 @@ def test_jsonl_boxes_with_landmarks_reproduce_the_detected_run(predict_workdir, 
   assert result.returncode == 0, result.stderr
   again = lines(tmp_path / "again.jsonl")
   assert [(r["input"], r["frame"]) for r in again] == [(r["input"], r["frame"]) for r in records]
+  # Boxes and landmarks are written to 0.1 px, so the crops move by up to 0.05 px: the tiny m6
+  # (blocks head) moved by up to 3e-3 (2e-3 with the earlier laterals head).
   for first, second in zip(records, again):
     np.testing.assert_allclose(list(second["probabilities"].values()),
-                               list(first["probabilities"].values()), atol=2e-3)
+                               list(first["probabilities"].values()), atol=5e-3)
 
 
 def test_a_batch_of_frames_is_detected_as_each_frame_alone(scene):

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import math
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -282,6 +283,10 @@ def test_runs_per_job_cuts_a_row_into_programs_a_lease_can_finish():
   done = {("table1_fer2013", "m1", run, None, digest) for run in range(6)}
   left = plan.jobs(STUDIES["table1_fer2013"], scale, done).pending
   assert [(j.cell, j.runs) for j in left[:2]] == [("m1", (6, 7, 8, 9)), ("m2", (0, 1, 2, 3))]
+  # Each program of a row keeps its own workdir: run 4's job must never resume run 0's finished
+  # checkpoint (it once did, and the ledger got run 0's numbers under run 1).
+  folders = {jobs.job_workdir(pathlib.Path("w"), job) for job in pending[:3]}
+  assert len(folders) == 3 and pathlib.Path("w/table1_fer2013") in next(iter(folders)).parents
 
 
 def test_tta_report_puts_the_test_time_augmented_accuracy_beside_the_plain_one(

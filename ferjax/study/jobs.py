@@ -123,7 +123,10 @@ def run_study(study: plan.Study, scale: plan.Scale, ledger_path: pathlib.Path,
 
 
 def job_workdir(workdir: pathlib.Path, job: plan.Job) -> pathlib.Path:
-  """study/cell-confighash/fold_k: a job resumes only from a checkpoint of the same config."""
+  """study/cell-confighash/runs_<first>-<last>/fold_k (or .../all): a job resumes only from a
+  checkpoint of the same config and the same runs (a folder per cell alone let run 1 resume run 0's
+  finished checkpoint and record its numbers as its own)."""
   cell = "".join(c if c.isalnum() or c in "-_.=" else "_" for c in job.cell)
-  cell_dir = workdir / job.study / f"{cell}-{job.config_hash}"
+  runs = f"runs_{job.runs[0]}-{job.runs[-1]}"
+  cell_dir = workdir / job.study / f"{cell}-{job.config_hash}" / runs
   return cell_dir / "all" if job.fold is None else fold_layout.fold_dir(cell_dir, job.fold)

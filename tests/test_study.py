@@ -315,3 +315,15 @@ def test_tta_report_puts_the_test_time_augmented_accuracy_beside_the_plain_one(
                              {"run": [0], "data": [1]}, {}, {})
   assert (line_["tta_accuracy"] == results.tta_accuracy[0] and
           line_["accuracy"] == results.accuracy[0])
+
+
+def test_lines_that_differ_only_in_how_many_runs_were_asked_share_a_table():
+  """`--runs=1`, then `--runs=3 --runs_per_job=1`: the lines measured the same thing, so one table
+  holds them, counting the 3 runs the larger command asked for."""
+  lines = synthetic_table_lines({"m1": [[0.8, 0.7, 0.75]], "m6": [[0.9, 0.8, 0.85]]})
+  later = synthetic_table_lines({"m1": [[0.0] * 3, [0.78, 0.72, 0.7]]})[3:]
+  for line in later:
+    line["scale"] = dict(line["scale"], runs=3, runs_per_job=1)
+  [table] = tables.tables(lines + later, STUDIES)
+  assert table.scale["runs"] == 3 and "runs_per_job" not in table.scale
+  assert table.row("m1").summary().n == 2

@@ -140,20 +140,27 @@ class Table:
     }
 
 
+# How many runs a study command asked for, and how it packed them into programs, change nothing a
+# line measured: lines that differ only there share a table, which counts the most runs any asked.
+_PACKING = ("runs", "runs_per_job")
+
+
 def tables(lines: Sequence[dict], studies: dict[str, plan.Study]) -> list[Table]:
   """The ledger's lines as tables: one per (study, scale), in the studies' order; lines of a study
   or cell that configs/studies.py no longer declares are left out."""
   grouped: dict[tuple[str, str], list[dict]] = collections.defaultdict(list)
   for line in lines:
-    grouped[line["study"], json.dumps(line.get("scale", {}), sort_keys=True)].append(line)
+    measured = {k: v for k, v in line.get("scale", {}).items() if k not in _PACKING}
+    grouped[line["study"], json.dumps(measured, sort_keys=True)].append(line)
   result = []
   order = list(studies)
   for (name, scale_text), group in sorted(grouped.items()):
     if name not in studies:
       continue
-    study, scale = studies[name], json.loads(scale_text)
+    study = studies[name]
+    runs = max(line.get("scale", {}).get("runs", study.runs) for line in group)
+    scale = dict(sorted({**json.loads(scale_text), "runs": runs}.items()))
     folds = study.folds if study.folds is None or "folds" not in scale else tuple(scale["folds"])
-    runs = scale.get("runs", study.runs)
     present = {line["cell"] for line in group}
     rows = [Row(cell, [line for line in group if line["cell"] == cell.name], folds, runs)
             for cell in study.cells if cell.name in present]

@@ -31,11 +31,12 @@ def train_losses(workdir) -> np.ndarray:
 
 def assert_same_curve(actual: np.ndarray, expected: np.ndarray) -> None:
   """Equal up to reduction order: tight over the first steps, looser once rounding has compounded
-  through an epoch of BatchNorm training (measured: at most 1.5e-4 by the third step,
-  0.3% after 26)."""
+  through an epoch of BatchNorm training (measured with m2's "blocks" head: 1.1e-3 by the third
+  logged value (steps 5-6) and 1.05% at step 23, where the narrower "laterals" head stayed within
+  1.5e-4 and 0.3%)."""
   assert actual.shape == expected.shape
-  np.testing.assert_allclose(actual[:3], expected[:3], rtol=5e-4)
-  np.testing.assert_allclose(actual, expected, rtol=1e-2)
+  np.testing.assert_allclose(actual[:3], expected[:3], rtol=2e-3)
+  np.testing.assert_allclose(actual, expected, rtol=2e-2)
 
 
 def run(command: list[str], env: dict, timeout: int = 600) -> subprocess.CompletedProcess:

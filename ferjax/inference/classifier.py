@@ -4,9 +4,9 @@ checkpoint.
 `Classifier.from_workdir` reads `config.json` (written by `train.train_and_evaluate`), rebuilds the
 model with `ferjax.models.get_model`, restores the newest checkpoint's selected weights (each run's
 best epoch by validation accuracy) and keeps one run: by default the one with the best validation
-accuracy, or run 0 without a validation split (`pick_run` says which). Its `probabilities` take uint8 grayscale crops at the model's input size and apply the
-same evaluation preprocessing as training (`ferjax.data.augment.preprocess_eval`, or the 12
-test-time views).
+accuracy, or run 0 without a validation split (`pick_run` says which). Its `probabilities` take
+uint8 grayscale crops at the model's input size and apply the same evaluation preprocessing as
+training (`ferjax.data.augment.preprocess_eval`, or the 12 test-time views).
 """
 
 import dataclasses

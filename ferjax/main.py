@@ -8,13 +8,12 @@ Data locations come from the config, whose defaults read FERJAX_DATA_DIR and FER
 """
 
 from absl import app, flags
-from ml_collections import config_flags
 
-from ferjax import cli, distributed
+from ferjax import cli, configs, distributed
 from ferjax.train import loop
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file, e.g. configs/cka.py:m6.",
-                                          lock_config=True)
+_CONFIG = configs.define_flag("config", "A config file or a shipped config's name, with its "
+                               "argument: configs/cka.py:m6, or cka:m6.")
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Where checkpoints, metrics and results go; rerunning "
     "on the same workdir resumes.")

@@ -2,9 +2,11 @@
 contracts."""
 
 import functools
+import json
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
@@ -29,12 +31,16 @@ def uint8_batch(batch: int = 4, side: int = SIDE) -> np.ndarray:
 
 # Jitted once per shape and configuration: op-by-op dispatch would compile every primitive
 # separately.
-CONFIG = ("flip", "rotation", "max_degrees", "angles", "crop_scale", "erase_prob", "size", "mean",
-          "std")
-augment_batch = jax.jit(augment.augment_batch, static_argnames=CONFIG)
-FULL = {"flip": True, "rotation": "uniform", "max_degrees": 15.0, "crop_scale": (0.6, 1.0),
-        "erase_prob": 0.5, "size": 64}
-augment_full = jax.jit(functools.partial(augment.augment_batch, **FULL))
+augment_settings = jax.jit(augment.augment_batch, static_argnames="settings")
+
+
+def augment_batch(key, images, **settings):
+  return augment_settings(key, images, settings=augment.Settings(**settings))
+
+
+FULL = augment.Settings(flip=True, rotation="uniform", max_degrees=15.0, crop_scale=(0.6, 1.0),
+                        erase_prob=0.5, size=64)
+augment_full = jax.jit(functools.partial(augment.augment_batch, settings=FULL))
 hflip = jax.jit(augment.hflip)
 rotate = jax.jit(augment.rotate)
 resize = jax.jit(augment.resize, static_argnums=1)
@@ -182,7 +188,7 @@ def test_expansion_views_are_the_fifteen_fixed_rotations_and_mirrors():
 
 def test_unknown_rotation_name_is_rejected():
   with pytest.raises(ValueError, match="'spin'.*uniform.*discrete.*none"):
-    augment.augment_batch(jax.random.key(0), uint8_batch(batch=1), rotation="spin")
+    augment.Settings(rotation="spin")
 
 
 def test_random_erasing_erases_one_rectangle_in_range_or_nothing():
@@ -227,3 +233,14 @@ def test_test_time_crops_are_the_corners_and_centre():
     np.testing.assert_allclose(views[augment.TTA_VIEW_NAMES.index(name + "_hflip")],
                                expected[:, :, ::-1],
                                atol=1e-6)
+
+
+def test_settings_are_built_once_from_a_config_and_survive_its_json():
+  from ferjax.configs import cka
+  config = cka.get_config("views=random,size=64")
+  settings = augment.Settings.from_config(config.input)
+  reloaded = ml_collections.ConfigDict(json.loads(config.to_json()))  # As config.json holds it.
+  assert augment.Settings.from_config(reloaded.input) == settings
+  assert hash(settings) == hash(augment.Settings.from_config(reloaded.input))
+  assert (settings.rotation, settings.size, settings.crop_scale) == ("discrete", 64, None)
+  assert settings.mirrors == augment.PAPER_MIRRORS and settings.mean == config.input.mean

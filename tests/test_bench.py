@@ -71,7 +71,7 @@ def test_unknown_variant_fails_before_any_work():
 
 def test_a_config_case_times_that_configs_network_loss_and_input(monkeypatch):
   monkeypatch.chdir(REPO)  # Config files import `configs`, as under python -m ferjax.main.
-  from configs import cka
+  from ferjax.configs import cka
   spec = "configs/cka.py:m3,width=0.25,size=96"
   case = cases.from_config(spec)
   assert (case.batch, case.image_size, case.width, case.dtype) == (32, 96, 0.25, "float32")
@@ -80,7 +80,8 @@ def test_a_config_case_times_that_configs_network_loss_and_input(monkeypatch):
     assert timed[key] == trained[key], key
   result = subprocess.run([sys.executable, "-m", "ferjax.bench", "--config=configs/none.py:m3"],
                           cwd=REPO, capture_output=True, text=True, timeout=120)
-  assert result.returncode == 1 and result.stderr.startswith("error: --config=configs/none.py:m3")
+  assert result.returncode == 1 and result.stderr.startswith(
+      "error: config 'configs/none.py:m3': no file 'configs/none.py'"), result.stderr
   timed = run_bench("--what=train", "--config=configs/cka.py:m1,width=0.0625,size=64",
                     "--torch=eager", "--steps=1", "--warmup=1")
   last = timed.stdout.strip().splitlines()[-1]

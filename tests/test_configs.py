@@ -1,22 +1,23 @@
-"""configs/*.py: each file's TRAINING holds its paper's settings, the built configs hold TRAINING,
-the two files of a paper agree but for their epochs, and bad arguments raise a ValueError naming
+"""ferjax/configs: each paper's TRAINING holds its settings, the built configs hold them and their
+file's epochs, configs load by path or shipped name, and bad arguments raise a ValueError naming
 them."""
-
-import dataclasses
 
 import pytest
 
-from configs import ck_msa, cka, common, fer2013, fer2013_msa
+from ferjax import configs
+from ferjax.configs import ck_msa, cka, fer2013, fer2013_msa, paper000, paper002
 from ferjax.data import augment
 
 PAPER_000_FILES = (cka, fer2013)
 PAPER_002_FILES = (ck_msa, fer2013_msa)
 FILES = PAPER_000_FILES + PAPER_002_FILES
+PAPER = {module: paper000 for module in PAPER_000_FILES} | {module: paper002 for module in
+                                                           PAPER_002_FILES}
 
 
-@pytest.mark.parametrize("module", FILES, ids=lambda m: m.__name__)
-def test_shared_settings_are_paper_002s_sgd_and_the_15_view_expansion(module):
-  training = module.TRAINING
+@pytest.mark.parametrize("paper", (paper000, paper002), ids=lambda m: m.__name__)
+def test_shared_settings_are_paper_002s_sgd_and_the_15_view_expansion(paper):
+  training = paper.TRAINING
   assert training.batch_size == 32
   assert training.optimizer == dict(learning_rate=0.01, momentum=0.9, nesterov=False,
                                     weight_decay=5e-4)
@@ -29,7 +30,7 @@ def test_shared_settings_are_paper_002s_sgd_and_the_15_view_expansion(module):
 
 @pytest.mark.parametrize("module", PAPER_000_FILES, ids=lambda m: m.__name__)
 def test_paper_000_halves_on_plateau_and_trains_m6_with_the_island_loss(module):
-  training = module.TRAINING
+  training = paper000.TRAINING
   assert training.schedule["name"] == "plateau"
   assert (training.schedule["factor"], training.schedule["patience"]) == (0.5, 3)
   assert training.loss == dict(name="island", lam=0.005, lambda1=7.0, gamma=0.0, center_rate=0.5)
@@ -43,7 +44,7 @@ def test_paper_000_halves_on_plateau_and_trains_m6_with_the_island_loss(module):
 
 @pytest.mark.parametrize("module", PAPER_002_FILES, ids=lambda m: m.__name__)
 def test_paper_002_decays_exponentially_and_trains_with_dda(module):
-  training = module.TRAINING
+  training = paper002.TRAINING
   assert (training.schedule["name"], training.schedule["decay"]) == ("exponential", 0.9)
   assert training.loss == dict(name="dda", lam=0.01, lambda1=0.0, gamma=0.125, center_rate=0.5)
   for variant in ("M", "MCA", "MSA", "MCSA"):
@@ -54,24 +55,28 @@ def test_paper_002_decays_exponentially_and_trains_with_dda(module):
 
 
 @pytest.mark.parametrize("module", FILES, ids=lambda m: m.__name__)
-def test_built_configs_hold_the_files_settings(module):
-  training = module.TRAINING
+def test_built_configs_hold_the_papers_settings_and_the_files_epochs(module):
+  training = PAPER[module].TRAINING
   for arg, views in (("", "expanded"), ("views=random", "random")):
     config = module.get_config(arg)
     assert config.batch_size == training.batch_size
     assert config.optimizer.to_dict() == training.optimizer
     assert config.schedule.to_dict() == training.schedule
-    assert config.num_epochs == training.epochs[views]
+    assert config.num_epochs == module.EPOCHS[views]
     assert config.input.to_dict().items() >= dict(training.augmentation, views=views).items()
   assert module.get_config("schedule=constant").schedule.name == "constant"
   assert module.get_config("epochs=3").num_epochs == 3
 
 
-@pytest.mark.parametrize("pair", [PAPER_000_FILES, PAPER_002_FILES], ids=["paper000", "paper002"])
-def test_a_papers_two_files_differ_only_in_their_epochs(pair):
-  ckplus, fer = pair
-  assert ckplus.TRAINING == dataclasses.replace(fer.TRAINING, epochs=ckplus.TRAINING.epochs)
-  assert (ckplus.get_config("").dataset, fer.get_config("").dataset) == ("ckplus/6class", "fer2013")
+def test_configs_load_by_path_or_shipped_name_and_a_bad_spec_names_both(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)  # Shipped names do not depend on the working directory.
+  assert configs.load("cka:m3,width=0.5").to_dict() == cka.get_config("m3,width=0.5").to_dict()
+  assert configs.load(f"{configs.FOLDER}/fer2013_msa.py:MCA").to_dict() == (
+      fer2013_msa.get_config("MCA").to_dict())
+  assert (configs.load("ck_msa").dataset, configs.load("fer2013").dataset) == ("ckplus/6class",
+                                                                               "fer2013")
+  with pytest.raises(FileNotFoundError, match="'nope.py'.*one of cka, fer2013, ck_msa"):
+    configs.load("nope.py:m6")
 
 
 BAD_ARGS = [
@@ -101,5 +106,5 @@ def test_paper_literal_switches_reach_the_model_options():
   assert cka.get_config("m5,align_corners").model.options.align_corners is True
   assert fer2013.get_config("m1,fc_head=true").model.options.classifier == "vgg_fc"
   assert fer2013.get_config("m1").model.options.classifier == "gap"
-  assert set(common.PAPER_000.switches) == {"align_corners", "fc_head", "head"}
-  assert not common.PAPER_002.switches
+  assert set(paper000.NETWORK.switches) == {"align_corners", "fc_head", "head"}
+  assert not paper002.NETWORK.switches

@@ -1,6 +1,6 @@
 """Trained networks outside ferjax: the ONNX file against ferjax's probabilities on real CK+ and
-FER2013 crops (paper 000's m6 through `python -m ferjax.predict --export`, paper 002's MCSA
-in-process), the README's onnxruntime lines run without JAX, and a portable file whose serialised
+FER2013 crops (paper 000's m6 through `python -m ferjax.export`, paper 002's MCSA
+in-process), docs/LABELLING.md's onnxruntime lines run without JAX, and a portable file whose serialised
 function JAX refuses, rebuilt from its weights."""
 
 import json
@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from conftest import DATA_DIR, REPO, TINY
 
-from configs import ck_msa
+from ferjax.configs import ck_msa
 from ferjax import models
 from ferjax.data.archive import Archive
 from ferjax.inference import export, onnx_export
@@ -70,8 +70,7 @@ def check_parity(classifier, path) -> None:
 def test_onnx_export_of_paper_000_matches_ferjax_and_runs_with_onnxruntime_alone(
     predict_workdir, tmp_path):
   path = tmp_path / "m6.onnx"
-  command = [sys.executable, "-m", "ferjax.predict", f"--workdir={predict_workdir}",
-             f"--export={path}"]
+  command = [sys.executable, "-m", "ferjax.export", f"--workdir={predict_workdir}", f"--out={path}"]
   result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
   assert result.returncode == 0, result.stderr
   classifier = Classifier.from_workdir(predict_workdir)
@@ -82,11 +81,11 @@ def test_onnx_export_of_paper_000_matches_ferjax_and_runs_with_onnxruntime_alone
   assert (int(meta["size"]), float(meta["margin"])) == (48, 0.0)
   assert json.loads(meta["model"])["options"]["ra"] is True
 
-  # The README's lines, with JAX and ferjax made unimportable, on a real CK+ face.
+  # docs/LABELLING.md's lines, with JAX and ferjax made unimportable, on a real CK+ face.
   crop = real_crops(1)[0]
   Image.fromarray(crop).save(tmp_path / "face.png")
-  (snippet,) = re.findall(r"<!-- onnx-example -->\n```python\n(.*?)```", (REPO / "README.md")
-                          .read_text(), re.S)
+  (snippet,) = re.findall(r"<!-- onnx-example -->\n```python\n(.*?)```",
+                          (REPO / "docs" / "LABELLING.md").read_text(), re.S)
   blocked = ("import sys\nfor name in ('jax', 'jaxlib', 'flax', 'ferjax'):\n"
              "  sys.modules[name] = None\n")
   script = blocked + snippet.replace("cka_quick.onnx", str(path)).replace(

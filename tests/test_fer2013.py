@@ -13,7 +13,7 @@ import pytest
 from conftest import DATA_DIR, REPO, TINY
 from test_scale_out import environment, run, wait_for_checkpoint
 
-from configs import fer2013, fer2013_msa
+from ferjax.configs import fer2013, fer2013_msa
 from ferjax.train import loop
 
 ARG = f"width={TINY},epochs=2,subset=64"

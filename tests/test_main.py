@@ -2,6 +2,7 @@
 runs are independent, a stopped run resumes exactly, and bad input fails with one clear line."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -9,10 +10,9 @@ import numpy as np
 import pytest
 from absl import flags
 from conftest import DATA_DIR, REPO
-from ml_collections import config_flags
 
-from configs import ck_msa, cka, fer2013, fer2013_msa
-from ferjax import cli
+from ferjax import cli, configs
+from ferjax.configs import ck_msa, cka, fer2013, fer2013_msa
 from ferjax.train import checks, loop
 
 CONFIG_ARGS = [
@@ -81,14 +81,21 @@ def test_the_grain_source_trains_exactly_like_the_device_source(ckplus_data, tfd
   assert streamed.accuracy == resident.accuracy
 
 
-def test_a_run_continued_from_its_checkpoint_matches_an_uninterrupted_one(
-    ckplus_data, tfds_dir, tmp_path):
-  straight = loop.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), tmp_path / "straight")
+@pytest.fixture(scope="module")
+def straight_m6(ckplus_data, tfds_dir, tmp_path_factory):
+  """m6 trained for two epochs without a stop: what a resumed or repaired run must end as."""
+  workdir = tmp_path_factory.mktemp("straight") / "m6"
+  return workdir, loop.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), workdir)
+
+
+def test_a_run_continued_from_its_checkpoint_matches_an_uninterrupted_one(straight_m6, tfds_dir,
+                                                                          tmp_path):
+  workdir, straight = straight_m6
   loop.train_and_evaluate(tiny("m6,epochs=1", tfds_dir), tmp_path / "resumed")
   resumed = loop.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), tmp_path / "resumed")
   assert resumed.accuracy == straight.accuracy
   assert resumed.confusion == straight.confusion
-  evaluated = loop.evaluate_workdir(tiny("m6,epochs=2", tfds_dir), tmp_path / "straight", None)
+  evaluated = loop.evaluate_workdir(tiny("m6,epochs=2", tfds_dir), workdir, None)
   assert evaluated.accuracy == straight.accuracy
 
 
@@ -114,11 +121,12 @@ def test_evaluate_and_inference_find_the_folds_of_an_all_folds_workdir(ckplus_da
   assert not (tmp_path / "empty").exists()
 
 def test_a_damaged_newest_checkpoint_is_set_aside_and_the_run_goes_on_from_the_one_before(
-    ckplus_data, tfds_dir, tmp_path, capsys):
+    straight_m6, tfds_dir, tmp_path, capsys):
   """One truncated file in the newest checkpoint: the rerun names it in one line, keeps it in
   checkpoints_damaged/, resumes from the previous checkpoint and ends as the uninterrupted run."""
   workdir = tmp_path / "run"
-  straight = loop.train_and_evaluate(tiny("m6,epochs=2", tfds_dir), workdir)
+  shutil.copytree(straight_m6[0], workdir)
+  straight = straight_m6[1]
   newest = max((p for p in (workdir / "checkpoints").iterdir() if p.name.isdigit()),
                key=lambda p: int(p.name))
   largest = max((p for p in (newest / "state").rglob("*") if p.is_file()),
@@ -150,7 +158,7 @@ BAD_ARGUMENTS = {
 def test_bad_config_arguments_are_one_line_on_stderr(name, capsys):
   args, message = BAD_ARGUMENTS[name]
   flag_values = flags.FlagValues()
-  config_flags.DEFINE_config_file("config", None, "", flag_values=flag_values, lock_config=True)
+  configs.define_flag("config", "", flag_values=flag_values)
   with pytest.raises(SystemExit) as exit_info:
     cli.parse_flags(["main", *args], flag_values)
   stderr = capsys.readouterr().err
@@ -163,7 +171,7 @@ def test_bad_config_arguments_are_one_line_on_stderr(name, capsys):
     (["--config=configs/cka.py:quick", "--config.nonsense=3"], "unknown config key 'nonsense'"),
     (["--config=configs/cka.py", "--config.input.nope=1"], "unknown config key 'nope'"),
     (["--config=configs/cka.py", "--config.num_epochs=abc"], "invalid literal for int()"),
-    (["--config=configs/nofile.py"], "No such file or directory: 'configs/nofile.py'"),
+    (["--config=configs/nofile.py"], "no file 'configs/nofile.py' and no shipped config"),
     (["--config=configs/cka.py:views=sideways"], "config.input.views = 'sideways'")],
     ids=["key", "nested key", "value", "file", "choice"])
 def test_bad_config_input_fails_the_command_before_any_work(args, message, tmp_path):

@@ -222,7 +222,7 @@ def test_half_pixel_upsampling_is_jax_image_resize_bit_for_bit_in_value_and_grad
 def test_config_switches_select_the_paper_literal_options():
   """configs/*.py: `align_corners=true` (variants with PD) and `fc_head=true` (m1) reach the model's
   options and build; other variants are refused with a ValueError naming the usable ones."""
-  from configs import cka, fer2013
+  from ferjax.configs import cka, fer2013
   options = cka.get_config("m5,align_corners=true").model.options
   assert options.align_corners and options.classifier == "gap"
   options = fer2013.get_config("m1,fc_head=true").model.options
@@ -265,7 +265,7 @@ def test_head_switch_reaches_the_model_and_old_files_keep_their_head(tmp_path):
   """`head=` sets the fusion head's reading (refused without fusion); a config.json written before
   the option existed rebuilds the "laterals" head it was trained with."""
   import json
-  from configs import cka
+  from ferjax.configs import cka
   from ferjax.train import config_file
   assert cka.get_config("m5").model.options.head == "blocks"
   assert cka.get_config("m5,head=laterals").model.options.head == "laterals"

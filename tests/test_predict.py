@@ -60,16 +60,20 @@ def inputs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def predicted(predict_workdir, inputs, tmp_path_factory):
-  """One run over everything: JSON lines, annotations, explanations and an export."""
+  """One run over everything (JSON lines, annotations, explanations), and the model exported."""
   out = tmp_path_factory.mktemp("predicted")
   command = [sys.executable, "-m", "ferjax.predict", f"--workdir={predict_workdir}", str(inputs),
              str(inputs / "missing.png"), f"--out={out / 'faces.jsonl'}",
              f"--annotate={out / 'annotated'}", f"--explain={out / 'explained'}",
-             f"--every={EVERY}", f"--export={out / 'model.ferjax'}"]
+             f"--every={EVERY}"]
   # The tests' compilation cache: MTCNN's programs for these image sizes were compiled by
   # test_faces.
   env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(REPO / ".pytest_cache" / "jax"))
   result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+  exported = subprocess.run([sys.executable, "-m", "ferjax.export", f"--workdir={predict_workdir}",
+                             f"--out={out / 'model.ferjax'}"], cwd=REPO, capture_output=True,
+                            text=True, timeout=600, env=env)
+  assert exported.returncode == 0 and "wrote" in exported.stderr, exported.stderr
   records = [json.loads(line) for line in (out / "faces.jsonl").read_text().splitlines()]
   return result, records, out
 

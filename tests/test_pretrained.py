@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from configs import cka, ck_msa
+from ferjax.configs import cka, ck_msa
 from ferjax import mesh as mesh_lib
 from ferjax.models import get_model, pretrained
 from ferjax.train import hyper

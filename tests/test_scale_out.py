@@ -19,9 +19,12 @@ ARGS = [
 
 
 def environment(tfds_dir, devices: int = 1) -> dict:
+  """A command's environment: the test data, the CPU, and `devices` forced host devices (XLA's flags
+  are part of a compiled program's cache key, so one device adds none and shares the suite's
+  programs)."""
+  forced = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"} if devices > 1 else {}
   return {**os.environ, "FERJAX_DATA_DIR": str(tfds_dir), "FERJAX_MANUAL_DIR": str(DATA_DIR),
-          "JAX_PLATFORMS": "cpu", "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
-          "JAX_COMPILATION_CACHE_DIR": str(REPO / ".pytest_cache" / "jax")}
+          "JAX_PLATFORMS": "cpu", **forced}
 
 
 def train_losses(workdir) -> np.ndarray:

@@ -16,7 +16,7 @@ import pytest
 import scipy.stats
 from conftest import DATA_DIR, REPO
 
-from configs.studies import STUDIES
+from ferjax.study.studies import STUDIES
 from ferjax.study import jobs, ledger, plan, statistics, tables
 from ferjax.train import stopping
 
@@ -264,7 +264,7 @@ def test_study_stops_mid_job_resumes_and_skips_what_the_ledger_holds(ckplus_data
   assert "| m1 |" in done.stdout and (tmp_path / "tables" / "tables.json").is_file()
   merged = tmp_path / "merged.jsonl"
   done = subprocess.run(
-      [sys.executable, *commands["report"], f"--ledger={path},{path}", f"--merge_into={merged}"],
+      [sys.executable, "-m", "ferjax.ledger", f"--into={merged}", str(path), str(path)],
       capture_output=True, text=True, env=environment, cwd=REPO, check=True)
   assert "2 lines into" in done.stderr and "(2 duplicates dropped)" in done.stderr
   assert ledger.read(merged).lines == ledger.read(path).lines
@@ -291,7 +291,7 @@ def test_runs_per_job_cuts_a_row_into_programs_a_lease_can_finish():
 
 def test_tta_report_puts_the_test_time_augmented_accuracy_beside_the_plain_one(
     ckplus_data, tfds_dir):
-  from configs import cka
+  from ferjax.configs import cka
   from ferjax import mesh as mesh_lib
   from ferjax.data import job
   from ferjax.train import hyper, loop, steps

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import DATA_DIR, TINY
 
-from configs import cka, fer2013, fer2013_msa
+from ferjax.configs import cka, fer2013, fer2013_msa
 from ferjax.analysis import geometry, report, sweep
 from ferjax.train import hyper
 

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import ck_msa, cka
+from ferjax.configs import ck_msa, cka
 from ferjax import mesh as mesh_lib
 from ferjax.data import sources
 from ferjax.models import get_model

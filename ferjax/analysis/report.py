@@ -23,7 +23,6 @@ import json
 import math
 import os
 import pathlib
-import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,7 +32,7 @@ from ferjax import cli
 from ferjax.analysis import plots
 from ferjax.analysis import sweep as sweep_lib
 from ferjax.models.variants import CONTEXTUAL_LOSS, CONTEXTUAL_VARIANTS, MULTISCALE_VARIANTS
-from ferjax.study import ledger, tables
+from ferjax.study import ledger, studies, tables
 from ferjax.study.published import PAPER_000_TABLE_1, PAPER_000_TABLE_2, PAPER_002_VARIANTS
 from ferjax.train import confusion_figure, fold_layout, progress
 from ferjax.train import results as results_lib
@@ -45,9 +44,6 @@ _OUTPUT = flags.DEFINE_string(
 _LEDGER = flags.DEFINE_list(
     "ledger", [], "Study ledgers (JSON lines, merged): render each study's table "
     "(Markdown, JSON, PNG; ferjax.study.tables) instead of workdirs.")
-_MERGE_INTO = flags.DEFINE_string("merge_into", None, "With --ledger: also write the ledgers' "
-                                  "distinct lines to this file (duplicates dropped, cut-off lines "
-                                  "reported).")
 _EMBEDDINGS = flags.DEFINE_bool("embeddings", False, "Also measure and draw each workdir's "
                                 "test-split embedding geometry (loads the model and the data).")
 
@@ -510,20 +506,14 @@ def workdir_sections(workdirs: Sequence[Workdir], output: pathlib.Path,
   return sections
 
 
-def ledger_report(paths: Sequence[str],
-                  output: os.PathLike | None,
-                  merge_into: os.PathLike | None = None) -> str:
+def ledger_report(paths: Sequence[str], output: os.PathLike | None) -> str:
   """The tables of the studies in the ledgers at `paths`, written to `output` (default: the first
-  ledger's folder); with `merge_into`, the ledgers' distinct lines are written there too."""
-  from configs.studies import STUDIES
-  contents = ledger.merge(paths, merge_into) if merge_into else ledger.read(paths)
+  ledger's folder)."""
+  contents = ledger.read(paths)
   ledger.report_problems(contents)
-  if merge_into:
-    print(f"ledger: {len(contents.lines)} lines into {merge_into} "
-          f"({contents.duplicates} duplicates dropped)", file=sys.stderr)
-  found = tables.tables(contents.lines, STUDIES)
+  found = tables.tables(contents.lines, studies.STUDIES)
   if not found:
-    raise ReportError(f"{', '.join(paths)}: no line of a study in configs/studies.py")
+    raise ReportError(f"{', '.join(paths)}: no line of a study in ferjax/study/studies.py")
   return tables.write(found, pathlib.Path(output or pathlib.Path(paths[0]).parent))
 
 
@@ -536,7 +526,7 @@ def report(paths: list[str]) -> None:
   if _LEDGER.value:
     if paths:
       raise app.UsageError("give either --ledger or workdirs, not both")
-    print(ledger_report(_LEDGER.value, _OUTPUT.value, _MERGE_INTO.value), end="")
+    print(ledger_report(_LEDGER.value, _OUTPUT.value), end="")
     return
   if not paths:
     raise app.UsageError(

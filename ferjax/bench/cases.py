@@ -1,5 +1,5 @@
-"""What a benchmark case trains: the config of a paper variant, as `configs/` defines it, or any
-config given as `python -m ferjax.main` takes it.
+"""What a benchmark case trains: the config of a paper variant, as ferjax.configs defines it, or
+any config given as `python -m ferjax.main` takes it.
 
 The bench times exactly what `python -m ferjax.main --config=configs/fer2013.py:m6` (or
 `fer2013_msa.py:MCSA`) would train, the loss and optimizer included, so the variant names are the
@@ -8,13 +8,12 @@ config arguments: m1..m6 (paper 000's Table 1) and M, MCA, MSA, MCSA (paper 002)
 """
 
 import dataclasses
-import importlib
-import importlib.util
 import pathlib
 
 import ml_collections
 import numpy as np
 
+from ferjax import configs
 from ferjax.models import variants
 
 PAPER000 = tuple(variants.CONTEXTUAL_VARIANTS)
@@ -42,22 +41,9 @@ def check_variants(names: list[str]) -> None:
     raise ValueError(f"unknown model variant(s) {unknown}; choose from {list(VARIANTS)}")
 
 
-def load_config(spec: str) -> ml_collections.ConfigDict:
-  """`get_config(arg)` of the config file in `spec` ('configs/cka.py:m6,width=0.5'), as
-  `--config` of ferjax.main reads it (run from the repository root, where `configs` imports)."""
-  path, _, arg = spec.partition(":")
-  if not pathlib.Path(path).is_file():
-    raise FileNotFoundError(f"--config={spec}: no config file {path}; run the bench from the root "
-                            "of a source checkout of ferjax, as python -m ferjax.main")
-  loader = importlib.util.spec_from_file_location(f"bench_config_{pathlib.Path(path).stem}", path)
-  module = importlib.util.module_from_spec(loader)
-  loader.loader.exec_module(module)
-  return module.get_config(arg)
-
-
 def from_config(spec: str) -> Case:
   """The case of a config: its network, batch, input size, dtype and width (one run)."""
-  config = load_config(spec)
+  config = configs.load(spec)
   return Case(pathlib.Path(spec).name, config.batch_size, config.input.size, config.dtype,
               width=config.model.options.width, config=spec)
 
@@ -66,12 +52,11 @@ def config_of(case: Case, augment: bool = False) -> ml_collections.ConfigDict:
   """The training config of `case`: its own config file, else configs/fer2013.py or
   fer2013_msa.py with the case's variant (FER2013), with the case's width, size, runs, dtype and
   batch; `augment=False` switches the random augmentation off."""
-  spec = case.config or (f"configs/{'fer2013' if case.variant in PAPER000 else 'fer2013_msa'}.py:"
-                         f"{case.variant}")
+  spec = case.config or f"{'fer2013' if case.variant in PAPER000 else 'fer2013_msa'}:{case.variant}"
   path, _, arg = spec.partition(":")
   switches = (f"width={case.width},size={case.image_size},runs={case.num_runs},dtype={case.dtype},"
               "epochs=1")
-  config = load_config(f"{path}:{arg},{switches}" if arg else f"{path}:{switches}")
+  config = configs.load(f"{path}:{arg},{switches}" if arg else f"{path}:{switches}")
   config.batch_size = case.batch
   if not augment:
     config.input.update(NO_AUGMENTATION)

@@ -35,8 +35,9 @@ def input_throughput(dataset: str, manual_dir: str, data_dir: str, batch_size: i
   builder = datasets.prepare(dataset, manual_dir, data_dir)
   mesh = mesh_lib.make_mesh()
   rng = jax.random.key(0)
-  augment_fn = functools.partial(augment.augment_batch, flip=True, rotation="uniform",
-                                 crop_scale=(0.8, 1.0), erase_prob=0.25, size=size)
+  settings = augment.Settings(flip=True, rotation="uniform", crop_scale=(0.8, 1.0),
+                              erase_prob=0.25, size=size)
+  augment_fn = functools.partial(augment.augment_batch, settings=settings)
 
   @jax.jit
   def augment_step(step, images):

@@ -21,6 +21,7 @@ them into one matrix per example and resamples once, so repeated interpolation n
 faces.
 """
 
+import dataclasses
 import functools
 import math
 from collections.abc import Sequence
@@ -239,11 +240,45 @@ def expansion_views(mirrors: Sequence[str] = PAPER_MIRRORS,
   return jnp.array([p[0] for p in pairs]), jnp.array([p[1] for p in pairs], jnp.float32)
 
 
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """How `augment_batch` augments a training batch, fixed for a whole run: a left-right `flip`;
+  the `rotation` ("uniform" in +-`max_degrees`, "discrete" among `angles`, or "none"); a crop of
+  `crop_scale` = (min, max) area fraction (None: no crop); random erasing with probability
+  `erase_prob`; the output `size` (None: as the input); normalisation by `mean` and `std`; and the
+  mirror states of the papers' fixed views (`mirrors`). Built once from a config by `from_config`."""
+
+  flip: bool = True
+  rotation: str = "uniform"
+  max_degrees: float = 10.0
+  angles: tuple[float, ...] = PAPER_ANGLES
+  crop_scale: tuple[float, float] | None = None
+  erase_prob: float = 0.0
+  size: Size | None = None
+  mean: float | tuple[float, ...] = 0.0
+  std: float | tuple[float, ...] = 1.0
+  mirrors: tuple[str, ...] = PAPER_MIRRORS
+
+  def __post_init__(self):
+    if self.rotation not in ROTATIONS:
+      raise ValueError(f"unknown rotation {self.rotation!r}; expected one of {ROTATIONS}")
+
+  @classmethod
+  def from_config(cls, input_config: ml_collections.ConfigDict) -> "Settings":
+    """The settings of a config's input section (config.input)."""
+    def fixed(value):  # Lists from a config (or its JSON) become hashable tuples.
+      return tuple(value) if isinstance(value, (list, tuple)) else value
+
+    return cls(flip=input_config.flip, rotation=input_config.rotation,
+               max_degrees=input_config.max_degrees,
+               crop_scale=fixed(input_config.crop_scale) or None,
+               erase_prob=input_config.erase_prob, size=fixed(input_config.size),
+               mean=fixed(input_config.mean), std=fixed(input_config.std),
+               mirrors=tuple(input_config.get("mirrors", PAPER_MIRRORS)))
+
+
 def _augment_one(key: jax.Array, image: jax.Array, view: tuple[jax.Array, jax.Array] | None, *,
-                 flip: bool, rotation: str, max_degrees: float, angles: Sequence[float],
-                 crop_scale: tuple[float, float] | None, erase_prob: float,
-                 out_size: tuple[int, int],
-                 mean: float | Sequence[float], std: float | Sequence[float]) -> jax.Array:
+                 settings: Settings, out_size: tuple[int, int]) -> jax.Array:
   """The random pipeline for one float image: one composed warp, normalisation, random erasing.
 
   `view` = (mirror, degrees) fixes the mirror and rotation (the papers' expansion); None draws them.
@@ -253,27 +288,23 @@ def _augment_one(key: jax.Array, image: jax.Array, view: tuple[jax.Array, jax.Ar
   flip_u, angle_u, area_u, x_u, y_u = jax.random.uniform(k_geometry, (5,))
   height, width = image.shape[:2]
   if view is None:
-    mirror = flip & (flip_u < 0.5)
-    degrees = _angle(angle_u, rotation, max_degrees, angles)
+    mirror = settings.flip & (flip_u < 0.5)
+    degrees = _angle(angle_u, settings.rotation, settings.max_degrees, settings.angles)
   else:
     mirror, degrees = view
-  box = (_full_box(height, width) if crop_scale is None
-         else _crop_box(area_u, x_u, y_u, height, width, crop_scale))
-  out = normalize(warp(image, _box_matrix(box, out_size, degrees, mirror), out_size), mean, std)
-  if isinstance(erase_prob, (int, float)) and erase_prob <= 0:
+  box = (_full_box(height, width) if settings.crop_scale is None
+         else _crop_box(area_u, x_u, y_u, height, width, settings.crop_scale))
+  matrix = _box_matrix(box, out_size, degrees, mirror)
+  out = normalize(warp(image, matrix, out_size), settings.mean, settings.std)
+  if settings.erase_prob <= 0:
     return out
-  return random_erasing(k_erase, out, erase_prob)
+  return random_erasing(k_erase, out, settings.erase_prob)
 
 
-def augment_batch(rng: jax.Array,
-                  images: ArrayLike, *, flip: bool = True, rotation: str = "uniform",
-                  max_degrees: float = 10.0, angles: Sequence[float] = PAPER_ANGLES,
-                  crop_scale: tuple[float, float] | None = None, erase_prob: float = 0.0,
-                  size: Size | None = None, mean: float | Sequence[float] = 0.0,
-                  std: float | Sequence[float] = 1.0, views: ArrayLike | None = None,
-                  mirrors: Sequence[str] = PAPER_MIRRORS) -> jax.Array:
+def augment_batch(rng: jax.Array, images: ArrayLike, settings: Settings = Settings(),
+                  views: ArrayLike | None = None) -> jax.Array:
   """Randomly augments a uint8 batch (B, H, W, C) into float32 (B, size, size, C), one key per
-  example.
+  example, as `settings` say.
 
   With `views` (B,) view numbers of `expansion_views(mirrors, angles)`, each example's mirror and
   rotation are that fixed view instead of random draws (`flip`, `rotation` and `max_degrees`
@@ -292,20 +323,15 @@ def augment_batch(rng: jax.Array,
   step (one angle uniform from `angles`, a left-right flip with probability 0.5): ferjax's earlier,
   online stand-in for the expansion, kept as the `views=random` switch of the configs.
 
-  The string and tuple options are Python values fixed at trace time; close over them (e.g. with
-  `functools.partial`) when jitting.
+  `settings` is fixed at trace time (hashable: close over it, or pass it as a static argument).
   """
-  if rotation not in ROTATIONS:
-    raise ValueError(f"unknown rotation {rotation!r}; expected one of {ROTATIONS}")
   floats = to_float(images)
-  out_size = floats.shape[1:3] if size is None else _pair(size)
-  one = functools.partial(_augment_one, flip=flip, rotation=rotation, max_degrees=max_degrees,
-                          angles=tuple(angles), crop_scale=crop_scale, erase_prob=erase_prob,
-                          out_size=out_size, mean=mean, std=std)
+  out_size = floats.shape[1:3] if settings.size is None else _pair(settings.size)
+  one = functools.partial(_augment_one, settings=settings, out_size=out_size)
   keys = jax.random.split(rng, floats.shape[0])
   if views is None:
     return jax.vmap(lambda key, image: one(key, image, None))(keys, floats)
-  view_mirror, view_degrees = expansion_views(mirrors, angles)
+  view_mirror, view_degrees = expansion_views(settings.mirrors, settings.angles)
   views = jnp.asarray(views)
   return jax.vmap(one)(keys, floats, (view_mirror[views], view_degrees[views]))
 

@@ -1,9 +1,9 @@
 """Per-split image statistics that the builders record while they write a dataset, and the check
 that a dataset's splits look alike.
 
-A damaged FER2013 copy circulates with every training image blurred (../shared/data/README.md gives
-a Laplacian variance of 3-12 for them, 300-8000 for its test images): it builds and trains, to a
-model that fails on the test splits. On the sharp archive this module's measure gives medians of
+A damaged FER2013 copy circulates with every training image blurred (a Laplacian variance of 3-12
+for them, 300-8000 for its test images): it builds and trains, to a model that fails on the test
+splits. On the sharp archive this module's measure gives medians of
 5,159-5,181 in all three splits, and a Gaussian blur of radius 2 brings it to about 40.
 The splits of one dataset come from one pipeline, so their contrast (pixel std) and sharpness agree
 within a small factor; a split an order of magnitude off is damaged, and `datasets.prepare` refuses

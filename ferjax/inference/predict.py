@@ -8,9 +8,7 @@ locate -> crop -> classify -> report.
   python -m ferjax.predict --workdir=workdirs/cka_quick --faces=whole crops/
   python -m ferjax.predict --workdir=workdirs/cka_quick --boxes=boxes.csv
   python -m ferjax.predict --workdir=workdirs/cka_quick photo.jpg --explain=explained/ --tta
-  python -m ferjax.predict --workdir=workdirs/cka_quick --export=cka_quick.onnx
-  python -m ferjax.predict --workdir=workdirs/cka_quick --export=cka_quick.ferjax
-  python -m ferjax.predict --model=cka_quick.ferjax photo.jpg
+  python -m ferjax.predict --model=cka_quick.ferjax photo.jpg   # written by python -m ferjax.export
 
 Each face becomes one JSON line (input, frame, time, face, box, score, landmarks, label,
 probabilities) on stdout or in --out, and with --csv one table row. Faces are found by MTCNN
@@ -41,8 +39,8 @@ from ferjax.inference.outputs import Outputs
 from ferjax.inference.progress_bar import ProgressBar
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir trained by python -m ferjax.main.")
-_MODEL = flags.DEFINE_string("model", None,
-                             "A portable model written by --export (instead of --workdir).")
+_MODEL = flags.DEFINE_string("model", None, "A portable model written by python -m ferjax.export "
+                             "(instead of --workdir).")
 _RUN = flags.DEFINE_integer("run", None,
                             "Which of the workdir's runs (default: best validation "
                             "accuracy; run 0 without a validation split).")
@@ -65,9 +63,6 @@ _EVERY = flags.DEFINE_integer("every", 1, "Videos: label every N-th frame.", low
 _BATCH = flags.DEFINE_integer("batch", 8, "Videos: frames detected and classified per call.",
                               lower_bound=1)
 _TTA = flags.DEFINE_bool("tta", False, "Average the softmax over 12 flipped and cropped views.")
-_EXPORT = flags.DEFINE_string(
-    "export", None, "Write the workdir's model here: an ONNX file if PATH ends in .onnx, else one "
-    "portable file (jax.export).")
 _MARGIN = flags.DEFINE_float("margin", None, "Crop margin per side, as a fraction of the face box "
                              f"(default: the model's, else {align.DEFAULT_MARGIN}).",
                              lower_bound=0.0)
@@ -149,24 +144,13 @@ def load_classifier():
     raise app.UsageError(
         "give exactly one of --workdir (a trained workdir) or --model (an exported file)")
   if _MODEL.value is not None:
-    if _EXPLAIN.value or _EXPORT.value:
+    if _EXPLAIN.value:
       raise app.UsageError(
-          "--explain and --export need the workdir (--workdir); --model holds only the "
-          "inference function")
+          "--explain needs the workdir (--workdir); --model holds only the inference function")
     from ferjax.inference.export import PortableClassifier
     return PortableClassifier.load(_MODEL.value)
   from ferjax.inference.classifier import Classifier
   return Classifier.from_workdir(_WORKDIR.value, _RUN.value, _FOLD.value)
-
-
-def write_export(classifier, path: str, margin: float) -> None:
-  """ONNX for a .onnx path (`onnx_export`), else the portable zip (`export`)."""
-  if pathlib.Path(path).suffix.lower() == ".onnx":
-    from ferjax.inference import onnx_export
-    onnx_export.export_onnx(classifier, path, margin)
-  else:
-    from ferjax.inference import export
-    export.export(classifier, path, margin)
 
 
 def margin_of(classifier) -> float:
@@ -192,13 +176,8 @@ def run(inputs: list[str]) -> int:
   classifier = load_classifier()
   print(f"model: {classifier.source}; classes: {', '.join(classifier.class_names)}",
         file=sys.stderr)
-  if _EXPORT.value:
-    write_export(classifier, _EXPORT.value, margin_of(classifier))
-    print(f"wrote {_EXPORT.value}", file=sys.stderr)
   tally = Tally()
   if not inputs and _BOXES.value is None:
-    if _EXPORT.value:
-      return 0
     raise app.UsageError("name at least one image, folder or video to label")
   locate_faces = locator(tally)
   if not inputs:

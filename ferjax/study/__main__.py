@@ -4,7 +4,7 @@
       --width=0.25 --epochs=1 --runs=1 --cells=m1,m6
   python -m ferjax.study --list
 
-The studies are declared in configs/studies.py and run by ferjax/study/jobs.py. Jobs (one program
+The studies are declared in ferjax/study/studies.py and run by ferjax/study/jobs.py. Jobs (one program
 per cell and fold, the cell's runs vmapped on its run axis) run in row order, skipping every run the
 ledger already holds, so rerunning the same command (on this machine or after merging another's
 ledger) goes on where the last one ended. Once a job's first steps are timed after compilation, a
@@ -20,10 +20,10 @@ import tempfile
 from absl import app, flags
 
 from ferjax import cli
-from ferjax.study import jobs, ledger, plan
+from ferjax.study import jobs, ledger, plan, studies
 from ferjax.train import loop
 
-_STUDY = flags.DEFINE_string("study", None, "A study of configs/studies.py (--list shows them).")
+_STUDY = flags.DEFINE_string("study", None, "A study of ferjax/study/studies.py (--list shows them).")
 _BUDGET = flags.DEFINE_string("budget", "1h", "Wall time the study may take, e.g. 9m, 1h30m, 600s.")
 _LEDGER = flags.DEFINE_string("ledger", None, "The ledger (JSON lines) to read and append to.")
 _WORKDIR = flags.DEFINE_string(
@@ -47,12 +47,11 @@ _FOLDS = flags.DEFINE_string("folds", "",
                              "CK+ folds to run: all, 0,3 or 0-4 (default: the study's).")
 
 def list_studies() -> str:
-  from configs.studies import STUDIES
   lines = []
-  for study in STUDIES.values():
+  for study in studies.STUDIES.values():
     folds = "" if study.folds is None else f", {len(study.folds)} folds"
     lines.append(f"{study.name}: {study.title} ({study.runs} runs{folds})")
-    lines += [f"  {cell.name}: configs/{cell.config}.py:{cell.arg}" + "".join(
+    lines += [f"  {cell.name}: {cell.config}:{cell.arg}" + "".join(
         f" --config.{k}={v}" for k, v in cell.overrides) for cell in study.cells]
   return "\n".join(lines)
 
@@ -67,12 +66,11 @@ def study_command() -> None:
   if _LIST.value:
     print(list_studies())
     return
-  from configs.studies import STUDIES
   if not _STUDY.value or not _LEDGER.value:
     raise ValueError("give --study=NAME and --ledger=PATH (--list shows the studies)")
-  if _STUDY.value not in STUDIES:
-    raise ValueError(f"unknown study {_STUDY.value!r}; choose one of {', '.join(STUDIES)}")
-  study = jobs.selected(STUDIES[_STUDY.value], _CELLS.value)
+  if _STUDY.value not in studies.STUDIES:
+    raise ValueError(f"unknown study {_STUDY.value!r}; choose one of {', '.join(studies.STUDIES)}")
+  study = jobs.selected(studies.STUDIES[_STUDY.value], _CELLS.value)
   scale = plan.Scale(width=_WIDTH.value,
                      size=_SIZE.value, epochs=_EPOCHS.value, subset=_SUBSET.value,
                      views=_VIEWS.value, dtype=_DTYPE.value, runs=_RUNS.value,

@@ -84,7 +84,7 @@ def run_study(study: plan.Study, scale: plan.Scale, ledger_path: pathlib.Path,
   tally = Tally(total, total - len(pending))
   for cell, names in planned.skipped.items():
     print(f"study {study.name}: skipping cell {cell}: it needs {', '.join(names)} set "
-          "(see configs/studies.py)", flush=True)
+          "(see ferjax/study/studies.py)", flush=True)
   stop = stopping.Stop(time.monotonic() + budget_s, RESERVE_S)
   previous_handler = signal.signal(signal.SIGTERM, stop)
   environment = ledger.environment()

@@ -10,20 +10,20 @@ missing runs on its run axis, skipping what a ledger already holds.
 
 import copy
 import dataclasses
-import importlib
 import json
 import os
 from collections.abc import Collection
 
 import ml_collections
 
+from ferjax import configs
 from ferjax.study import ledger
 
 
 @dataclasses.dataclass(frozen=True)
 class Cell:
-  """One row: `configs/<config>.py:<arg>` with `overrides` (flattened config keys) and the config's
-  epochs times `epochs_factor` (a longer schedule); `published` is the paper's (Acc %, Sta) where
+  """One row: the shipped config `<config>:<arg>` (ferjax.configs) with `overrides` (flattened
+  config keys) and the config's epochs times `epochs_factor` (a longer schedule); `published` is the paper's (Acc %, Sta) where
   its text prints one. `needs` names environment variables the arg uses as {NAME} (a file only the
   user has, such as VGG16 weights): without them the cell is skipped, saying so."""
 
@@ -66,7 +66,7 @@ class Scale:
   """What a study changes in every cell (None: the config's own value). `runs` and `folds` choose
   how many runs and which folds, `runs_per_job` caps the runs one program trains (so that a short
   lease finishes a few runs rather than none); the others are config switches
-  (configs/common.py:parse_common)."""
+  (ferjax/configs/common.py:parse_common)."""
 
   width: float | None = None
   size: int | None = None
@@ -95,9 +95,8 @@ class Scale:
 def cell_config(cell: Cell, scale: Scale, fold: int | None) -> ml_collections.ConfigDict:
   """The cell's config at `scale`, for one CK+ fold (None: FER2013), with one run (runs are set per
   job)."""
-  module = importlib.import_module(f"configs.{cell.config}")
   arg = scale.arg(cell.arg.format(**{name: os.environ[name] for name in cell.needs}))
-  config = module.get_config(arg + ("" if fold is None else f",fold={fold}"))
+  config = configs.load(f"{cell.config}:{arg}" + ("" if fold is None else f",fold={fold}"))
   config.update_from_flattened_dict(dict(cell.overrides))
   config.num_epochs = max(1, round(config.num_epochs * cell.epochs_factor))
   return config

@@ -147,7 +147,7 @@ _PACKING = ("runs", "runs_per_job")
 
 def tables(lines: Sequence[dict], studies: dict[str, plan.Study]) -> list[Table]:
   """The ledger's lines as tables: one per (study, scale), in the studies' order; lines of a study
-  or cell that configs/studies.py no longer declares are left out."""
+  or cell that ferjax/study/studies.py no longer declares are left out."""
   grouped: dict[tuple[str, str], list[dict]] = collections.defaultdict(list)
   for line in lines:
     measured = {k: v for k, v in line.get("scale", {}).items() if k not in _PACKING}

@@ -41,14 +41,6 @@ def over_runs(fn: Callable, runs_first: Any, *shared: Any) -> Any:
   return jax.tree.map(lambda *leaves: jnp.stack(leaves), *outputs)
 
 
-def augment_options(config: ml_collections.ConfigDict) -> dict:
-  """The config's input section as keyword arguments of `augment.augment_batch` (but `views`)."""
-  crop = tuple(config.crop_scale) if config.crop_scale else None
-  return dict(flip=config.flip, rotation=config.rotation, max_degrees=config.max_degrees,
-              crop_scale=crop, erase_prob=config.erase_prob, size=config.size, mean=config.mean,
-              std=config.std, mirrors=tuple(config.get("mirrors", augment.PAPER_MIRRORS)))
-
-
 COMPUTE_DTYPES = ("float32", "bfloat16")
 
 
@@ -75,14 +67,14 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
   `hyper.Runs.step_inputs()`: each run's key and loss weights.
   """
   objective = losses.OBJECTIVES[config.loss.name]
-  options = augment_options(config.input)
+  settings = augment.Settings.from_config(config.input)
   fixed_views = augment.views_per_example(config) > 1
 
   def run_step(run: RunState, batch: dict, run_inputs: dict, step: jax.Array):
     key = jax.random.fold_in(run_inputs["key"], step)
     k_augment, k_stochastic, k_dropout = jax.random.split(key, 3)
-    images = augment.augment_batch(k_augment, batch["image"],
-                                   views=batch["view"] if fixed_views else None, **options)
+    images = augment.augment_batch(k_augment, batch["image"], settings,
+                                   views=batch["view"] if fixed_views else None)
     labels = batch["label"]
 
     def loss_fn(params, perturbations):

@@ -1,19 +1,14 @@
-r"""FER2013 with paper 002's multiscale VGG16 (M, MCA, MSA, MCSA; default MCSA): train on
-Training, select on PublicTest, report PrivateTest. The paper's training settings are TRAINING
-below; its network is common.PAPER_002.
+"""Paper 002: its multiscale VGG16 (section 3.2: M, MCA, MSA, MCSA) and its training settings.
+configs/fer2013_msa.py and configs/ck_msa.py train them on their datasets, each giving only its
+epochs."""
 
-  python -m ferjax.main --config=configs/fer2013_msa.py --workdir=workdirs/fer2013_msa
-  python -m ferjax.main --config=configs/fer2013_msa.py:MCA,runs=10 --workdir=workdirs/fer2013_mca
-Switches: M|MCA|MSA|MCSA, gamma_sweep|loss_sweep (DDA's gamma; softmax vs center vs DDA, the
-losses of Fig. 9; run by ferjax.analysis.sweep), and those of every config
-(configs/common.py:parse_common).
-  python -m ferjax.sweep --config=configs/fer2013_msa.py:gamma_sweep --workdir=workdirs/gamma_sweep
-  python -m ferjax.sweep --config=configs/fer2013_msa.py:loss_sweep --workdir=workdirs/loss_sweep
-"""
+from ferjax.configs import common
+from ferjax.models import variants
 
-import ml_collections
-
-from configs import common
+NETWORK = common.Paper(  # The multiscale VGG16 of section 3.2: M, MCA, MSA, MCSA.
+    name="paper002", model="multiscale", variants=variants.MULTISCALE_VARIANTS,
+    kind="paper 002 variant", default_variant="MCSA",
+    dropout=0.0)  # Paper 002 states no dropout.
 
 TRAINING = common.Training(
     # Section 2.5: "The momentum is set to 0.9, the batch scale is set to 32, and the initial
@@ -27,9 +22,6 @@ TRAINING = common.Training(
     # Softmax + center + DDA; weights of the DDA authors (ferjax.train.losses.multiscale_objective;
     # gamma per example: their 4 / batch 32). center_rate: the centres' update rate.
     loss=dict(name="dda", lam=0.01, lambda1=0.0, gamma=0.125, center_rate=0.5),
-    # Not given by paper 002. With lr x 0.9 per (expanded) epoch the rate ends at 53% of its start
-    # after 6; with views=random, at 1.5% after 40.
-    epochs={"expanded": 6, "random": 40},
     # Section 2.7.2 expands the training set 15 times: 3 mirror states x rotations of -10..10
     # degrees at 5-degree steps (its "±100" and "fifty degrees" read as paper 000's). "expanded"
     # visits every (image, view) pair once per epoch (ferjax.data.augment.expansion_views);
@@ -39,6 +31,3 @@ TRAINING = common.Training(
                       rotation="discrete", max_degrees=10.0, crop_scale=(), erase_prob=0.0,
                       tta=False))
 
-
-def get_config(arg: str = "") -> ml_collections.ConfigDict:
-  return common.paper_config(common.PAPER_002, TRAINING, "fer2013", arg)

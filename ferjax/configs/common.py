@@ -1,6 +1,7 @@
-"""Shared config pieces: the argument parser, the settings every run shares, each paper's network
-(`Paper`: PAPER_000, PAPER_002) and `paper_config`, which builds a config from a paper's network and
-the training settings (`Training`) that each config file writes out.
+"""Shared config pieces: the argument parser, the settings every run shares, what a paper's network
+(`Paper`) and training settings (`Training`) hold, and `paper_config`, which builds a config from
+them for a dataset. Each paper's own values are in paper000.py and paper002.py; each dataset's
+config file adds only what differs (its epochs).
 
 A config file's `get_config(arg)` receives the text after ':' in `--config=configs/x.py:arg`, e.g.
 `m6,fold=3`. `parse_arg` turns it into a ConfigDict of typed values; a bare word sets `variant`.
@@ -12,7 +13,6 @@ from collections.abc import Mapping
 import ml_collections
 
 from ferjax.data import catalog
-from ferjax.models import contextual, variants
 from ferjax.train import hyper
 
 
@@ -85,52 +85,17 @@ class Paper:
   switches: Mapping[str, Switch] = dataclasses.field(default_factory=dict)
 
 
-PAPER_000 = Paper(  # Chen & Chen 2024: the rows m1..m6 of Table 1.
-    name="paper000", model="contextual", variants=variants.CONTEXTUAL_VARIANTS, kind="Table 1 row",
-    default_variant="m6",
-    # Section 3.3: "a set random dropout rate of 0.001".
-    dropout=0.001,
-    # Table 1: m6 is m5's network trained with the joint loss; m1..m5 train with softmax alone.
-    softmax_variants=tuple(row for row, loss in variants.CONTEXTUAL_LOSS.items()
-                           if loss == "softmax"),
-    # Paper-literal switches (docs/FIDELITY.md): align_corners, CPD's corner-aligned upsampling in
-    # the partial decoder (variants with PD); fc_head, VGG16's own FC head for "the original VGG16"
-    # (m1 only); head, the fusion head's reading (variants with fusion; docs/FIDELITY.md 0.17).
-    switches=dict(
-        head=Switch(
-            option="head", values=None,
-            variants=tuple(row for row, flags in variants.CONTEXTUAL_VARIANTS.items()
-                           if flags["fusion"]),
-            refusal="head= reads the fusion head; {variant} has none (use {allowed})",
-            default=contextual.DEFAULT_HEAD),
-        align_corners=Switch(
-            option="align_corners", values=None,
-            variants=tuple(row for row, flags in variants.CONTEXTUAL_VARIANTS.items()
-                           if flags["pd"]),
-            refusal="align_corners=true sets the partial decoder's upsampling; {variant} has none "
-                    "(use {allowed})"),
-        fc_head=Switch(
-            option="classifier", values=("gap", "vgg_fc"), variants=("m1",),
-            refusal="fc_head=true is VGG16's FC head of Table 1's model 1; use {allowed}, not "
-                    "{variant}")))
-PAPER_002 = Paper(  # The multiscale VGG16 of section 3.2: M, MCA, MSA, MCSA.
-    name="paper002", model="multiscale", variants=variants.MULTISCALE_VARIANTS,
-    kind="paper 002 variant", default_variant="MCSA",
-    dropout=0.0)  # Paper 002 states no dropout.
-
-
 @dataclasses.dataclass(frozen=True)
 class Training:
   """A config file's training settings: the batch size; SGD's `optimizer` (learning_rate, momentum,
   nesterov, weight_decay); the `schedule` (its name, and every schedule's parameters so that
-  schedule=<name> can switch); the `loss` (name and weights); `epochs` per view mode; the
-  `augmentation` (ferjax.data.augment's arguments; `views` is the views= switch's default)."""
+  schedule=<name> can switch); the `loss` (name and weights); the `augmentation`
+  (ferjax.data.augment's arguments; `views` is the views= switch's default)."""
 
   batch_size: int
   optimizer: Mapping[str, float | bool]
   schedule: Mapping[str, str | float]
   loss: Mapping[str, str | float]
-  epochs: Mapping[str, int]
   augmentation: Mapping[str, object]
 
 
@@ -284,12 +249,13 @@ def model_config(paper: Paper, args: ml_collections.ConfigDict, flags: Mapping[s
                                         options=options))
 
 
-def paper_config(paper: Paper, training: Training, dataset: str,
+def paper_config(paper: Paper, training: Training, dataset: str, epochs: Mapping[str, int],
                  arg: str) -> ml_collections.ConfigDict:
-  """`paper`'s network trained on `dataset` with `training`, as the config argument `arg` sets."""
+  """`paper`'s network trained on `dataset` with `training` for `epochs` (per view mode), as the
+  config argument `arg` sets."""
   args = parse_common(arg, variant=paper.default_variant, views=training.augmentation["views"],
                       **{name: switch.default for name, switch in paper.switches.items()})
-  args = dataset_args(args, dataset, training.epochs)
+  args = dataset_args(args, dataset, epochs)
   flags = choose(paper.variants, args.variant, paper.kind)
   check_switches(paper, args)
   config = base_config(dataset, args, training)

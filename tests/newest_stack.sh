@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The test command's second leg: ferjax on Python 3.12 with the newest JAX, flax and optax that pip
-# resolves (setup.cfg allows any jax>=0.10), in a venv of its own (.venv312). A smoke run of the
-# installed commands, not the suite:
+# resolves (setup.cfg allows any jax>=0.10), installed from a wheel into a venv of its own
+# (.venv312). A smoke run of the installed commands from outside the checkout, not the suite:
 #   one compiled train step of every variant of both papers (ferjax.bench.smoke, finite);
 #   the quick CK+ main job for one epoch, then --mode=evaluate on its workdir;
+#   the same network as a one-cell study into a ledger, and the ledger's table;
 #   predict on real CK+ faces from the workdir, export to a portable file and to ONNX, predict from the
 #   portable file, and onnxruntime's probabilities against predict's.
 # Needs python3.12 (on PATH, or a pyenv 3.12; PYTHON312 names another) and the archives in
@@ -25,8 +26,8 @@ fi
 step() { echo "== newest stack: $* ($(( $(date +%s) - started )) s)"; }
 started=$(date +%s)
 step "install ($python312)"
-"$python312" -m venv .venv312
-.venv312/bin/pip install -q -e '.[faces,onnx]' 2>&1 | grep -v "^WARNING: Location" || true
+"$python312" -m venv --clear .venv312  # Afresh each time: the checkout as a wheel, never a stale one.
+.venv312/bin/pip install -q '.[faces,onnx]'
 python="$repo/.venv312/bin/python"
 "$python" -c "import ferjax, jax, flax, optax; print('python', __import__('platform').python_version(), 'jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__)"
 
@@ -50,6 +51,11 @@ step "the quick main job, one epoch"
 "$python" -m ferjax.main --config=cka:quick,views=random,epochs=1 --workdir="$work/quick"
 "$python" -m ferjax.main --config=cka:quick,views=random,epochs=1 --workdir="$work/quick" \
   --mode=evaluate
+
+step "a study and its table"
+"$python" -m ferjax.study --study=table1_ckplus --cells=m6 --folds=0 --width=0.25 --views=random \
+  --epochs=1 --runs=1 --ledger="$work/ledger.jsonl" --workdir="$work/study"
+"$python" -m ferjax.report --ledger="$work/ledger.jsonl" --output="$work/tables"
 
 step "predict, export, ONNX"
 "$python" - "$work/faces" <<'EOF'

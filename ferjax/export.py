@@ -1,8 +1,8 @@
 """`python -m ferjax.export`: write a trained workdir's classifier as one file that predicts without
 the training code.
 
-  python -m ferjax.export --workdir=workdirs/cka_quick --out=cka_quick.ferjax  # portable (jax.export)
-  python -m ferjax.export --workdir=workdirs/cka_quick --out=cka_quick.onnx    # ONNX ('.[onnx]')
+  python -m ferjax.export --workdir=workdirs/cka_quick --out=cka_quick.ferjax  # jax.export
+  python -m ferjax.export --workdir=workdirs/cka_quick --out=cka_quick.onnx    # '.[onnx]'
   python -m ferjax.predict --model=cka_quick.ferjax photo.jpg
 
 The portable file (`ferjax.inference.export`) holds the serialised inference function, the class

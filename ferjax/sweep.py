@@ -9,8 +9,9 @@ from ferjax import cli, configs, distributed
 from ferjax.analysis.sweep import run_sweep
 from ferjax.train.loop import TrainingError
 
-_CONFIG = configs.define_flag("config", "A config with a sweep, e.g. configs/fer2013.py:lambda_sweep "
-                               "or fer2013:lambda_sweep.", lock_config=False)
+_CONFIG = configs.define_flag(
+    "config", "A config with a sweep: configs/fer2013.py:lambda_sweep or fer2013:lambda_sweep.",
+    lock_config=False)
 _WORKDIR = flags.DEFINE_string("workdir", None, "The sweep's folder; rerunning resumes there.")
 _TOGETHER = flags.DEFINE_bool("together", True, "Train points that differ only in loss weights or "
                               "learning rate as one program (--notogether: one after another).")

@@ -1,9 +1,9 @@
 """Shared fixtures: real data from ../shared/data (raw images and prepared datasets), the tiny test
 width, repository paths.
 
-The suite runs on two pytest-xdist workers (pyproject.toml): what is costly to make (prepared datasets,
-the trained workdir the labelling tests use) is made once under a file lock and shared by both, and
-every test and every command a test starts uses one compilation cache.
+The suite runs on two pytest-xdist workers (pyproject.toml): what is costly to make (prepared
+datasets, the trained workdir the labelling tests use) is made once under a file lock and shared by
+both, and every test and every command a test starts uses one compilation cache.
 """
 
 import hashlib
@@ -99,8 +99,8 @@ def tfds_dir(request) -> pathlib.Path:
 
 
 def prepared(name: str, tfds_dir: pathlib.Path):
-  """The dataset `name` prepared from ../shared/data once (the first worker builds it, under a lock),
-  then loaded."""
+  """The dataset `name` prepared from ../shared/data once (the first worker builds it, under a
+  lock), then loaded."""
   with filelock.FileLock(str(tfds_dir) + ".lock"):
     return datasets.prepare(name, DATA_DIR, tfds_dir)
 

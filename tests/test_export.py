@@ -1,7 +1,7 @@
 """Trained networks outside ferjax: the ONNX file against ferjax's probabilities on real CK+ and
-FER2013 crops (paper 000's m6 through `python -m ferjax.export`, paper 002's MCSA
-in-process), docs/LABELLING.md's onnxruntime lines run without JAX, and a portable file whose serialised
-function JAX refuses, rebuilt from its weights."""
+FER2013 crops (paper 000's m6 through `python -m ferjax.export`, paper 002's MCSA in-process),
+docs/LABELLING.md's onnxruntime lines run without JAX, and a portable file whose serialised function
+JAX refuses, rebuilt from its weights."""
 
 import json
 import re

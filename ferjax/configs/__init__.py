@@ -48,7 +48,7 @@ class _Parser(flags.ArgumentParser):
   def parse(self, spec: str) -> ml_collections.ConfigDict:
     try:
       config = load(spec)
-    except FileNotFoundError as error:  # absl reports a ValueError as a bad flag value, in one line.
+    except FileNotFoundError as error:  # absl reports a ValueError as a bad value, in one line.
       raise ValueError(str(error)) from None
     if self._lock_config:
       config.lock()

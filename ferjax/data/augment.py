@@ -246,7 +246,8 @@ class Settings:
   the `rotation` ("uniform" in +-`max_degrees`, "discrete" among `angles`, or "none"); a crop of
   `crop_scale` = (min, max) area fraction (None: no crop); random erasing with probability
   `erase_prob`; the output `size` (None: as the input); normalisation by `mean` and `std`; and the
-  mirror states of the papers' fixed views (`mirrors`). Built once from a config by `from_config`."""
+  mirror states of the papers' fixed views (`mirrors`). Built once from a config by
+  `from_config`."""
 
   flip: bool = True
   rotation: str = "uniform"

@@ -4,14 +4,15 @@
       --width=0.25 --epochs=1 --runs=1 --cells=m1,m6
   python -m ferjax.study --list
 
-The studies are declared in ferjax/study/studies.py and run by ferjax/study/jobs.py. Jobs (one program
-per cell and fold, the cell's runs vmapped on its run axis) run in row order, skipping every run the
-ledger already holds, so rerunning the same command (on this machine or after merging another's
-ledger) goes on where the last one ended. Once a job's first steps are timed after compilation, a
-job that cannot finish within the remaining budget is stopped, and a later job of a cell whose jobs
-took longer than what is left is not started; the study says so and stops. SIGTERM and the budget's
-end stop the job at the next step with a checkpoint: the ledger only ever holds finished jobs, and
-with a persistent --workdir the next run of the command resumes the stopped job from its checkpoint.
+The studies are declared in ferjax/study/studies.py and run by ferjax/study/jobs.py. Jobs (one
+program per cell and fold, the cell's runs vmapped on its run axis) run in row order, skipping every
+run the ledger already holds, so rerunning the same command (on this machine or after merging
+another's ledger) goes on where the last one ended. Once a job's first steps are timed after
+compilation, a job that cannot finish within the remaining budget is stopped, and a later job of a
+cell whose jobs took longer than what is left is not started; the study says so and stops. SIGTERM
+and the budget's end stop the job at the next step with a checkpoint: the ledger only ever holds
+finished jobs, and with a persistent --workdir the next run of the command resumes the stopped job
+from its checkpoint.
 """
 
 import pathlib
@@ -23,7 +24,8 @@ from ferjax import cli
 from ferjax.study import jobs, ledger, plan, studies
 from ferjax.train import loop
 
-_STUDY = flags.DEFINE_string("study", None, "A study of ferjax/study/studies.py (--list shows them).")
+_STUDY = flags.DEFINE_string("study", None,
+                             "A study of ferjax/study/studies.py (--list shows them).")
 _BUDGET = flags.DEFINE_string("budget", "1h", "Wall time the study may take, e.g. 9m, 1h30m, 600s.")
 _LEDGER = flags.DEFINE_string("ledger", None, "The ledger (JSON lines) to read and append to.")
 _WORKDIR = flags.DEFINE_string(

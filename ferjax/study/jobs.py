@@ -60,7 +60,7 @@ class Tally:
       return self.seconds[cell]
     return sum(self.seconds.values()) / len(self.seconds) if self.seconds else None
 
-  def eta(self, jobs: list[plan.Job]) -> str:
+  def eta(self, jobs: list[plan.PlannedJob]) -> str:
     estimates = [self.estimate(job.cell) for job in jobs]
     if not jobs:
       return "0m00s"
@@ -68,7 +68,7 @@ class Tally:
       return "unknown until a job has finished"
     return progress.duration(sum(estimates))
 
-  def line(self, name: str, remaining: list[plan.Job], stop: stopping.Stop) -> str:
+  def line(self, name: str, remaining: list[plan.PlannedJob], stop: stopping.Stop) -> str:
     return (f"study {name}: {self.done}/{self.total} jobs done, {len(remaining)} to go, ETA "
             f"{self.eta(remaining)}, budget left {progress.duration(stop.left())}")
 
@@ -122,7 +122,7 @@ def run_study(study: plan.Study, scale: plan.Scale, ledger_path: pathlib.Path,
   return tally
 
 
-def job_workdir(workdir: pathlib.Path, job: plan.Job) -> pathlib.Path:
+def job_workdir(workdir: pathlib.Path, job: plan.PlannedJob) -> pathlib.Path:
   """study/cell-confighash/runs_<first>-<last>/fold_k (or .../all): a job resumes only from a
   checkpoint of the same config and the same runs (a folder per cell alone let run 1 resume run 0's
   finished checkpoint and record its numbers as its own)."""

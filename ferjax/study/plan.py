@@ -23,9 +23,10 @@ from ferjax.study import ledger
 @dataclasses.dataclass(frozen=True)
 class Cell:
   """One row: the shipped config `<config>:<arg>` (ferjax.configs) with `overrides` (flattened
-  config keys) and the config's epochs times `epochs_factor` (a longer schedule); `published` is the paper's (Acc %, Sta) where
-  its text prints one. `needs` names environment variables the arg uses as {NAME} (a file only the
-  user has, such as VGG16 weights): without them the cell is skipped, saying so."""
+  config keys) and the config's epochs times `epochs_factor` (a longer schedule); `published` is the
+  paper's (Acc %, Sta) where its text prints one. `needs` names environment variables the arg uses
+  as {NAME} (a file only the user has, such as VGG16 weights): without them the cell is skipped,
+  saying so."""
 
   name: str
   config: str
@@ -108,7 +109,7 @@ def config_record(config: ml_collections.ConfigDict) -> dict:
 
 
 @dataclasses.dataclass(frozen=True)
-class Job:
+class PlannedJob:
   """One program: a cell's runs `runs` on one fold, with its config and the config's hash."""
 
   study: str
@@ -130,7 +131,7 @@ class Plan:
   """The jobs still to run in row order, how many the whole study has, and the cells skipped for
   want of an environment variable (cell name -> the missing names)."""
 
-  pending: list[Job]
+  pending: list[PlannedJob]
   total: int
   skipped: dict[str, list[str]]
 
@@ -169,8 +170,8 @@ def jobs(study: Study, scale: Scale, done: Collection[tuple]) -> Plan:
         job_config = copy.deepcopy(config)
         with job_config.unlocked():
           job_config.first_run, job_config.num_runs = first, last - first
-        pending.append(
-            Job(study.name, cell.name, fold, tuple(range(first, last)), job_config, digest))
+        job_runs = tuple(range(first, last))
+        pending.append(PlannedJob(study.name, cell.name, fold, job_runs, job_config, digest))
   return Plan(pending, total, skipped)
 
 

@@ -53,10 +53,9 @@ def config_of(case: Case, augment: bool = False) -> ml_collections.ConfigDict:
   fer2013_msa.py with the case's variant (FER2013), with the case's width, size, runs, dtype and
   batch; `augment=False` switches the random augmentation off."""
   spec = case.config or f"{'fer2013' if case.variant in PAPER000 else 'fer2013_msa'}:{case.variant}"
-  path, _, arg = spec.partition(":")
   switches = (f"width={case.width},size={case.image_size},runs={case.num_runs},dtype={case.dtype},"
               "epochs=1")
-  config = configs.load(f"{path}:{arg},{switches}" if arg else f"{path}:{switches}")
+  config = configs.load(spec, switches)
   config.batch_size = case.batch
   if not augment:
     config.input.update(NO_AUGMENTATION)

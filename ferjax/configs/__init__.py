@@ -30,9 +30,11 @@ def path_of(spec: str) -> tuple[pathlib.Path, str]:
       f"('configs/cka.py:m6') or one of {', '.join(SHIPPED)} ('cka:m6')")
 
 
-def load(spec: str) -> ml_collections.ConfigDict:
-  """`get_config(arg)` of the config that `spec` names."""
+def load(spec: str, extra: str = "") -> ml_collections.ConfigDict:
+  """`get_config(arg)` of the config that `spec` names, with the switches `extra`
+  ('width=0.5,fold=3') after its own argument."""
   path, arg = path_of(spec)
+  arg = ",".join(filter(None, [arg, extra]))
   module_spec = importlib.util.spec_from_file_location(f"ferjax_config_{path.stem}", path)
   module = importlib.util.module_from_spec(module_spec)
   module_spec.loader.exec_module(module)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import ml_collections
 
-from ferjax.data import catalog
+from ferjax.data import augment, catalog
 from ferjax.train import hyper
 
 
@@ -87,7 +87,7 @@ class Paper:
 
 @dataclasses.dataclass(frozen=True)
 class Training:
-  """A config file's training settings: the batch size; SGD's `optimizer` (learning_rate, momentum,
+  """A paper's training settings: the batch size; SGD's `optimizer` (learning_rate, momentum,
   nesterov, weight_decay); the `schedule` (its name, and every schedule's parameters so that
   schedule=<name> can switch); the `loss` (name and weights); the `augmentation`
   (ferjax.data.augment's arguments; `views` is the views= switch's default)."""
@@ -98,6 +98,14 @@ class Training:
   loss: Mapping[str, str | float]
   augmentation: Mapping[str, object]
 
+
+# Both papers expand the training set 15 times (paper 000 section 3.1, paper 002 section 2.7.2): 3
+# mirror states x rotations of -10..10 degrees at 5-degree steps (augment.expansion_views).
+# views="expanded" visits every (image, view) pair once per epoch; views=random draws one random
+# view per step instead (a flip with probability 0.5 and one of the angles).
+FIFTEEN_VIEWS = dict(views="expanded", mirrors=augment.PAPER_MIRRORS, flip=True,
+                     rotation="discrete", max_degrees=max(augment.PAPER_ANGLES), crop_scale=(),
+                     erase_prob=0.0, tta=False)
 
 # The papers' sweeps (`python -m ferjax.sweep`): config overrides per point, and their paper.
 # Paper 000, section 3.3 / Fig. 6: lambda1 from 1 to 10 at lambda = 0.01 (b), then lambda over five

@@ -1,7 +1,7 @@
 """Paper 000 (Chen & Chen 2024): its network, the rows m1..m6 of Table 1, and its training settings.
 configs/fer2013.py and configs/cka.py train them on their datasets, each giving only its epochs."""
 
-from ferjax.configs import common
+from ferjax.configs import common, paper002
 from ferjax.models import contextual, variants
 
 NETWORK = common.Paper(  # The rows m1..m6 of Table 1.
@@ -34,10 +34,10 @@ NETWORK = common.Paper(  # The rows m1..m6 of Table 1.
                     "{variant}")))
 
 TRAINING = common.Training(
-    batch_size=32,  # Paper 000 states none: paper 002's.
-    # Paper 000 names no optimizer and no initial rate: paper 002's SGD, momentum 0.9, lr 0.01.
-    # Neither paper gives a weight decay: the usual VGG value.
-    optimizer=dict(learning_rate=0.01, momentum=0.9, nesterov=False, weight_decay=5e-4),
+    # Paper 000 states no batch size, optimizer or initial rate: paper 002's (batch 32, SGD with
+    # momentum 0.9, lr 0.01, and the weight decay neither paper gives).
+    batch_size=paper002.TRAINING.batch_size,
+    optimizer=paper002.TRAINING.optimizer,
     # Section 3.3: halve "when the loss rate ceased to decrease within three iterations" (PyTorch
     # 1.4): ReduceLROnPlateau(factor=0.5, patience=3, threshold=1e-4, relative) halves after the 4th
     # epoch without a lower loss. decay: lr x 0.9 per epoch with schedule=exponential.
@@ -46,11 +46,6 @@ TRAINING = common.Training(
     # softmax alone (NETWORK.softmax_variants). center_rate: the centres' update rate (alpha of Wen
     # et al.).
     loss=dict(name="island", lam=0.005, lambda1=7.0, gamma=0.0, center_rate=0.5),
-    # Section 3.1 expands the training set 15 times: 3 mirror states x rotations of -10..10 degrees
-    # at 5-degree steps (ferjax.data.augment.expansion_views). views="expanded" visits every
-    # (image, view) pair once per epoch; views=random draws one random view per step instead (a
-    # flip with probability 0.5 and one of the angles).
-    augmentation=dict(views="expanded", mirrors=("none", "horizontal", "vertical"), flip=True,
-                      rotation="discrete", max_degrees=10.0, crop_scale=(), erase_prob=0.0,
-                      tta=False))
+    # Section 3.1 expands the training set 15 times (common.FIFTEEN_VIEWS).
+    augmentation=common.FIFTEEN_VIEWS)
 

@@ -22,12 +22,7 @@ TRAINING = common.Training(
     # Softmax + center + DDA; weights of the DDA authors (ferjax.train.losses.multiscale_objective;
     # gamma per example: their 4 / batch 32). center_rate: the centres' update rate.
     loss=dict(name="dda", lam=0.01, lambda1=0.0, gamma=0.125, center_rate=0.5),
-    # Section 2.7.2 expands the training set 15 times: 3 mirror states x rotations of -10..10
-    # degrees at 5-degree steps (its "±100" and "fifty degrees" read as paper 000's). "expanded"
-    # visits every (image, view) pair once per epoch (ferjax.data.augment.expansion_views);
-    # views=random draws one random view per step instead (a flip with probability 0.5 and one of
-    # the angles).
-    augmentation=dict(views="expanded", mirrors=("none", "horizontal", "vertical"), flip=True,
-                      rotation="discrete", max_degrees=10.0, crop_scale=(), erase_prob=0.0,
-                      tta=False))
+    # Section 2.7.2 expands the training set 15 times (common.FIFTEEN_VIEWS; its "±100" and "fifty
+    # degrees" read as paper 000's -10..10 degrees at 5-degree steps).
+    augmentation=common.FIFTEEN_VIEWS)
 

@@ -97,7 +97,7 @@ def cell_config(cell: Cell, scale: Scale, fold: int | None) -> ml_collections.Co
   """The cell's config at `scale`, for one CK+ fold (None: FER2013), with one run (runs are set per
   job)."""
   arg = scale.arg(cell.arg.format(**{name: os.environ[name] for name in cell.needs}))
-  config = configs.load(f"{cell.config}:{arg}" + ("" if fold is None else f",fold={fold}"))
+  config = configs.load(f"{cell.config}:{arg}", "" if fold is None else f"fold={fold}")
   config.update_from_flattened_dict(dict(cell.overrides))
   config.num_epochs = max(1, round(config.num_epochs * cell.epochs_factor))
   return config

@@ -5,7 +5,6 @@ detector and background decoding that video labelling runs on."""
 
 import csv
 import json
-import os
 import subprocess
 import sys
 
@@ -24,12 +23,11 @@ from ferjax.inference.classifier import Classifier
 from ferjax.inference.progress_bar import ProgressBar
 
 CLIP_FRAMES = 12  # At 10 frames/s: frames 0-9 in second 0, 10-11 in second 1.
-ENV = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(REPO / ".pytest_cache" / "jax"))
 
 
 def predict(workdir, *arguments, cwd=REPO) -> subprocess.CompletedProcess:
   command = [sys.executable, "-m", "ferjax.predict", f"--workdir={workdir}", *map(str, arguments)]
-  return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600, env=ENV)
+  return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 def lines(path) -> list[dict]:

@@ -4,7 +4,6 @@ portable export run without the training code; the face crop."""
 
 import json
 import math
-import os
 import subprocess
 import sys
 
@@ -66,13 +65,12 @@ def predicted(predict_workdir, inputs, tmp_path_factory):
              str(inputs / "missing.png"), f"--out={out / 'faces.jsonl'}",
              f"--annotate={out / 'annotated'}", f"--explain={out / 'explained'}",
              f"--every={EVERY}"]
-  # The tests' compilation cache: MTCNN's programs for these image sizes were compiled by
-  # test_faces.
-  env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(REPO / ".pytest_cache" / "jax"))
-  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+  # The commands inherit the suite's compilation cache (conftest): MTCNN's programs for these image
+  # sizes were compiled by test_faces.
+  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
   exported = subprocess.run([sys.executable, "-m", "ferjax.export", f"--workdir={predict_workdir}",
                              f"--out={out / 'model.ferjax'}"], cwd=REPO, capture_output=True,
-                            text=True, timeout=600, env=env)
+                            text=True, timeout=600)
   assert exported.returncode == 0 and "wrote" in exported.stderr, exported.stderr
   records = [json.loads(line) for line in (out / "faces.jsonl").read_text().splitlines()]
   return result, records, out
@@ -121,8 +119,7 @@ def test_an_image_too_small_for_the_detector_is_reported_and_the_run_goes_on(pre
   Image.fromarray(skimage.data.astronaut()).save(folder / "astronaut.png")
   command = [sys.executable, "-m", "ferjax.predict", f"--model={out / 'model.ferjax'}", str(folder),
              f"--out={tmp_path / 'faces.jsonl'}"]
-  env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(REPO / ".pytest_cache" / "jax"))
-  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
+  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 1, result.stderr
   assert (
       f"error: {folder / 'a_tiny.png'}: too small to search for faces: 5x7 pixels, at least 12x12 "

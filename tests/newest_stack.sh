@@ -60,15 +60,14 @@ step "a study and its table"
 step "predict, export, ONNX"
 "$python" - "$work/faces" <<'EOF'
 import pathlib, sys
+from PIL import Image
 from ferjax.data import archive
 from ferjax.data.catalog import manual_dir
 out = pathlib.Path(sys.argv[1])
 out.mkdir()
 with archive.Archive(pathlib.Path(manual_dir()) / "CK+48.zip") as source:
   for name in [n for n in source.members() if n.endswith(".png")][::200]:
-    archive_image = source.image(name)
-    from PIL import Image
-    Image.fromarray(archive_image).save(out / pathlib.Path(name).name)
+    Image.fromarray(source.image(name)).save(out / pathlib.Path(name).name)
 EOF
 "$python" -m ferjax.predict --workdir="$work/quick" --faces=whole "$work/faces" --out="$work/workdir.jsonl"
 "$python" -m ferjax.export --workdir="$work/quick" --out="$work/quick.ferjax"

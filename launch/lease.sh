@@ -14,7 +14,8 @@
 #   launch/lease.sh             # on the lease machine (FERJAX_COMMIT=<hash> names the commit it runs)
 #   launch/lease.sh --dry-run   # the same path on a CPU: a fresh environment holding only the machine's
 #                               # packages plus the wheels, tiny width, m1 alone smoke-tested and benched
-#                               # (48-px float32 bench, its headline part only), a 60-second study budget
+#                               # (the headline part's eval rows at 48 px, float32), a 60-second study
+#                               # budget
 #
 # Settings (environment): LEASE_SECONDS, the whole script's budget (default 540: a 600-second call less
 # the copying back); LEASE_STUDY_ARGS, the scale of the study (default: the configs' own epochs, full
@@ -48,7 +49,8 @@ if (( dry_run )); then
   # m1 alone, the quickest to compile (each variant takes 12-50 s on a 2-core CPU; the lease steps all).
   smoke_args=(--width=0.0625 --batch=2)
   smoke_models=m1 smoke_models_224=m1
-  export BENCH_ARGS="--models=m1 --width=0.0625 --image_size=48 --dtype=float32 --steps=2 --warmup=1 --torch=eager --batch=4 --num_runs=2"
+  # Eval rows alone: the train rows' five compiled programs are the bench's own tests' business.
+  export BENCH_ARGS="--what=eval --models=m1 --width=0.0625 --image_size=48 --dtype=float32 --steps=2 --warmup=1 --torch=eager --batch=4"
   # The headline part alone: with BENCH_ARGS' flags, `runs` would time the same rows again.
   bench_parts=(headline) bench_seconds=(150)
   study_args=(--width=0.0625 --subset=64 --epochs=1 --views=random --runs=1)

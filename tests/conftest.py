@@ -91,7 +91,7 @@ def tfds_dir(request) -> pathlib.Path:
   archive changes."""
   sources = sorted((REPO / "ferjax" / "data").glob("*.py"))
   code = b"".join(
-      p.read_bytes() for p in sources if p.stem in ("archive", "fer2013", "ckplus", "quality"))
+      p.read_bytes() for p in sources if p.stem in ("archive", "fer2013", "ckplus", "histogram", "quality"))
   archives = "".join(
       archive.digest(DATA_DIR / name) for name in ("fer2013.zip", "CK+48.zip")).encode()
   digest = hashlib.sha256(code + archives).hexdigest()[:12]

@@ -10,13 +10,14 @@ import sys
 import zipfile
 
 import cv2
+import jax
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 from conftest import DATA_DIR, REPO
 from PIL import Image, ImageFilter
 
-from ferjax.data import archive, datasets, fer2013, quality, splits
+from ferjax.data import archive, datasets, fer2013, histogram, quality, splits
 
 FER2013_TRAIN_COUNTS = {"angry": 3995, "disgust": 436, "fear": 4097, "happy": 7215, "sad": 4830,
                         "surprise": 3171, "neutral": 4965}
@@ -375,13 +376,38 @@ def test_folder_digest_changes_with_any_file(tmp_path):
   assert len({first, second, archive.digest(tmp_path)}) == 3
 
 
-def test_equalize_is_opencvs_histogram_equalisation():
-  with archive.Archive(DATA_DIR / "fer2013.zip") as source:
-    images = [source.image(m) for m in fer2013_members()["PublicTest"][:20]]
-  for pixels in images + [(p // 4 + 90).astype(np.uint8) for p in images]:
-    np.testing.assert_array_equal(fer2013.equalize(pixels), cv2.equalizeHist(pixels))
-  constant = np.full((48, 48), 7, np.uint8)
-  np.testing.assert_array_equal(fer2013.equalize(constant), constant)
+def archive_images(path, members) -> np.ndarray:
+  with archive.Archive(path) as source:
+    return np.stack([source.image(m) for m in members])
+
+
+def fer2013_and_ckplus_images(count: int) -> tuple[np.ndarray, np.ndarray]:
+  """`count` FER2013 PublicTest images (equalised in the archive) and `count` raw CK+48 images."""
+  with archive.Archive(DATA_DIR / "CK+48.zip") as source:
+    ckplus = [m for m in source.members() if m.endswith(".png")]
+  return (archive_images(DATA_DIR / "fer2013.zip", fer2013_members()["PublicTest"][:count]),
+          archive_images(DATA_DIR / "CK+48.zip", ckplus[::len(ckplus) // count][:count]))
+
+
+def test_equalisation_is_opencvs_on_the_host_and_in_the_graph():
+  """`histogram.equalize` (preparing fer2013/equalized) and `equalize_crops` (inside the jitted and
+  exported inference graph) both give cv2.equalizeHist to the bit, on equalised, raw, dull and
+  constant images."""
+  fer, ckplus = fer2013_and_ckplus_images(60)
+  images = np.concatenate([fer, ckplus, fer // 4 + 90, ckplus // 64, np.full((2, 48, 48), 7)])
+  images = images.astype(np.uint8)
+  expected = np.stack([cv2.equalizeHist(pixels) for pixels in images])
+  np.testing.assert_array_equal(np.stack([histogram.equalize(p) for p in images]), expected)
+  np.testing.assert_array_equal(jax.jit(histogram.equalize_crops)(images), expected)
+  np.testing.assert_array_equal(histogram.equalize_crops(images[None, :3]), expected[None, :3])
+
+
+def test_the_fer2013_archive_reads_as_equalized_and_raw_faces_do_not():
+  fer, ckplus = fer2013_and_ckplus_images(200)
+  darker = (255 * (fer / 255.0)**1.5).astype(np.uint8)  # A raw-looking copy: gamma 1.5.
+  assert histogram.is_equalized(fer)
+  assert not histogram.is_equalized(ckplus) and not histogram.is_equalized(darker)
+  assert histogram.is_equalized(np.stack([histogram.equalize(p) for p in ckplus]))
 
 
 def test_equalized_config_equalizes_every_image_and_is_prepared_apart(tmp_path):

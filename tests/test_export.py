@@ -37,16 +37,17 @@ def real_crops(per_archive: int = 8) -> np.ndarray:
   return np.stack(crops)
 
 
-def multiscale_classifier() -> Classifier:
+def multiscale_classifier(equalize: bool = True) -> Classifier:
   """Paper 002's MCSA (channel and spatial attention) at the test width, initialised, not trained;
   its head's kernel scaled up so that the probabilities vary from face to face (at initialisation
-  they are within 1e-4 of uniform, too flat for a parity check)."""
+  they are within 1e-4 of uniform, too flat for a parity check). It equalises each crop, as a model
+  trained on FER2013's equalised archive does."""
   config = ck_msa.get_config(f"width={TINY}")
   model = models.get_model(config.model.name, **config.model.options)
   variables = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 48, 48, 1)))
   head = variables["params"]["head"]
   variables["params"]["head"] = dict(head, kernel=head["kernel"] * 300.0)
-  preprocessing = Preprocessing(config.input.size, config.input.mean, config.input.std)
+  preprocessing = Preprocessing(config.input.size, config.input.mean, config.input.std, equalize)
   return Classifier(model, variables, [str(k) for k in range(6)], preprocessing, config,
                     source="initialised MCSA")
 
@@ -79,6 +80,7 @@ def test_onnx_export_of_paper_000_matches_ferjax_and_runs_with_onnxruntime_alone
   meta = session.get_modelmeta().custom_metadata_map
   assert json.loads(meta["class_names"]) == classifier.class_names
   assert (int(meta["size"]), float(meta["margin"])) == (48, 0.0)
+  assert meta["equalize"] == "false"  # CK+'s images are raw: the workdir recorded so.
   assert json.loads(meta["model"])["options"]["ra"] is True
 
   # docs/LABELLING.md's lines, with JAX and ferjax made unimportable, on a real CK+ face.
@@ -99,10 +101,15 @@ def test_onnx_export_of_paper_000_matches_ferjax_and_runs_with_onnxruntime_alone
   np.testing.assert_allclose(list(printed.values()), expected, atol=2e-3)  # Printed to 3 places.
 
 
-def test_onnx_export_of_paper_002_matches_ferjax(tmp_path):
+def test_onnx_export_of_paper_002_matches_ferjax_equalisation_included(tmp_path):
   classifier = multiscale_classifier()
   onnx_export.export_onnx(classifier, tmp_path / "mcsa.onnx", margin=0.1)
   check_parity(classifier, tmp_path / "mcsa.onnx")
+  meta = onnxruntime.InferenceSession(str(tmp_path / "mcsa.onnx")).get_modelmeta()
+  assert meta.custom_metadata_map["equalize"] == "true"
+  crops = real_crops()  # Equalising changes what the network sees: the parity above includes it.
+  unequalised = multiscale_classifier(equalize=False).probabilities(crops)
+  assert np.abs(unequalised - classifier.probabilities(crops)).max() > 1e-2
 
 
 def test_a_portable_file_whose_function_jax_refuses_is_rebuilt_and_rewritten_once(
@@ -126,6 +133,7 @@ def test_a_portable_file_whose_function_jax_refuses_is_rebuilt_and_rewritten_onc
     jax.export.deserialize(bytearray(members[export.FUNCTION]))
   capsys.readouterr()
 
+  assert meta["equalize"] is True
   rebuilt = export.PortableClassifier.load(path)
   said = capsys.readouterr().err
   assert f"{path}: JAX {jax.__version__} cannot load the function serialised by JAX 0.4.30" in said

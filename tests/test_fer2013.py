@@ -1,20 +1,26 @@
 """FER2013 end to end through `train_and_evaluate`, as both papers' configs run it: the expanded
 epoch, selection of each run's best epoch on PublicTest, the report on PrivateTest, and a SIGKILL in
-the second epoch resumed to the same result. A deterministic subset of the real data and a tiny
+the second epoch resumed to the same result, and the archive's equalisation recorded and applied to
+raw faces. A deterministic subset of the real data and a tiny
 width keep it to seconds of training (64 training images x 15 views: 30 steps an epoch)."""
 
+import dataclasses
 import json
 import signal
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 from conftest import DATA_DIR, REPO, TINY
 from test_scale_out import environment, run, wait_for_checkpoint
 
 from ferjax.configs import fer2013, fer2013_msa
-from ferjax.train import loop
+from ferjax.data.archive import Archive
+from ferjax.inference import preprocessing
+from ferjax.inference.classifier import Classifier
+from ferjax.train import config_file, loop
 
 ARG = f"width={TINY},epochs=2,subset=64"
 EVAL_SUBSET = 96
@@ -86,3 +92,21 @@ def test_fer2013_killed_in_its_second_epoch_resumes_to_the_same_result(
   assert results["best_epoch"] == expected.best_epoch
   assert (rows(tmp_path, "validation")[-1]["accuracy"] ==
           rows(straight, "validation")[-1]["accuracy"])
+
+
+def test_a_raw_face_gets_the_probabilities_of_its_equalised_copy_in_evaluation(paper000_run):
+  """The archive's training images are equalised one by one: the workdir records it, and the
+  classifier (predict's, the portable file's and the ONNX file's function) equalises each raw crop
+  as OpenCV does before the evaluation preprocessing."""
+  workdir, _ = paper000_run
+  assert config_file.read(workdir).input.equalized is True
+  with Archive(DATA_DIR / "fer2013.zip") as source:
+    members = [m for m in source.members() if "/PrivateTest_" in m][:16]
+    faces = np.stack([source.image(m) for m in members])
+  raw = (255 * (faces / 255.0)**1.5).astype(np.uint8)  # Raw-looking copies: gamma 1.5.
+  classifier = Classifier.from_workdir(workdir)
+  evaluation = dataclasses.replace(classifier.preprocessing, equalize=False)
+  equalised = np.stack([cv2.equalizeHist(face) for face in raw])
+  expected = preprocessing.probabilities(classifier.model, evaluation, classifier.variables,
+                                         equalised)
+  np.testing.assert_allclose(classifier.probabilities(raw), expected, atol=1e-6)

@@ -15,8 +15,10 @@ from PIL import Image
 from conftest import DATA_DIR, REPO
 from test_faces import ASTRONAUT_FACE, CANVAS_FACES, CANVAS_SHAPE, resized
 
+import ferjax
 from ferjax.data.archive import Archive
 from ferjax.faces import align, extra
+from ferjax.inference import shipped
 
 VIDEO_FRAMES = 7
 EVERY = 3
@@ -214,3 +216,27 @@ def test_pick_run_says_which_run_and_why(tmp_path, capsys):
   assert pick_run([0.5, 0.6], 0, tmp_path) == 0
   with pytest.raises(ValueError, match="--run=2: .* holds runs 0..1"):
     pick_run([0.5, 0.6], 2, tmp_path)
+
+
+def test_one_call_loads_a_workdir_a_portable_file_or_a_shipped_model(predicted, predict_workdir,
+                                                                      tmp_path, monkeypatch):
+  """`ferjax.load_classifier`: a portable file rebuilds the workdir's network (test-time
+  augmentation included); a shipped model's name, or nothing, loads the shipped file and says so."""
+  _, _, out = predicted
+  with Archive(DATA_DIR / "CK+48.zip") as source:
+    members = [m for m in source.members() if m.endswith(".png")]
+    crops = np.stack([source.image(m) for m in members[::100]])
+  from_workdir = ferjax.load_classifier(predict_workdir)
+  from_file = ferjax.load_classifier(out / "model.ferjax")
+  assert from_file.class_names == from_workdir.class_names and from_file.margin == 0.0
+  for tta in (False, True):
+    np.testing.assert_allclose(from_file.probabilities(crops, tta),
+                               from_workdir.probabilities(crops, tta), atol=1e-6)
+  monkeypatch.setattr(shipped, "path", lambda name: out / "model.ferjax")
+  for named in (None, "fer2013"):
+    assert ferjax.load_classifier(named).source.startswith("ferjax's shipped model 'fer2013'")
+  monkeypatch.undo()
+  with pytest.raises(ValueError, match="ferjax ships no model named 'fer2014'; it ships fer2013"):
+    shipped.path("fer2014")
+  with pytest.raises(FileNotFoundError, match="neither a workdir, a portable file nor a shipped"):
+    ferjax.load_classifier(tmp_path / "nothing")

@@ -12,8 +12,9 @@ Training -> train, PublicTest -> public_test (model selection), PrivateTest -> p
 
 Two configs. `fer2013/unchanged` (the default, `fer2013`) stores the pixels as read: the
 image-folder archive in ../shared/data is histogram-equalised per image already. `fer2013/equalized`
-equalises each image first (`equalize`), so that a raw copy, such as Kaggle's fer2013.csv, matches
-that archive; the two are separate prepared datasets, never one mistaken for the other.
+equalises each image first (`histogram.equalize`), so that a raw copy, such as Kaggle's
+fer2013.csv, matches that archive; the two are separate prepared datasets, never one mistaken for
+the other.
 """
 
 import csv
@@ -26,7 +27,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import tensorflow_datasets as tfds
 
-from ferjax.data import archive
+from ferjax.data import archive, histogram
 
 CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 SPLITS = {"Training": "train", "PublicTest": "public_test", "PrivateTest": "private_test"}
@@ -126,26 +127,9 @@ def csv_examples(path: pathlib.Path) -> dict[str, list[tuple[str, np.ndarray, in
   return by_split
 
 
-def equalize(pixels: np.ndarray) -> np.ndarray:
-  """Classic per-image histogram equalisation of an (H, W) uint8 image, as OpenCV's equalizeHist:
-  value v becomes round(255 (cdf(v) - cdf(min)) / (N - cdf(min))), cdf(v) counting the pixels <= v
-  over the 256 bins; a constant image is returned as it is.
-
-  The equalised archive in ../shared/data is consistent with this form: equalising its images again
-  moves their pixels by 2-3 levels on average (JPEG noise), against 12-16 for PIL's
-  ImageOps.equalize.
-  """
-  cdf = np.cumsum(np.bincount(pixels.ravel(), minlength=256))
-  darkest = cdf[pixels.min()]
-  if darkest == pixels.size:
-    return pixels
-  table = np.rint((cdf - darkest).clip(0) * 255.0 / (pixels.size - darkest)).astype(np.uint8)
-  return table[pixels]
-
-
 @dataclasses.dataclass
 class Fer2013Config(tfds.core.BuilderConfig):
-  """Whether each image is histogram-equalised (`equalize`) before it is stored."""
+  """Whether each image is histogram-equalised (`histogram.equalize`) before it is stored."""
 
   equalize: bool = False
 
@@ -208,5 +192,5 @@ class Fer2013(archive.FromArchive, tfds.core.GeneratorBasedBuilder):
     (Training_8475486, Training_52789098) filed under two classes each.
     """
     for key, example_id, label, pixels in rows:
-      image = equalize(pixels()) if self.builder_config.equalize else pixels()
+      image = histogram.equalize(pixels()) if self.builder_config.equalize else pixels()
       yield key, {"image": self.stored_image(split, image), "label": label, "id": example_id}

@@ -8,7 +8,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from ferjax.data import augment, catalog, datasets, splits
+from ferjax.data import augment, catalog, datasets, histogram, splits
 from ferjax.data.sources import Source, source_class
 
 
@@ -47,6 +47,15 @@ def prepared_builder(config: ml_collections.ConfigDict):
         "Build it "
         f"with: python -m ferjax.data.prepare --dataset={config.dataset} "
         f"--manual_dir=<folder with the archive> --data_dir={config.data_dir}") from None
+
+
+def images_equalized(config: ml_collections.ConfigDict, sample: int = 512) -> bool:
+  """Whether the config's training images are histogram-equalised one by one
+  (`histogram.is_equalized` on a fixed sample of `sample` of them): FER2013 from the archive in
+  ../shared/data is, a raw copy is not (unless prepared as fer2013/equalized), nor is CK+."""
+  builder = prepared_builder(config)
+  indices = splits.subset(np.arange(builder.info.splits["train"].num_examples), sample)
+  return histogram.is_equalized(datasets.read_split(builder, "train", indices)["image"][..., 0])
 
 
 def split_source(config: ml_collections.ConfigDict, builder, split: str, mesh: jax.sharding.Mesh,

@@ -1,12 +1,14 @@
 """A trained network ready to label face crops: rebuilt from a workdir's saved config and
-checkpoint.
+checkpoint, or from a portable file's config and weights (one written by `python -m ferjax.export`,
+or a model that ships with ferjax). `load` takes any of the three.
 
 `Classifier.from_workdir` reads `config.json` (written by `train.train_and_evaluate`), rebuilds the
 model with `ferjax.models.get_model`, restores the newest checkpoint's selected weights (each run's
 best epoch by validation accuracy) and keeps one run: by default the one with the best validation
 accuracy, or run 0 without a validation split (`pick_run` says which). Its `probabilities` take
 uint8 grayscale crops at the model's input size and apply the same evaluation preprocessing as
-training (`ferjax.data.augment.preprocess_eval`, or the 12 test-time views).
+training (`ferjax.data.augment.preprocess_eval`, or the 12 test-time views), after the histogram
+equalisation of each crop where the training images were equalised.
 """
 
 import dataclasses
@@ -26,6 +28,7 @@ from ferjax import models
 from ferjax import mesh as mesh_lib
 from ferjax.data import buckets
 from ferjax.inference import preprocessing as preprocessing_lib
+from ferjax.inference import shipped
 from ferjax.inference.preprocessing import Preprocessing
 from ferjax.train import config_file, fold_layout, hyper, results
 from ferjax.train import checkpoints as checkpoints_lib
@@ -42,6 +45,7 @@ class Classifier:
   preprocessing: Preprocessing
   config: ml_collections.ConfigDict
   source: str = ""
+  margin: float | None = None  # The crop margin a portable file names (None: the caller's default).
 
   def __post_init__(self):
     self._probabilities = jax.jit(
@@ -77,10 +81,23 @@ class Classifier:
     runs = jax.tree.map(lambda leaf: np.asarray(leaf[run]), best)
     variables = {"params": runs.params, "batch_stats": runs.batch_stats}
     preprocessing = Preprocessing(int(config.input.size), float(config.input.mean),
-                                  float(config.input.std))
+                                  float(config.input.std),
+                                  bool(config.input.get(config_file.EQUALIZED, False)))
     model = models.get_model(config.model.name, **config.model.options)
     return cls(model, variables, list(class_names), preprocessing, config,
                source=f"{workdir} step {step} run {run}")
+
+  @classmethod
+  def from_file(cls, path: os.PathLike) -> "Classifier":
+    """The network of a portable file, rebuilt from its config and weights (unlike
+    `export.PortableClassifier`, which runs the stored function, it offers test-time augmentation
+    and explanations)."""
+    from ferjax.inference import export
+    meta, variables, _ = export.read(path)
+    config = ml_collections.ConfigDict({"model": meta["model"]})
+    return cls(models.from_stored(meta["model"]), variables, list(meta["class_names"]),
+               export.preprocessing_of(meta), config, source=f"{path} (from {meta['source']})",
+               margin=meta.get("margin"))
 
   @property
   def size(self) -> int:
@@ -92,6 +109,22 @@ class Classifier:
       return np.zeros((0, len(self.class_names)), np.float32)
     out = self._probabilities(self.variables, jnp.asarray(buckets.pad(crops)), tta=tta)
     return np.asarray(out)[:len(crops)]
+
+
+def load(source: os.PathLike | None = None, run: int | None = None, fold: int = 0) -> Classifier:
+  """A ready classifier from `source`: a workdir trained by `python -m ferjax.main` (`run` and
+  `fold` pick within it), a portable file, or the name of a model that ships with ferjax (default:
+  `shipped.DEFAULT`)."""
+  source = shipped.DEFAULT if source is None else source
+  if str(source) in shipped.MODELS:
+    return dataclasses.replace(Classifier.from_file(shipped.path(str(source))),
+                               source=shipped.describe(str(source)))
+  if pathlib.Path(source).is_dir():
+    return Classifier.from_workdir(source, run, fold)
+  if pathlib.Path(source).is_file():
+    return Classifier.from_file(source)
+  raise FileNotFoundError(f"{source}: neither a workdir, a portable file nor a shipped model "
+                          f"({', '.join(shipped.MODELS)})")
 
 
 def load_class_names(workdir: pathlib.Path, config: ml_collections.ConfigDict) -> list[str]:

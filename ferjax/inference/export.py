@@ -5,7 +5,8 @@
                    preprocessing included) serialised by `jax.export` for CPU, CUDA and TPU, with a
                    symbolic batch size;
   weights.npz      its variables, keyed by their '/'-joined paths;
-  meta.json        class names, input size, normalisation, the crop margin, the model's config, the
+  meta.json        class names, input size, normalisation, whether crops are histogram-equalised
+                   first (the function does it), the crop margin, the model's config, the
                    JAX version that serialised it and where it came from.
 `PortableClassifier.load(path)` needs only JAX and NumPy: `probabilities(crops)` runs the stored
 program.
@@ -56,7 +57,8 @@ def describe(classifier, margin: float) -> dict:
   config (so the network can be rebuilt)."""
   preprocessing = classifier.preprocessing
   return {"class_names": classifier.class_names, "size": preprocessing.size,
-          "mean": preprocessing.mean, "std": preprocessing.std, "margin": margin,
+          "mean": preprocessing.mean, "std": preprocessing.std,
+          "equalize": preprocessing.equalize, "margin": margin,
           "source": classifier.source, "model": classifier.config.model.to_dict()}
 
 
@@ -73,6 +75,32 @@ def export(classifier, path: os.PathLike, margin: float) -> None:
     archive.writestr("meta.json", json.dumps(meta, indent=2))
 
 
+def read(path: os.PathLike) -> tuple[dict, dict, bytes]:
+  """(meta, variables, serialised function) of a portable file, checked to be one."""
+  try:
+    with zipfile.ZipFile(path) as archive:
+      missing = [m for m in _MEMBERS if m not in archive.namelist()]
+      if missing:
+        raise ValueError(f"{path} is not a ferjax portable model: it lacks {', '.join(missing)}")
+      meta = json.loads(archive.read("meta.json"))
+      with np.load(io.BytesIO(archive.read("weights.npz"))) as weights:
+        flat = {key: weights[key] for key in weights.files}
+        variables = traverse_util.unflatten_dict(flat, sep="/")
+      serialized = archive.read(FUNCTION)
+  except zipfile.BadZipFile:
+    raise ValueError(f"{path} is not a ferjax portable model (not a zip file)") from None
+  if meta.get("format") != FORMAT:
+    raise ValueError(
+        f"{path}: unsupported format {meta.get('format')!r}; this loader reads {FORMAT}")
+  return meta, variables, serialized
+
+
+def preprocessing_of(meta: dict):
+  """The `Preprocessing` a portable file's meta describes."""
+  from ferjax.inference.preprocessing import Preprocessing
+  return Preprocessing(meta["size"], meta["mean"], meta["std"], meta.get("equalize", False))
+
+
 @dataclasses.dataclass
 class PortableClassifier:
   """An exported classifier: `probabilities` of uint8 (N, size, size) grayscale face crops."""
@@ -84,21 +112,7 @@ class PortableClassifier:
 
   @classmethod
   def load(cls, path: os.PathLike) -> "PortableClassifier":
-    try:
-      with zipfile.ZipFile(path) as archive:
-        missing = [m for m in _MEMBERS if m not in archive.namelist()]
-        if missing:
-          raise ValueError(f"{path} is not a ferjax portable model: it lacks {', '.join(missing)}")
-        meta = json.loads(archive.read("meta.json"))
-        with np.load(io.BytesIO(archive.read("weights.npz"))) as weights:
-          flat = {key: weights[key] for key in weights.files}
-          variables = traverse_util.unflatten_dict(flat, sep="/")
-        serialized = archive.read(FUNCTION)
-    except zipfile.BadZipFile:
-      raise ValueError(f"{path} is not a ferjax portable model (not a zip file)") from None
-    if meta.get("format") != FORMAT:
-      raise ValueError(
-          f"{path}: unsupported format {meta.get('format')!r}; this loader reads {FORMAT}")
+    meta, variables, serialized = read(path)
     try:
       exported = jax.export.deserialize(bytearray(serialized))
     except Exception as error:  # Whatever the running JAX refuses: an expired or a damaged program.
@@ -112,6 +126,10 @@ class PortableClassifier:
   @property
   def size(self) -> int:
     return self.meta["size"]
+
+  @property
+  def margin(self) -> float | None:
+    return self.meta.get("margin")
 
   def probabilities(self, crops: np.ndarray, tta: bool = False) -> np.ndarray:
     """(N, classes) softmax of the crops (the batch padded to a bucket, so few sizes compile)."""
@@ -136,14 +154,10 @@ def rebuild(path: pathlib.Path, meta: dict, variables: dict, error: Exception) -
              f"{meta.get('jax', 'an earlier release')} ({type(error).__name__}: {error})")
   try:
     from ferjax import models
-    from ferjax.inference.preprocessing import Preprocessing
   except ImportError:
     raise ValueError(f"{refused}; rebuilding it from the file's weights needs ferjax "
                      "installed") from error
-  name = meta["model"]["name"]
-  model = models.get_model(name, **models.stored_options(name, meta["model"]["options"]))
-  preprocessing = Preprocessing(meta["size"], meta["mean"], meta["std"])
-  serialized = serialize(model, preprocessing, variables)
+  serialized = serialize(models.from_stored(meta["model"]), preprocessing_of(meta), variables)
   try:
     replace_function(path, serialized, dict(meta, jax=jax.__version__))
     done = f"rebuilt it from the weights and config and wrote it into {path}"

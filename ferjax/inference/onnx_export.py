@@ -3,7 +3,8 @@
 `export_onnx(classifier, path, margin)` converts the same function as the portable file
 (`ferjax.inference.preprocessing.probabilities`: uint8 face crops -> class probabilities) with
 jax2onnx, the weights as constants and the evaluation preprocessing (scaling to [0, 1], the
-training's mean and std) written into the graph. Its one input `crops` is uint8 (batch, size, size),
+training's mean and std, and the histogram equalisation where the training images had it) written
+into the graph. Its one input `crops` is uint8 (batch, size, size),
 grayscale, batch size free; its one output `probabilities` is float32 (batch, classes). The file's
 metadata (`metadata_props`) hold what a caller needs around the graph:
 
@@ -11,6 +12,8 @@ metadata (`metadata_props`) hold what a caller needs around the graph:
   class_names    JSON list, in output order
   size           the crop side in pixels
   mean, std      the normalisation already in the graph (for reference)
+  equalize       "true" where the graph histogram-equalises each crop first, as the training
+                 images were (`ferjax.data.histogram`)
   margin         the crop margin per side, as a fraction of the face box
   input          how to make the input (grayscale, square crop, uint8)
   source, model  where the weights came from; the model's config (JSON)

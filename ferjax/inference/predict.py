@@ -1,6 +1,7 @@
 """Label the faces in photos and videos with a trained network:
 locate -> crop -> classify -> report.
 
+  python -m ferjax.predict photo.jpg                # the FER2013 model that ships with ferjax
   python -m ferjax.predict --workdir=workdirs/cka_quick photo.jpg photos/ clip.mp4
   python -m ferjax.predict --workdir=workdirs/cka_quick photos/ --out=faces.jsonl \\
       --annotate=annotated/
@@ -39,8 +40,9 @@ from ferjax.inference.outputs import Outputs
 from ferjax.inference.progress_bar import ProgressBar
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "A workdir trained by python -m ferjax.main.")
-_MODEL = flags.DEFINE_string("model", None, "A portable model written by python -m ferjax.export "
-                             "(instead of --workdir).")
+_MODEL = flags.DEFINE_string("model", None, "A portable file written by python -m ferjax.export, "
+                             "or the name of a model that ships with ferjax ('fer2013', the "
+                             "default when neither this nor --workdir is given).")
 _RUN = flags.DEFINE_integer("run", None,
                             "Which of the workdir's runs (default: best validation "
                             "accuracy; run 0 without a validation split).")
@@ -139,24 +141,20 @@ def label_video(labeller: Labeller, outputs: Outputs, path: pathlib.Path, tally:
 
 
 def load_classifier():
-  """The model named by --workdir or --model (exactly one)."""
-  if (_WORKDIR.value is None) == (_MODEL.value is None):
-    raise app.UsageError(
-        "give exactly one of --workdir (a trained workdir) or --model (an exported file)")
-  if _MODEL.value is not None:
-    if _EXPLAIN.value:
-      raise app.UsageError(
-          "--explain needs the workdir (--workdir); --model holds only the inference function")
-    from ferjax.inference.export import PortableClassifier
-    return PortableClassifier.load(_MODEL.value)
-  from ferjax.inference.classifier import Classifier
-  return Classifier.from_workdir(_WORKDIR.value, _RUN.value, _FOLD.value)
+  """The model --workdir or --model names (at most one of them), else ferjax's shipped model."""
+  if _WORKDIR.value is not None and _MODEL.value is not None:
+    raise app.UsageError("give at most one of --workdir (a trained workdir) and --model (a "
+                         "portable file or a shipped model's name)")
+  from ferjax.inference import classifier
+  if _WORKDIR.value is not None:
+    return classifier.Classifier.from_workdir(_WORKDIR.value, _RUN.value, _FOLD.value)
+  return classifier.load(_MODEL.value)
 
 
 def margin_of(classifier) -> float:
   if _MARGIN.value is not None:
     return _MARGIN.value
-  return getattr(classifier, "meta", {}).get("margin", align.DEFAULT_MARGIN)
+  return align.DEFAULT_MARGIN if classifier.margin is None else classifier.margin
 
 
 def locator(tally: Tally):

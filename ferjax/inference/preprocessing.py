@@ -11,19 +11,24 @@ from typing import Any
 import flax.linen as nn
 import jax
 
-from ferjax.data import augment
+from ferjax.data import augment, histogram
 
 
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
-  """How a face crop becomes the network's input: side in pixels, grayscale normalisation."""
+  """How a face crop becomes the network's input: side in pixels, grayscale normalisation, and
+  whether each crop is histogram-equalised first (as the training images were: the workdir's
+  config.json records it, see `ferjax.train.config_file`)."""
 
   size: int
   mean: float
   std: float
+  equalize: bool = False
 
   def inputs(self, crops: jax.Array, tta: bool = False) -> jax.Array:
     """uint8 (B, size, size) crops -> float (B, size, size, 1), or (12, B, ...) views with `tta`."""
+    if self.equalize:
+      crops = histogram.equalize_crops(crops)
     images = crops[..., None]
     if tta:
       return augment.tta_views(images, size=self.size, mean=self.mean, std=self.std)

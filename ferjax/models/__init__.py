@@ -35,6 +35,11 @@ def stored_options(name: str, options: dict) -> dict:
   return {**STORED_DEFAULTS.get(name, {}), **options}
 
 
+def from_stored(model: dict) -> nn.Module:
+  """The network a stored config's `model` section ({'name', 'options'}) describes."""
+  return get_model(model["name"], **stored_options(model["name"], model.get("options", {})))
+
+
 def get_model(name: str, **options) -> nn.Module:
   """Builds model `name` with `options`; unknown names or options raise ValueError listing the
   choices."""

@@ -79,7 +79,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike,
   workdir = pathlib.Path(workdir)
   checks.check_workdir(workdir)
   if jax.process_index() == 0:
-    config_file.write(workdir, config)
+    config_file.write(workdir, config, job_lib.images_equalized(config))
   if not catalog.dataset(config.dataset).folds or config.folds.fold >= 0:
     return train_one(config, workdir, max(config.folds.fold, 0), stop)
   fold_results = []

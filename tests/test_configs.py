@@ -5,7 +5,7 @@ them."""
 import pytest
 
 from ferjax import configs
-from ferjax.configs import ck_msa, cka, fer2013, fer2013_msa, paper000, paper002
+from ferjax.configs import ck_msa, cka, fer2013, fer2013_beyond, fer2013_msa, paper000, paper002
 from ferjax.data import augment
 
 PAPER_000_FILES = (cka, fer2013)
@@ -108,3 +108,17 @@ def test_paper_literal_switches_reach_the_model_options():
   assert fer2013.get_config("m1").model.options.classifier == "gap"
   assert set(paper000.NETWORK.switches) == {"align_corners", "fc_head", "head"}
   assert not paper002.NETWORK.switches
+
+
+def test_the_beyond_config_trains_m1_with_its_own_settings_and_a_cosine_over_its_epochs():
+  config = configs.load("fer2013_beyond")
+  assert config.model.options.to_dict().items() >= {"width": 0.25, "fusion": False, "pd": False,
+                                                     "gcca": False, "ra": False}.items()
+  assert config.loss.name == "smoothed_softmax" and config.dataset == "fer2013"
+  assert config.schedule.to_dict() == {"name": "cosine", "epochs": 45} == {
+      "name": "cosine", "epochs": config.num_epochs}
+  assert config.input.mirrors == ("none", "horizontal") and config.input.erase_prob == 0.25
+  assert fer2013_beyond.get_config("epochs=8,width=0.5").schedule.epochs == 8
+  assert fer2013_beyond.get_config("width=0.5").model.options.width == 0.5
+  # Any paper config can anneal: the horizon is its own epochs.
+  assert fer2013.get_config("m1,schedule=cosine,epochs=7").schedule.epochs == 7

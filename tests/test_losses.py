@@ -24,6 +24,16 @@ def test_softmax_cross_entropy_matches_log_softmax():
   np.testing.assert_allclose(losses.softmax_cross_entropy(logits, labels), expected, rtol=1e-6)
 
 
+def test_smoothed_softmax_is_cross_entropy_against_smoothed_targets_and_logs_the_plain_one():
+  logits = np.array([[2.0, 0.0, -1.0], [0.5, 0.5, 0.5]], np.float32)
+  labels = np.array([0, 2])
+  log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+  targets = np.full((2, 3), 0.1 / 3) + 0.9 * np.eye(3)[labels]
+  loss, parts = losses.smoothed_softmax_objective(logits, None, labels, None)
+  np.testing.assert_allclose(loss, -np.mean(np.sum(targets * log_p, -1)), rtol=1e-6)
+  np.testing.assert_allclose(parts["softmax"], losses.softmax_cross_entropy(logits, labels))
+
+
 def test_center_loss_is_half_mean_squared_distance(batch):
   embeddings, labels, centers = batch
   expected = np.mean([0.5 * np.sum((e - centers[y]) ** 2) for e, y in zip(embeddings, labels)])

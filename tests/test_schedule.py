@@ -26,8 +26,8 @@ LOSSES = {
 
 
 def ferjax_rates(losses, name, patience=3, factor=0.5, rate=0.01):
-  schedule = ml_collections.ConfigDict(
-      dict(name=name, factor=factor, patience=patience, threshold=1e-4, decay=0.9))
+  schedule = ml_collections.ConfigDict(dict(name=name, factor=factor, patience=patience,
+                                            threshold=1e-4, decay=0.9, epochs=len(losses)))
   runs = state_lib.RunState(params={}, batch_stats={}, opt_state=(), centers=jnp.zeros((1, 1)),
                             learning_rate=jnp.float32(rate), best_loss=jnp.float32(jnp.inf),
                             bad_epochs=jnp.int32(0))
@@ -80,6 +80,19 @@ def test_exponential_is_pytorch_exponential_lr():
     scheduler.step()
     expected.append(optimizer.param_groups[0]["lr"])
   np.testing.assert_allclose(ferjax_rates([1.0] * 10, "exponential"), expected, rtol=1e-6)
+
+
+def test_cosine_is_pytorch_cosine_annealing_to_zero_at_the_last_epoch():
+  optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
+  scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=10)
+  expected = []
+  for _ in range(10):
+    optimizer.step()
+    scheduler.step()
+    expected.append(optimizer.param_groups[0]["lr"])
+  rates = ferjax_rates([1.0] * 10, "cosine")
+  np.testing.assert_allclose(rates, expected, rtol=1e-5, atol=1e-9)
+  assert rates[-1] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_without_validation_the_schedule_watches_the_training_cross_entropy():

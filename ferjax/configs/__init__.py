@@ -15,7 +15,7 @@ from ml_collections import config_flags
 
 FOLDER = pathlib.Path(__file__).parent
 # The experiment files; common.py, paper000.py and paper002.py are the pieces they are built from.
-SHIPPED = ("cka", "fer2013", "ck_msa", "fer2013_msa")
+SHIPPED = ("cka", "fer2013", "ck_msa", "fer2013_msa", "fer2013_beyond")
 
 
 def path_of(spec: str) -> tuple[pathlib.Path, str]:

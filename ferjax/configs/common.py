@@ -169,6 +169,8 @@ def base_config(dataset: str, args: ml_collections.ConfigDict,
   config.optimizer = ml_collections.ConfigDict(dict(training.optimizer))
   config.schedule = ml_collections.ConfigDict(dict(
       training.schedule, name=args.schedule or training.schedule["name"]))
+  if config.schedule.name == "cosine":  # Its horizon: the rate reaches 0 at the last epoch.
+    config.schedule.epochs = args.epochs
   config.num_runs = args.runs          # papers: N = 10 runs, Acc = mean, Sta = population std.
   config.first_run = 0                 # runs first_run.. of the seed: N runs split over jobs.
   config.per_run = hyper.empty()       # per-run loss weights / rates of a vmapped sweep.
@@ -199,7 +201,7 @@ def parse_common(arg: str, **defaults) -> ml_collections.ConfigDict:
   program), seed=, fold=0..9|all, folds=subject|leaky_random|leaky_per_class (CK+ protocol),
   source=device|grain, views=expanded|random (the papers' 15-view epoch, or one random view per
   step), subset=N (a fixed sample of N training images), bn=true|false, dtype=float32|bfloat16,
-  schedule=plateau|plateau_at_patience|exponential|constant, sweep=<name>, pretrained=PATH
+  schedule=plateau|plateau_at_patience|exponential|cosine|constant, sweep=<name>, pretrained=PATH
   (ImageNet VGG16 convs from torchvision's .pth or Keras' .h5, beyond the papers;
   ferjax.models.pretrained), tta_report (also report the test split with 12-view test-time
   augmentation), diagnostics (per-branch energy and gradient norms in the metrics,

@@ -90,6 +90,20 @@ def softmax_objective(logits: jax.Array, embeddings: jax.Array, labels: jax.Arra
   return softmax, {"softmax": softmax}
 
 
+# Beyond both papers: Szegedy et al. 2016's label smoothing, at their 0.1.
+LABEL_SMOOTHING = 0.1
+
+
+def smoothed_softmax_objective(logits: jax.Array, embeddings: jax.Array, labels: jax.Array,
+                               centers: jax.Array) -> tuple[jax.Array, dict[str, Any]]:
+  """Cross-entropy against labels smoothed by LABEL_SMOOTHING: the target puts 1 - 0.1 + 0.1 / K
+  on the class and 0.1 / K on each other one. Logs the plain softmax loss beside it."""
+  del embeddings, centers
+  targets = optax.smooth_labels(jax.nn.one_hot(labels, logits.shape[-1]), LABEL_SMOOTHING)
+  smoothed = jnp.mean(optax.softmax_cross_entropy(logits, targets))
+  return smoothed, {"softmax": softmax_cross_entropy(logits, labels)}
+
+
 def contextual_objective(logits: jax.Array, embeddings: jax.Array, labels: jax.Array,
                          centers: jax.Array, lam: float = 0.005,
                          lambda1: float = 7.0) -> tuple[jax.Array, dict[str, Any]]:
@@ -181,10 +195,12 @@ class Objective:
     return self.rule(embeddings, labels, centers, **{n: run_weights[n] for n in self.rule_weights})
 
 
-# The losses configs name (config.loss.name): cross-entropy; paper 000 eq. 7 (lambda, lambda1);
+# The losses configs name (config.loss.name): cross-entropy (plain, or with smoothed labels, beyond
+# the papers); paper 000 eq. 7 (lambda, lambda1);
 # paper 002's softmax + center + DDA (lambda, gamma).
 OBJECTIVES: dict[str, Objective] = {
     "softmax": Objective(softmax_objective),
+    "smoothed_softmax": Objective(smoothed_softmax_objective),
     "island": Objective(contextual_objective, ("lam", "lambda1"), island_delta, ("lambda1",)),
     "dda": Objective(multiscale_objective, ("lam", "gamma"), dda_delta, ("gamma",)),
 }

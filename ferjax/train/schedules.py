@@ -50,6 +50,14 @@ def _exponential(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
   return runs.replace(learning_rate=jnp.full_like(runs.learning_rate, rate))
 
 
+def _cosine(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
+            schedule: ml_collections.ConfigDict, base_rate: jax.Array) -> RunState:
+  del monitored_loss
+  done = jnp.minimum((epoch + 1).astype(jnp.float32) / schedule.epochs, 1.0)
+  rate = base_rate * 0.5 * (1.0 + jnp.cos(jnp.pi * done))
+  return runs.replace(learning_rate=jnp.broadcast_to(rate, runs.learning_rate.shape))
+
+
 def _constant(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
               schedule: ml_collections.ConfigDict, base_rate: jax.Array) -> RunState:
   del epoch, monitored_loss, schedule, base_rate
@@ -58,7 +66,8 @@ def _constant(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
 
 SCHEDULES: dict[str, Rule] = {"plateau": _plateau(pytorch=True),
                               "plateau_at_patience": _plateau(pytorch=False),
-                              "exponential": _exponential, "constant": _constant}
+                              "exponential": _exponential, "cosine": _cosine,
+                              "constant": _constant}
 
 
 def end_epoch(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
@@ -77,6 +86,8 @@ def end_epoch(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
   (the 'plateau_at_patience' timing, one epoch before PyTorch), and it scales updates inside the
   optimizer chain, while here the rate is per-run state that the exponential rule shares.
 
-  'exponential' (paper 002): base_rate * decay^(epoch + 1). 'constant': as is.
+  'exponential' (paper 002): base_rate * decay^(epoch + 1). 'cosine' (beyond both papers; SGDR's
+  annealing, Loshchilov & Hutter 2017, without restarts, per epoch): base_rate * (1 + cos(pi (epoch
+  + 1) / epochs)) / 2, reaching 0 after the config's `epochs`. 'constant': as is.
   """
   return SCHEDULES[schedule.name](runs, epoch, monitored_loss, schedule, base_rate)

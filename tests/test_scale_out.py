@@ -119,10 +119,13 @@ def test_a_run_stopped_by_sigterm_mid_epoch_resumes_to_the_same_result(
   stdout, _ = process.communicate(timeout=300)
   assert process.returncode == 0 and "SIGTERM: saved step" in stdout
   assert not (killed / "results.json").exists()
+  newest = max((killed / "checkpoints").iterdir(), key=lambda folder: int(folder.name))
+  before = json.loads((newest / "record" / "metadata").read_text())["seconds"]
   resumed = run([sys.executable, "-m", "ferjax.main", *KILL_ARGS, f"--workdir={killed}"], env)
   assert "resuming" in resumed.stdout
   first, second = (json.loads((w / "results.json").read_text()) for w in (uninterrupted, killed))
   assert second["accuracy"] == first["accuracy"] and second["confusion"] == first["confusion"]
+  assert second["wall_time_s"] > before > 0  # The job's time counts both processes' parts.
 
 
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(

@@ -42,8 +42,8 @@ class TrainingError(RuntimeError):
 @dataclasses.dataclass
 class Carry:
   """What the loop carries from step to step: the state, each run's best weights so far, and the
-  record checkpoints keep as JSON ('epoch', per run 'best_accuracy' and 'best_epoch', and the
-  grain stream's 'iterator' position)."""
+  record checkpoints keep as JSON ('epoch', per run 'best_accuracy' and 'best_epoch', the job's
+  'seconds' so far, and the grain stream's 'iterator' position)."""
 
   state: state_lib.TrainState
   best: state_lib.RunState
@@ -65,6 +65,12 @@ class Job:
   stop: stopping.Stop
   steps_per_epoch: int
   total_steps: int
+  started: float = 0.0            # When this process started the job (time.time()).
+  earlier_s: float = 0.0          # Seconds the job ran before it was resumed (0 for a fresh one).
+
+  def seconds(self) -> float:
+    """The job's seconds so far, over every process that ran it."""
+    return self.earlier_s + time.time() - self.started
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike,
@@ -108,6 +114,8 @@ def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: in
   initial = state_lib.initial_state(config, mesh, num_classes, runs)
   job = make_job(config, workdir, data, initial, mesh, runs, stop)
   carry = resumed(job, workdir, initial.state)
+  job = dataclasses.replace(job, started=start_time,
+                            earlier_s=float(carry.record.get("seconds", 0.0)))
   previous_handler = signal.signal(signal.SIGTERM, stop)
   try:
     carry = train_loop(job, carry)
@@ -118,8 +126,7 @@ def train_one(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: in
     job.reporter.close()
     return stopping.Stopped(int(carry.state.step), stop.reason)
   tta_step = tta_eval_step(initial.model, config, mesh, num_classes)
-  results = final_results(config, data, carry, job.eval_step, fold,
-                          time.time() - start_time, tta_step)
+  results = final_results(config, data, carry, job.eval_step, fold, job.seconds(), tta_step)
   results = dataclasses.replace(results,
                                 steps=job.total_steps,
                                 images_per_second=job.reporter.images_per_second(job.total_steps),
@@ -290,9 +297,12 @@ def copy_tree(tree):
 
 
 def save(job: Job, carry: Carry, feed: sources.Feed) -> None:
-  """Starts writing the carry (and the feed's position, if it has one) as checkpoint of its step."""
+  """Starts writing the carry (and the feed's position, if it has one, and the job's seconds so far)
+  as checkpoint of its step."""
   position = feed.position()
-  record = carry.record if position is None else dict(carry.record, iterator=position)
+  record = dict(carry.record, seconds=job.seconds())
+  if position is not None:
+    record["iterator"] = position
   job.checkpoints.save(int(carry.state.step), carry.state, carry.best, record)
 
 

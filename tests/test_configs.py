@@ -118,6 +118,7 @@ def test_the_beyond_config_trains_m1_with_its_own_settings_and_a_cosine_over_its
   assert config.schedule.to_dict() == {"name": "cosine", "epochs": 45} == {
       "name": "cosine", "epochs": config.num_epochs}
   assert config.input.mirrors == ("none", "horizontal") and config.input.erase_prob == 0.25
+  assert config.input.tta_report and not config.input.tta
   assert fer2013_beyond.get_config("epochs=8,width=0.5").schedule.epochs == 8
   assert fer2013_beyond.get_config("width=0.5").model.options.width == 0.5
   # Any paper config can anneal: the horizon is its own epochs.

@@ -16,8 +16,8 @@ def path(name: str) -> pathlib.Path:
     raise ValueError(f"ferjax ships no model named {name!r}; it ships {', '.join(MODELS)}")
   found = pathlib.Path(str(importlib.resources.files("ferjax") / "shipped" / MODELS[name][0]))
   if not found.is_file():
-    raise FileNotFoundError(f"the shipped model {name!r} is missing from this installation "
-                            f"({found}); reinstall ferjax, or name --workdir or --model")
+    raise FileNotFoundError(f"the shipped model {name!r} is not in this installation ({found}); "
+                            "name a trained model with --workdir or --model")
   return found
 
 

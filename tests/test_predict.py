@@ -232,6 +232,14 @@ def test_one_call_loads_a_workdir_a_portable_file_or_a_shipped_model(predicted, 
   for tta in (False, True):
     np.testing.assert_allclose(from_file.probabilities(crops, tta),
                                from_workdir.probabilities(crops, tta), atol=1e-6)
+  # `python -m ferjax.export --model=FILE`: a portable file written again from a portable file.
+  exported = subprocess.run([sys.executable, "-m", "ferjax.export", f"--model={out / 'model.ferjax'}",
+                             f"--out={tmp_path / 'again.ferjax'}"], cwd=REPO, capture_output=True,
+                            text=True, timeout=600)
+  assert exported.returncode == 0, exported.stderr
+  again = ferjax.load_classifier(tmp_path / "again.ferjax")
+  assert again.margin == 0.0
+  np.testing.assert_allclose(again.probabilities(crops), from_file.probabilities(crops), atol=1e-6)
   monkeypatch.setattr(shipped, "path", lambda name: out / "model.ferjax")
   for named in (None, "fer2013"):
     assert ferjax.load_classifier(named).source.startswith("ferjax's shipped model 'fer2013'")

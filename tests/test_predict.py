@@ -233,9 +233,9 @@ def test_one_call_loads_a_workdir_a_portable_file_or_a_shipped_model(predicted, 
     np.testing.assert_allclose(from_file.probabilities(crops, tta),
                                from_workdir.probabilities(crops, tta), atol=1e-6)
   # `python -m ferjax.export --model=FILE`: a portable file written again from a portable file.
-  exported = subprocess.run([sys.executable, "-m", "ferjax.export", f"--model={out / 'model.ferjax'}",
-                             f"--out={tmp_path / 'again.ferjax'}"], cwd=REPO, capture_output=True,
-                            text=True, timeout=600)
+  command = [sys.executable, "-m", "ferjax.export", f"--model={out / 'model.ferjax'}",
+             f"--out={tmp_path / 'again.ferjax'}"]
+  exported = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
   assert exported.returncode == 0, exported.stderr
   again = ferjax.load_classifier(tmp_path / "again.ferjax")
   assert again.margin == 0.0

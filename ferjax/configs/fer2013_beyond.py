@@ -9,8 +9,8 @@ reported on PrivateTest as every FER2013 config, and also with the 12 test-time 
 What departs from the papers' training (paper000.TRAINING), each a common practice rather than a
 choice tuned here:
   * augmentation: one random view per step; a left-right mirror with probability 0.5 (no
-    upside-down faces: the papers' third mirror state), a rotation uniform in +-10 degrees, a crop of
-    80-100% of the area, random erasing with probability 0.25 (Zhong et al. 2020);
+    upside-down faces: the papers' third mirror state), a rotation uniform in +-10 degrees, a crop
+    of 80-100% of the area, random erasing with probability 0.25 (Zhong et al. 2020);
   * cosine annealing of the rate over the run (schedules.end_epoch), from 0.02, Nesterov momentum;
   * label smoothing 0.1 (losses.smoothed_softmax_objective).
 The argument takes every common switch (common.parse_common), e.g. epochs=, width=, seed=.

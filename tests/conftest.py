@@ -90,8 +90,8 @@ def tfds_dir(request) -> pathlib.Path:
   and the archives' sha256, so full datasets are built once and rebuilt only when a builder or an
   archive changes."""
   sources = sorted((REPO / "ferjax" / "data").glob("*.py"))
-  code = b"".join(
-      p.read_bytes() for p in sources if p.stem in ("archive", "fer2013", "ckplus", "histogram", "quality"))
+  builders = ("archive", "fer2013", "ckplus", "histogram", "quality")
+  code = b"".join(p.read_bytes() for p in sources if p.stem in builders)
   archives = "".join(
       archive.digest(DATA_DIR / name) for name in ("fer2013.zip", "CK+48.zip")).encode()
   digest = hashlib.sha256(code + archives).hexdigest()[:12]

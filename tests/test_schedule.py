@@ -71,25 +71,25 @@ def test_plateau_at_patience_halves_one_epoch_earlier_without_a_threshold():
                       "plateau")[-1] == pytest.approx(0.005)
 
 
-def test_exponential_is_pytorch_exponential_lr():
+def torch_epoch_rates(scheduler_class, epochs: int = 10, **options) -> list[float]:
+  """The rate after each of `epochs` epochs under a PyTorch scheduler stepped once per epoch."""
   optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
-  scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.9)
-  expected = []
-  for _ in range(10):
+  scheduler = scheduler_class(optimizer, **options)
+  rates = []
+  for _ in range(epochs):
     optimizer.step()
     scheduler.step()
-    expected.append(optimizer.param_groups[0]["lr"])
+    rates.append(optimizer.param_groups[0]["lr"])
+  return rates
+
+
+def test_exponential_is_pytorch_exponential_lr():
+  expected = torch_epoch_rates(torch.optim.lr_scheduler.ExponentialLR, gamma=0.9)
   np.testing.assert_allclose(ferjax_rates([1.0] * 10, "exponential"), expected, rtol=1e-6)
 
 
 def test_cosine_is_pytorch_cosine_annealing_to_zero_at_the_last_epoch():
-  optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.01)
-  scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=10)
-  expected = []
-  for _ in range(10):
-    optimizer.step()
-    scheduler.step()
-    expected.append(optimizer.param_groups[0]["lr"])
+  expected = torch_epoch_rates(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=10)
   rates = ferjax_rates([1.0] * 10, "cosine")
   np.testing.assert_allclose(rates, expected, rtol=1e-5, atol=1e-9)
   assert rates[-1] == pytest.approx(0.0, abs=1e-9)

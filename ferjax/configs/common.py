@@ -169,8 +169,6 @@ def base_config(dataset: str, args: ml_collections.ConfigDict,
   config.optimizer = ml_collections.ConfigDict(dict(training.optimizer))
   config.schedule = ml_collections.ConfigDict(dict(
       training.schedule, name=args.schedule or training.schedule["name"]))
-  if config.schedule.name == "cosine":  # Its horizon: the rate reaches 0 at the last epoch.
-    config.schedule.epochs = args.epochs
   config.num_runs = args.runs          # papers: N = 10 runs, Acc = mean, Sta = population std.
   config.first_run = 0                 # runs first_run.. of the seed: N runs split over jobs.
   config.per_run = hyper.empty()       # per-run loss weights / rates of a vmapped sweep.

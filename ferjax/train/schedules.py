@@ -88,6 +88,7 @@ def end_epoch(runs: RunState, epoch: jax.Array, monitored_loss: jax.Array,
 
   'exponential' (paper 002): base_rate * decay^(epoch + 1). 'cosine' (beyond both papers; SGDR's
   annealing, Loshchilov & Hutter 2017, without restarts, per epoch): base_rate * (1 + cos(pi (epoch
-  + 1) / epochs)) / 2, reaching 0 after the config's `epochs`. 'constant': as is.
+  + 1) / epochs)) / 2, reaching 0 at the end of the run (`epochs`, the config's num_epochs, which
+  `ferjax.train.steps.make_end_epoch_step` adds to the section). 'constant': as is.
   """
   return SCHEDULES[schedule.name](runs, epoch, monitored_loss, schedule, base_rate)

@@ -127,11 +127,13 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
 def make_end_epoch_step(config: ml_collections.ConfigDict, mesh: Mesh,
                         runs: hyper.Runs) -> Callable:
   """jit(run states, monitored loss (runs,), epoch index) -> run states: the config's per-epoch rate
-  rule (`ferjax.train.schedules`) applied to every run, from each run's starting rate."""
+  rule (`ferjax.train.schedules`) applied to every run, from each run's starting rate, with the
+  run's length (config.num_epochs) as the schedule's `epochs`."""
   base_rates = runs.learning_rates
+  schedule = ml_collections.ConfigDict(dict(config.schedule.to_dict(), epochs=config.num_epochs))
   return jax.jit(
       lambda run_states, loss, epoch: jax.vmap(lambda run, monitored, rate: schedules.end_epoch(
-          run, epoch, monitored, config.schedule, rate))(run_states, loss, base_rates),
+          run, epoch, monitored, schedule, rate))(run_states, loss, base_rates),
       out_shardings=mesh_lib.replicated(mesh))
 
 

@@ -120,6 +120,7 @@ def test_the_beyond_config_trains_m1_with_its_own_settings_and_a_cosine_over_its
   assert config.model.options.to_dict().items() >= {"width": 0.25, "fusion": False, "pd": False,
                                                      "gcca": False, "ra": False}.items()
   assert config.loss.name == "smoothed_softmax" and config.dataset == "fer2013"
+  assert hyper.resolve(config).learning_rates.tolist() == [np.float32(0.02)]  # Sections complete.
   assert config.schedule.name == "cosine" and config.num_epochs == 45
   assert config.input.mirrors == ("none", "horizontal") and config.input.erase_prob == 0.25
   assert config.input.tta_report and not config.input.tta

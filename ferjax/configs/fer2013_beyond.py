@@ -26,7 +26,8 @@ TRAINING = common.Training(
     batch_size=paper000.TRAINING.batch_size,
     optimizer=dict(learning_rate=0.02, momentum=0.9, nesterov=True, weight_decay=5e-4),
     schedule=dict(name="cosine"),
-    loss=dict(name="smoothed_softmax"),
+    # The weights every loss section holds (ferjax.train.hyper); the smoothed softmax uses none.
+    loss=dict(paper000.TRAINING.loss, name="smoothed_softmax"),
     augmentation=dict(views="random", mirrors=("none", "horizontal"), flip=True,
                       rotation="uniform", max_degrees=10.0, crop_scale=(0.8, 1.0), erase_prob=0.25,
                       tta=False))

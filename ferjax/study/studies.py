@@ -113,6 +113,11 @@ STUDIES = {study.name: study for study in (
           note="Neither paper uses pretrained weights or test-time augmentation; the TTA column "
                "averages 12 views (4 corner crops, the centre and the whole image, "
                "each mirrored)."),
+    Study("shipped_fer2013",
+          "The model that ships with ferjax: m1 trained beyond the papers on FER2013",
+          (Cell("m1, beyond the papers", "fer2013_beyond"),), runs=1,
+          note="configs/fer2013_beyond.py: mirrors, rotation, crops and erasing, a cosine schedule "
+               "and label smoothing; docs/MODELS.md is its card."),
     Study("beyond_ckplus",
           "Beyond the papers on CK+: ImageNet VGG16, test-time augmentation, 2x epochs",
           beyond("cka"), folds=CKPLUS_FOLDS, comparisons=_BEYOND_PAIRS),

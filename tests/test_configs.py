@@ -121,7 +121,7 @@ def test_the_beyond_config_trains_m1_with_its_own_settings_and_a_cosine_over_its
                                                      "gcca": False, "ra": False}.items()
   assert config.loss.name == "smoothed_softmax" and config.dataset == "fer2013"
   assert hyper.resolve(config).learning_rates.tolist() == [np.float32(0.02)]  # Sections complete.
-  assert config.schedule.name == "cosine" and config.num_epochs == 45
+  assert config.schedule.name == "cosine" and config.num_epochs == 40
   assert config.input.mirrors == ("none", "horizontal") and config.input.erase_prob == 0.25
   assert config.input.tta_report and not config.input.tta
   assert fer2013_beyond.get_config("width=0.5").model.options.width == 0.5

@@ -42,6 +42,7 @@ def export(source: str, out: str, run: int | None, fold: int, margin: float | No
   margin = align.DEFAULT_MARGIN if margin is None else margin
   print(f"model: {classifier.source}; classes: {', '.join(classifier.class_names)}",
         file=sys.stderr)
+  pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)
   if pathlib.Path(out).suffix.lower() == ".onnx":
     from ferjax.inference import onnx_export
     onnx_export.export_onnx(classifier, out, margin)

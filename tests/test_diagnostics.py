@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ferjax import compiling
 from ferjax.models import get_model
 from ferjax.models.layers import BRANCH_COLLECTION
 from ferjax.models.variants import CONTEXTUAL_VARIANTS, MULTISCALE_VARIANTS
@@ -17,7 +18,7 @@ def branch_measures(model, x: jax.Array, labels: jax.Array, check_unperturbed: b
   """The branches and their gradients of the softmax loss at initialisation, in training mode (as
   the train step: BatchNorm on batch statistics), after checking (`check_unperturbed`) that the
   loss and the weight gradients are those without perturbations, in the same compiled program."""
-  variables = jax.jit(model.init)(jax.random.key(0), x)
+  variables = compiling.once(model.init)(jax.random.key(0), x)
   assert BRANCH_COLLECTION not in variables
   zeros = diagnostics.zero_perturbations(model, variables, x)
 

@@ -8,6 +8,7 @@ import pytest
 from conftest import TINY
 from PIL import Image
 
+from ferjax import compiling
 from ferjax.inference import explain
 from ferjax.inference.classifier import Classifier
 from ferjax.inference.preprocessing import Preprocessing
@@ -18,7 +19,7 @@ CLASSES = ["a", "b", "c", "d", "e", "f"]
 
 def classifier_of(name: str, **flags) -> Classifier:
   model = get_model(name, num_classes=len(CLASSES), width=TINY, batch_norm=True, **flags)
-  variables = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 48, 48, 1)))
+  variables = compiling.once(model.init)(jax.random.key(0), jnp.zeros((1, 48, 48, 1)))
   return Classifier(model, variables, CLASSES, Preprocessing(48, 0.5, 0.25), config=None)
 
 

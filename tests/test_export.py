@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 from conftest import DATA_DIR, REPO, TINY
 
+from ferjax import compiling, models
 from ferjax.configs import ck_msa
-from ferjax import models
 from ferjax.data.archive import Archive
 from ferjax.inference import export, onnx_export
 from ferjax.inference.classifier import Classifier
@@ -44,7 +44,7 @@ def multiscale_classifier(equalize: bool = True) -> Classifier:
   trained on FER2013's equalised archive does."""
   config = ck_msa.get_config(f"width={TINY}")
   model = models.get_model(config.model.name, **config.model.options)
-  variables = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 48, 48, 1)))
+  variables = compiling.once(model.init)(jax.random.key(0), jnp.zeros((1, 48, 48, 1)))
   head = variables["params"]["head"]
   variables["params"]["head"] = dict(head, kernel=head["kernel"] * 300.0)
   preprocessing = Preprocessing(config.input.size, config.input.mean, config.input.std, equalize)

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from ferjax import compiling
 from ferjax.configs import ck_msa, cka
 from ferjax import mesh as mesh_lib
 from ferjax.data import sources
@@ -104,7 +105,7 @@ def test_vmapped_models_match_models_run_one_by_one(variant, ckplus_images):
   model = get_model(name, **flags, width=TINY, num_classes=6)
   x = jnp.asarray(ckplus_images[0][:4])
   keys = jax.random.split(jax.random.key(0), 3)
-  stacked = jax.jit(jax.vmap(model.init, in_axes=(0, None)))(keys, x)
+  stacked = compiling.once(jax.vmap(model.init, in_axes=(0, None)))(keys, x)
   together = jax.jit(jax.vmap(lambda v: model.apply(v, x)[0]))(stacked)
   apply = jax.jit(lambda v: model.apply(v, x)[0])
   for i in range(len(keys)):

@@ -16,6 +16,7 @@ import time
 import jax
 import jax.numpy as jnp
 
+from ferjax import compiling
 from ferjax.bench import cases, timing
 from ferjax.faces import clips
 from ferjax.inference import labeller as labeller_lib
@@ -28,7 +29,7 @@ def classifier_of(case: cases.Case) -> Classifier:
   from ferjax import models
   model = models.get_model(config.model.name, **config.model.options)
   size = config.input.size
-  variables = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, size, size, 1)))
+  variables = compiling.once(model.init)(jax.random.key(0), jnp.zeros((1, size, size, 1)))
   names = [str(k) for k in range(config.model.options.num_classes)]
   return Classifier(model, variables, names,
                     Preprocessing(size, config.input.mean, config.input.std), config,

@@ -72,9 +72,7 @@ class Classifier:
         hint="train this workdir first with python -m ferjax.main --config=... --workdir=...")
     class_names = load_class_names(workdir, config)
     mesh = mesh_lib.make_mesh()
-    # Shapes only: restoring needs the state's layout, not a freshly initialised (compiled) copy.
-    state = jax.eval_shape(lambda: state_lib.initial_state(config, mesh, len(class_names),
-                                                           hyper.resolve(config)).state)
+    state = state_lib.state_shapes(config, mesh, len(class_names), hyper.resolve(config))
     step, _, best, record = store.restore_newest(state, state.runs)
     store.close()
     run = pick_run(record["best_accuracy"], run, workdir)

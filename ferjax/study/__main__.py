@@ -52,7 +52,8 @@ def list_studies() -> str:
   lines = []
   for study in studies.STUDIES.values():
     folds = "" if study.folds is None else f", {len(study.folds)} folds"
-    lines.append(f"{study.name}: {study.title} ({study.runs} runs{folds})")
+    runs = f"{study.runs} run{'s' if study.runs != 1 else ''}"
+    lines.append(f"{study.name}: {study.title} ({runs}{folds})")
     lines += [f"  {cell.name}: {cell.config}:{cell.arg}" + "".join(
         f" --config.{k}={v}" for k, v in cell.overrides) for cell in study.cells]
   return "\n".join(lines)

@@ -9,6 +9,8 @@ change it per epoch from what the run has seen (paper 000: halve on a plateau of
 """
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from typing import Any
 
 import flax.linen as nn
@@ -18,7 +20,7 @@ import ml_collections
 import optax
 from flax import struct
 
-from ferjax import models
+from ferjax import compiling, models
 from ferjax import mesh as mesh_lib
 from ferjax.models import pretrained
 from ferjax.train import hyper
@@ -89,16 +91,29 @@ class Initial:
 def initial_state(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, num_classes: int,
                   runs: hyper.Runs) -> Initial:
   """The config's network and optimizer, and a fresh TrainState of `runs` laid out on `mesh`."""
+  platform = mesh.devices.flat[0].platform
+  return _fresh(config, mesh, num_classes, runs, functools.partial(compiling.once,
+                                                                   platform=platform))
+
+
+def state_shapes(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, num_classes: int,
+                 runs: hyper.Runs) -> TrainState:
+  """The layout of `initial_state`'s state (shapes, dtypes, shardings), computing and compiling
+  nothing: what restoring a checkpoint needs."""
+  return jax.eval_shape(lambda: _fresh(config, mesh, num_classes, runs, jax.jit).state)
+
+
+def _fresh(config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh, num_classes: int,
+           runs: hyper.Runs, jit: Callable) -> Initial:
   model = models.get_model(config.model.name, **config.model.options)
   optimizer = momentum(config.optimizer)
   size = config.input.size
   sample = jnp.zeros((1, size, size, 1), jnp.float32)
   replicated = mesh_lib.replicated(mesh)
   convs = pretrained.read_vgg16(config.model.pretrained) if config.model.get("pretrained") else None
-  init = jax.jit(jax.vmap(
+  init = jit(jax.vmap(
       lambda key, rate, convs: init_run(model, optimizer, key, sample, num_classes, rate, convs),
-      in_axes=(0, 0, None)),
-                 out_shardings=replicated)
+      in_axes=(0, 0, None)), out_shardings=replicated)
   state = TrainState(step=jax.device_put(jnp.zeros((), jnp.int32), replicated),
                      runs=init(runs.keys, runs.learning_rates, convs))
   return Initial(model, optimizer, state)

@@ -5,7 +5,8 @@ XLA:CPU spends most of a fresh job's start compiling its initialisation, which r
 truncated normals of about 40 kernels, each a fusion of polynomials that LLVM optimises at length
 (paper 000's m6 at width 0.125 on a 2-core CPU: 80 s, against 5 s for its forward pass).
 Unoptimised, it compiles in 14 s, and about 4% of its values differ in their last bits (relative
-differences up to 2.4e-7: XLA:CPU's optimised elementary functions). Accelerators compile it quickly and keep their defaults.
+differences up to 2.4e-7: XLA:CPU's optimised elementary functions). Accelerators compile it
+quickly and keep their defaults.
 """
 
 from collections.abc import Callable

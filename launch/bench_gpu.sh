@@ -33,7 +33,7 @@ video_bench() {
   if ! "$py" -c "$check" 2>/dev/null; then
     site="${TMPDIR:-/tmp}/ferjax_video_site"
     "$py" -m pip --version >/dev/null 2>&1 && pip=("$py" -m pip) || pip=(python3 -m pip)
-    "${pip[@]}" install -q --no-index --no-deps --target "$site" \
+    "${pip[@]}" install -q --no-index --no-deps --no-compile --target "$site" \
       "${LEASE_WHEELS:-.whl}"/*.whl "$files"/*.whl
     export PYTHONPATH="$site:$PWD${PYTHONPATH:+:$PYTHONPATH}"
   fi

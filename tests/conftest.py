@@ -52,8 +52,9 @@ def session_dir(tmp_path_factory) -> pathlib.Path:
 
 
 # Test files, the longest first (measured with --durations on a 2-core CPU): each worker takes the
-# next file as it finishes one, so the long ones start early and neither worker ends alone.
-LONGEST_FIRST = ("test_main.py", "test_scale_out.py", "test_fer2013.py", "test_training.py",
+# next file as it finishes one, so the long ones start early and neither worker ends alone. The
+# second stack's install and commands (tests/test_newest_stack.py) run beside all the others.
+LONGEST_FIRST = ("test_newest_stack.py", "test_main.py", "test_scale_out.py", "test_fer2013.py", "test_training.py",
                  "test_models.py", "test_lease.py", "test_parity.py", "test_label_inputs.py",
                  "test_bench.py", "test_diagnostics.py", "test_sweep.py", "test_study.py")
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command's second leg: ferjax on Python 3.12 with the newest JAX, flax and optax that pip
-# resolves (setup.cfg allows any jax>=0.10), installed from a wheel into a venv of its own
-# (.venv312). A smoke run of the installed commands from outside the checkout, not the suite:
+# The suite's second stack, run by tests/test_newest_stack.py beside the other tests: ferjax on
+# Python 3.12 with the newest JAX, flax and optax that pip resolves (setup.cfg allows any jax>=0.10),
+# installed from a wheel into a venv of its own (.venv312). A smoke run of the installed commands
+# from outside the checkout:
 #   the quick CK+ main job (paper 000's full network m6 and the island loss) for one epoch, then
 #   --mode=evaluate on its workdir;
 #   paper 002's full network (MCSA and the DDA loss) as a one-cell study into a ledger, and the
@@ -30,7 +31,7 @@ step() { echo "== newest stack: $* ($(( $(date +%s) - started )) s)"; }
 started=$(date +%s)
 step "install ($python312)"
 "$python312" -m venv --clear .venv312  # Afresh each time: the checkout as a wheel, never a stale one.
-.venv312/bin/pip install -q '.[faces,onnx]'
+.venv312/bin/pip install -q --no-compile '.[faces,onnx]'  # Python compiles what it imports.
 python="$repo/.venv312/bin/python"
 "$python" -c "import ferjax, jax, flax, optax; print('python', __import__('platform').python_version(), 'jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__)"
 

@@ -28,25 +28,28 @@ def test_input_benchmark_prints_images_per_second(ckplus_data, tfds_dir, tmp_pat
   assert all(r["images_per_s"] > 0 and r["steps"] == 3 for r in rows)
 
 
-def test_step_benchmark_times_ferjax_and_pytorch_and_ends_with_the_ratio(tmp_path):
-  """In bfloat16, which the training tests (all float32) do not reach: ferjax casts, PyTorch
-  autocasts."""
+def test_step_benchmark_times_a_config_in_ferjax_and_pytorch_and_ends_with_the_ratio(tmp_path):
+  """A config's case (its network, loss and input) in bfloat16, which the training tests (all
+  float32) do not reach: ferjax casts, PyTorch autocasts."""
   output = tmp_path / "bench.json"
-  result = run_bench("--what=train,eval,profile", "--models=m1", "--width=0.0625", "--steps=2",
-                     "--warmup=1", "--torch=eager", "--dtype=bfloat16", f"--json={output}")
+  spec = "configs/cka.py:m1,width=0.0625,size=64,dtype=bfloat16"
+  result = run_bench("--what=train,eval,profile", f"--config={spec}", "--steps=2", "--warmup=1",
+                     "--torch=eager", f"--json={output}")
   results = json.loads(output.read_text())
+  variant = spec.removeprefix("configs/")
   rows = {(r["what"], r["variant"], r["framework"], r["setting"], r["num_runs"])
           for r in results["rows"]}
   for what in ("train", "eval"):
-    assert (what, "m1", "ferjax", "jit", 1) in rows
-    assert (what, "m1", "pytorch", "eager NCHW bf16 autocast", 1) in rows
-  assert ("train", "m1", "ferjax", "jit + augmentation + device source", 1) in rows
+    assert (what, variant, "ferjax", "jit", 1) in rows
+    assert (what, variant, "pytorch", "eager NCHW bf16 autocast", 1) in rows
+  assert ("train", variant, "ferjax", "jit + augmentation + device source", 1) in rows
   ferjax_rows = [r for r in results["rows"] if r["framework"] == "ferjax"]
   assert all(r["flops"] > 0 and r["images_per_s"] > 0 and 0 < r["mfu"] for r in ferjax_rows)
-  assert {r["dtype"] for r in results["rows"]} == {"bfloat16"}
+  assert {(r["dtype"], r["image_size"]) for r in results["rows"]} == {("bfloat16", 64)}
   assert results["profile"]["ops"] and results["profile"]["op_ms_total"] > 0
-  lines = result.stdout.strip().splitlines()
-  assert re.fullmatch(r"headline: m1 train, .* ferjax/PyTorch = \d+\.\d\dx", lines[-1]), lines[-1]
+  last = result.stdout.strip().splitlines()[-1]
+  assert re.fullmatch(rf"headline: {re.escape(variant)} train, batch 32, 64 px, bfloat16: .* "
+                      r"ferjax/PyTorch = \d+\.\d\dx", last), last
 
 
 def test_headline_compares_runs_in_one_program_and_the_fastest_pytorch_setting_at_one_dtype():
@@ -69,7 +72,8 @@ def test_unknown_variant_fails_before_any_work():
   assert result.returncode != 0 and "m9" in result.stderr and "choose from" in result.stderr
 
 
-def test_a_config_case_times_that_configs_network_loss_and_input(monkeypatch):
+def test_a_config_case_is_that_configs_network_loss_and_input_and_a_missing_file_one_line(
+    monkeypatch):
   monkeypatch.chdir(REPO)  # Config files import `configs`, as under python -m ferjax.main.
   from ferjax.configs import cka
   spec = "configs/cka.py:m3,width=0.25,size=96"
@@ -82,10 +86,6 @@ def test_a_config_case_times_that_configs_network_loss_and_input(monkeypatch):
                           cwd=REPO, capture_output=True, text=True, timeout=120)
   assert result.returncode == 1 and result.stderr.startswith(
       "error: config 'configs/none.py:m3': no file 'configs/none.py'"), result.stderr
-  timed = run_bench("--what=train", "--config=configs/cka.py:m1,width=0.0625,size=64",
-                    "--torch=eager", "--steps=1", "--warmup=1")
-  last = timed.stdout.strip().splitlines()[-1]
-  assert last.startswith("headline: cka.py:m1,width=0.0625,size=64 train, batch 32, 64 px"), last
 
 
 def test_layer_benchmark_times_every_vgg16_conv_shape_in_both_frameworks(tmp_path):
@@ -101,18 +101,3 @@ def test_layer_benchmark_times_every_vgg16_conv_shape_in_both_frameworks(tmp_pat
              for kind in ("forward", "input_grad", "filter_grad"))
   assert ("JAX / PyTorch time, all three kernels" in result.stdout and
           results["matmul_tflops"]["jax"] > 0)
-
-
-def test_video_benchmark_labels_four_faces_per_640x480_frame(tmp_path):
-  """The video case runs ferjax.predict's pipeline (decoding thread, MTCNN, crops, one classifier
-  call per batch) on its 640x480 clip of four CK+48 faces, and finds all four in every frame."""
-  output = tmp_path / "bench.json"
-  result = run_bench("--what=video", "--models=m6", "--width=0.0625", "--video_frames=4",
-                     "--video_batch=2", f"--manual_dir={DATA_DIR}", f"--json={output}")
-  assert result.returncode == 0, result.stderr
-  video = json.loads(output.read_text())["video"]
-  assert (video["frames"], video["shape"], video["batch"]) == (4, [480, 640], 2)
-  assert video["faces_per_frame"] == 4.0 and video["first_batch_faces"] == 8
-  assert video["frames_per_s"] > 0 and set(video["stage_seconds"]) == {"locate", "crop",
-                                                                        "classify"}
-  assert "video labelling: 640x480, 4 timed frames, 4.0 faces per frame" in result.stdout

@@ -76,7 +76,9 @@ def test_lease_dry_run(lease_wheels, fer2013_data, ckplus_data, tfds_dir, tmp_pa
 def test_video_bench_runs_on_the_lease_machines_packages_plus_its_carried_wheels(lease_wheels,
                                                                                  tmp_path):
   """`launch/bench_gpu.sh video` in an environment of the machine's packages only: it installs
-  ml_collections and the rest from the carried wheels, MTCNN's weights from .lease_video's."""
+  ml_collections and the rest from the carried wheels, MTCNN's weights from .lease_video's. The
+  video case runs ferjax.predict's pipeline (decoding thread, MTCNN, crops, one classifier call per
+  batch) on its 640x480 clip of four CK+48 faces, and finds all four in every frame."""
   carried = tmp_path / "lease_video"
   carried.mkdir()
   (carried / "CK+48.zip").symlink_to(CKPLUS_ARCHIVE)
@@ -90,10 +92,14 @@ def test_video_bench_runs_on_the_lease_machines_packages_plus_its_carried_wheels
   python = made.stdout.strip().splitlines()[-1]
   environment = dict(os.environ, OUT=str(tmp_path / "out"), PYTHON=python, TMPDIR=str(tmp_path),
                      LEASE_WHEELS=str(lease_wheels), VIDEO_FILES=str(carried),
-                     BENCH_ARGS="--width=0.0625 --video_frames=2 --video_batch=2")
+                     BENCH_ARGS="--models=m1 --width=0.0625 --video_frames=2 --video_batch=2")
   environment.pop("PYTHONPATH", None)
   done = subprocess.run([str(REPO / "launch" / "bench_gpu.sh"), "video"], cwd=REPO,
                         env=environment, capture_output=True, text=True, timeout=600)
   assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
   video = json.loads((tmp_path / "out" / "video.json").read_text())["video"]
-  assert video["frames"] == 2 and video["faces_per_frame"] == 4.0
+  assert (video["frames"], video["shape"], video["batch"]) == (2, [480, 640], 2)
+  assert video["faces_per_frame"] == 4.0 and video["first_batch_faces"] == 8
+  assert video["frames_per_s"] > 0 and set(video["stage_seconds"]) == {"locate", "crop",
+                                                                        "classify"}
+  assert "video labelling: 640x480, 2 timed frames, 4.0 faces per frame" in done.stdout

@@ -66,9 +66,11 @@ def train_losses(workdir) -> np.ndarray:
 
 
 def tiny(arg: str, tfds_dir, **overrides):
-  config = cka.get_config(f"{arg},width=0.125,views=random")
+  """`arg` at the tiny width on 128 training images of each fold (4 steps an epoch), every step
+  logged."""
+  config = cka.get_config(f"{arg},width=0.125,views=random,subset=128")
   config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
-  config.log_every_steps = 13
+  config.log_every_steps = 1
   for key, value in overrides.items():
     config[key] = value
   return config

@@ -125,7 +125,7 @@ def test_batch_norm_gcca_gradients_stay_finite_under_jit(ckplus_images):
                     batch_norm=True)
   x, labels = map(jnp.asarray, ckplus_images)
   x = (x - x.mean()) / x.std()
-  variables = model.init(jax.random.key(0), x)
+  variables = compiling.once(model.init)(jax.random.key(0), x)
 
   def loss(params):
     (logits, _), _ = model.apply({"params": params, "batch_stats": variables["batch_stats"]}, x,

@@ -4,6 +4,7 @@ curve; SIGTERM mid-epoch and a non-finite loss leave a workdir that resumes or s
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -129,17 +130,16 @@ def test_a_run_stopped_by_sigterm_mid_epoch_resumes_to_the_same_result(
 
 
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(
-    ckplus_data, tfds_dir, tmp_path):
-  env = environment(tfds_dir)
-  args = ["--config=configs/cka.py:m2,width=0.125,views=random", "--config.log_every_steps=13",
-          f"--workdir={tmp_path}"]
-  run([sys.executable, "-m", "ferjax.main", *args, "--config.num_epochs=1"], env)
-  # Resumed for a second epoch with an absurd weight decay, the parameters overflow within steps.
+    one_device, tfds_dir, tmp_path):
+  """The one-device run resumed for a second epoch with an absurd weight decay: the parameters
+  overflow within steps."""
+  shutil.copytree(one_device, tmp_path, dirs_exist_ok=True)
   result = subprocess.run([
-      sys.executable, "-m", "ferjax.main", *args, "--config.num_epochs=2",
+      sys.executable, "-m", "ferjax.main", *ARGS, f"--workdir={tmp_path}", "--config.num_epochs=2",
       "--config.optimizer.weight_decay=1e30"
   ],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+                          cwd=REPO, env=environment(tfds_dir), capture_output=True, text=True,
+                          timeout=600)
   assert result.returncode == 1
   error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
   assert len(

@@ -54,9 +54,11 @@ def session_dir(tmp_path_factory) -> pathlib.Path:
 # Test files, the longest first (measured with --durations on a 2-core CPU): each worker takes the
 # next file as it finishes one, so the long ones start early and neither worker ends alone. The
 # second stack's install and commands (tests/test_newest_stack.py) run beside all the others.
-LONGEST_FIRST = ("test_newest_stack.py", "test_main.py", "test_scale_out.py", "test_fer2013.py", "test_training.py",
-                 "test_models.py", "test_lease.py", "test_parity.py", "test_label_inputs.py",
-                 "test_bench.py", "test_diagnostics.py", "test_sweep.py", "test_study.py")
+LONGEST_FIRST = ("test_newest_stack.py", "test_main.py", "test_scale_out.py", "test_parity.py",
+                 "test_fer2013.py", "test_lease.py", "test_label_inputs.py", "test_training.py",
+                 "test_predict.py", "test_export.py", "test_bench.py", "test_models.py",
+                 "test_sweep.py", "test_study.py", "test_data.py", "test_diagnostics.py",
+                 "test_shipped.py", "test_report.py", "test_sources.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -121,10 +123,10 @@ def ckplus_data(tfds_dir):
 
 @pytest.fixture(scope="session")
 def predict_workdir(ckplus_data, tfds_dir, session_dir) -> pathlib.Path:
-  """Paper 000's m6 at the test width, trained for one epoch on CK+ fold 0: the model the labelling
-  and export tests run (trained once for both workers)."""
+  """Paper 000's m6 at the test width, trained for one epoch on 128 faces of CK+ fold 0: the model
+  the labelling and export tests run (trained once for both workers)."""
   from ferjax.configs import cka
   from ferjax.train import loop
-  config = cka.get_config(f"m6,epochs=1,width={TINY},views=random")
+  config = cka.get_config(f"m6,epochs=1,width={TINY},views=random,subset=128")
   config.data_dir, config.manual_dir = str(tfds_dir), str(DATA_DIR)
   return shared(session_dir / "predict" / "m6", lambda path: loop.train_and_evaluate(config, path))

@@ -31,7 +31,9 @@ step() { echo "== newest stack: $* ($(( $(date +%s) - started )) s)"; }
 started=$(date +%s)
 step "install ($python312)"
 "$python312" -m venv --clear .venv312  # Afresh each time: the checkout as a wheel, never a stale one.
-.venv312/bin/pip install -q --no-compile '.[faces,onnx]'  # Python compiles what it imports.
+# pip byte-compiles nothing; the commands below write the bytecode of the modules they import.
+.venv312/bin/pip install -q --no-compile '.[faces,onnx]'
+unset PYTHONDONTWRITEBYTECODE
 python="$repo/.venv312/bin/python"
 "$python" -c "import ferjax, jax, flax, optax; print('python', __import__('platform').python_version(), 'jax', jax.__version__, 'flax', flax.__version__, 'optax', optax.__version__)"
 

@@ -13,8 +13,6 @@ import time
 
 import jax
 import numpy as np
-from tensorboardX import SummaryWriter
-
 
 FILE = "metrics.jsonl"
 
@@ -57,6 +55,9 @@ class Progress:
     self._clock = None
     if self.active:
       self._jsonl = open(os.path.join(workdir, FILE), "a")  # noqa: SIM115 -- closed in close().
+      # Imported by the writer alone: tensorboardX imports PyTorch where it is installed (1.4 s),
+      # which the commands that only read this module's helpers (predict's progress bar) skip.
+      from tensorboardX import SummaryWriter
       self._tensorboard = SummaryWriter(os.path.join(workdir, "tensorboard"))
 
   def start(self, step: int) -> None:

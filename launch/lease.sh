@@ -15,7 +15,7 @@
 #   launch/lease.sh --dry-run   # the same path on a CPU: a fresh environment holding only the machine's
 #                               # packages plus the wheels, tiny width, m1 alone smoke-tested and benched
 #                               # (the headline part's eval rows at 48 px, float32), a 60-second study
-#                               # budget
+#                               # budget for FER2013's study alone (CK+'s is the same command)
 #
 # Settings (environment): LEASE_SECONDS, the whole script's budget (default 540: a 600-second call less
 # the copying back); LEASE_STUDY_ARGS, the scale of the study (default: the configs' own epochs, full
@@ -121,7 +121,7 @@ study_started=$(date +%s)
 (( remaining == 0 )) || "$python" -m ferjax.study --study=table1_fer2013 --ledger="$ledger" --workdir="$scratch/work" \
   --budget="${fer2013_seconds}s" "${study_args[@]}"
 ckplus_seconds=$(( remaining - ($(date +%s) - study_started) ))
-if (( ckplus_seconds > 10 )); then
+if (( ! dry_run && ckplus_seconds > 10 )); then
   "$python" -m ferjax.study --study=table1_ckplus --ledger="$ledger" --workdir="$scratch/work" \
     --budget="${ckplus_seconds}s" "${study_args[@]}"
 fi

@@ -139,16 +139,16 @@ VARIANTS = [
     ("contextual-m4-rgb-dropout", "contextual", {**TABLE1["m4"], "dropout": 0.5}, 3),
     ("contextual-m5-rgb", "contextual", TABLE1["m5"], 3),
     ("contextual-m6-rgb", "contextual", TABLE1["m6"], 3),
-    ("contextual-m5-bn-gray", "contextual", {**TABLE1["m5"], "batch_norm": True}, 1),
-    ("multiscale-M-gray", "multiscale", PAPER002["M"], 1),
-    ("multiscale-MCA-rgb", "multiscale", PAPER002["MCA"], 3),
-    ("multiscale-MSA-gray", "multiscale", PAPER002["MSA"], 1),
-    ("multiscale-MCSA-rgb-dropout", "multiscale", {**PAPER002["MCSA"], "dropout": 0.5}, 3),
-    ("multiscale-MCSA-bn-gray", "multiscale", {**PAPER002["MCSA"], "batch_norm": True}, 1),
-    # The paper-literal switches: VGG16's own FC head for m1, CPD's corner-aligned PD upsampling.
+    # The paper-literal switches: VGG16's own FC head for m1, CPD's corner-aligned PD upsampling
+    # (here with BatchNorm).
+    ("contextual-m5-bn-align_corners-gray", "contextual",
+     {**TABLE1["m5"], "batch_norm": True, "align_corners": True}, 1),
     ("contextual-m1-vgg_fc-gray-dropout", "contextual",
      {**TABLE1["m1"], "classifier": "vgg_fc", "dropout": 0.5}, 1),
-    ("contextual-m5-align_corners-rgb", "contextual", {**TABLE1["m5"], "align_corners": True}, 3),
+    ("multiscale-M-gray", "multiscale", PAPER002["M"], 1),
+    ("multiscale-MCA-rgb-dropout", "multiscale", {**PAPER002["MCA"], "dropout": 0.5}, 3),
+    ("multiscale-MSA-bn-gray", "multiscale", {**PAPER002["MSA"], "batch_norm": True}, 1),
+    ("multiscale-MCSA-rgb", "multiscale", PAPER002["MCSA"], 3),
     # The fusion head's other readings (docs/FIDELITY.md 0.17).
     ("contextual-m5-laterals-gray", "contextual", {**TABLE1["m5"], "head": "laterals"}, 1),
     ("contextual-m2-laterals_c5-rgb", "contextual", {**TABLE1["m2"], "head": "laterals_c5"}, 3),

@@ -116,7 +116,7 @@ if (( remaining < 60 )); then
   echo "lease: ${remaining} s left: too little for a study job; no study runs"
   remaining=0
 fi
-fer2013_seconds=$(( remaining * 2 / 3 ))
+fer2013_seconds=$(( dry_run ? remaining : remaining * 2 / 3 ))  # A dry run studies FER2013 alone.
 study_started=$(date +%s)
 (( remaining == 0 )) || "$python" -m ferjax.study --study=table1_fer2013 --ledger="$ledger" --workdir="$scratch/work" \
   --budget="${fer2013_seconds}s" "${study_args[@]}"

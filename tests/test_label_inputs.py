@@ -1,12 +1,16 @@
-"""`python -m ferjax.predict`'s other inputs and outputs, end to end on real faces: pre-cropped
-faces (`--faces=whole`) from CK+48 and FER2013, the user's own boxes (`--boxes`, CSV with bad rows
-and JSON lines read back from `--out`), the per-frame table and timeline (`--csv`), and the batched
-detector and background decoding that video labelling runs on."""
+"""Labelling's other inputs and outputs, end to end on real faces and in this process (the command
+line's own run is tests/test_predict.py's): pre-cropped faces (`--faces=whole`) from CK+48 and
+FER2013, the user's own boxes (`--boxes`, CSV with bad rows and JSON lines read back from `--out`),
+the per-frame table and timeline (`--csv`), and the batched detector and background decoding that
+video labelling runs on."""
 
+import contextlib
 import csv
+import io
 import json
 import subprocess
 import sys
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -19,15 +23,26 @@ from test_predict import iou, write_video
 from ferjax.data.archive import Archive
 from ferjax.faces.detect import Detector
 from ferjax.inference import media, timeline
+from ferjax.inference import predict as labelling
 from ferjax.inference.classifier import Classifier
 from ferjax.inference.progress_bar import ProgressBar
 
 CLIP_FRAMES = 12  # At 10 frames/s: frames 0-9 in second 0, 10-11 in second 1.
 
 
-def predict(workdir, *arguments, cwd=REPO) -> subprocess.CompletedProcess:
-  command = [sys.executable, "-m", "ferjax.predict", f"--workdir={workdir}", *map(str, arguments)]
-  return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+class Labelled(NamedTuple):
+  status: int  # The command's exit status.
+  stderr: str
+
+
+def predict(workdir, *inputs, cwd=REPO, **options) -> Labelled:
+  """`python -m ferjax.predict --workdir=WORKDIR --OPTION=VALUE ... INPUT ...`, run in this process
+  from the folder `cwd`."""
+  printed = io.StringIO()
+  with contextlib.chdir(cwd), contextlib.redirect_stderr(printed):
+    status = labelling.run(list(map(str, inputs)),
+                           labelling.Options(workdir=str(workdir), **options))
+  return Labelled(status, printed.getvalue())
 
 
 def lines(path) -> list[dict]:
@@ -47,8 +62,8 @@ def crops(tmp_path_factory):
 
 
 def test_whole_image_faces_are_classified_as_the_crops_they_are(predict_workdir, crops, tmp_path):
-  result = predict(predict_workdir, "--faces=whole", crops, f"--out={tmp_path / 'faces.jsonl'}")
-  assert result.returncode == 0, result.stderr
+  result = predict(predict_workdir, crops, faces="whole", out=str(tmp_path / "faces.jsonl"))
+  assert result.status == 0, result.stderr
   records = lines(tmp_path / "faces.jsonl")
   files = sorted(crops.iterdir())
   assert [record["input"] for record in records] == [str(f) for f in files]
@@ -71,9 +86,9 @@ def scene(tmp_path_factory):
 def detected(predict_workdir, scene):
   """MTCNN's faces in the photo and the clip: JSON lines, the --csv table and the timeline."""
   out = scene / "detected"
-  result = predict(predict_workdir, scene / "astronaut.png", scene / "clip.mp4", "--batch=5",
-                   f"--out={out / 'faces.jsonl'}", f"--csv={out / 'faces.csv'}")
-  assert result.returncode == 0, result.stderr
+  result = predict(predict_workdir, scene / "astronaut.png", scene / "clip.mp4", batch=5,
+                   out=str(out / "faces.jsonl"), csv=str(out / "faces.csv"))
+  assert result.status == 0, result.stderr
   return result, lines(out / "faces.jsonl"), out
 
 
@@ -124,9 +139,9 @@ def test_given_boxes_are_used_and_bad_rows_named_by_line(predict_workdir, detect
       "astronaut.png,,5,5,3\n"
       f"clip.mp4,400,{x1},{y1},{x2},{y2}\n"
       "astronaut.png,,40,40,30,90\n")
-  result = predict(predict_workdir, f"--boxes={tmp_path / 'boxes.csv'}",
-                   f"--out={tmp_path / 'given.jsonl'}", cwd=scene)
-  assert result.returncode == 1, result.stderr
+  result = predict(predict_workdir, boxes=str(tmp_path / "boxes.csv"),
+                   out=str(tmp_path / "given.jsonl"), cwd=scene)
+  assert result.status == 1, result.stderr
   boxes = tmp_path / "boxes.csv"
   for line, message in ((3, "x2 'abc': expected a number"), (4, "input missing.png: no such file"),
                         (6, "box (900, 900, 950, 950) lies outside astronaut.png (512x512 pixels)"),
@@ -144,9 +159,9 @@ def test_jsonl_boxes_with_landmarks_reproduce_the_detected_run(predict_workdir, 
   """--out's lines fed back as --boxes: the same crops (turned upright by the landmarks), so the
   same probabilities, without the detector."""
   _, records, out = detected
-  result = predict(predict_workdir, f"--boxes={out / 'faces.jsonl'}",
-                   f"--out={tmp_path / 'again.jsonl'}")
-  assert result.returncode == 0, result.stderr
+  result = predict(predict_workdir, boxes=str(out / "faces.jsonl"),
+                   out=str(tmp_path / "again.jsonl"))
+  assert result.status == 0, result.stderr
   again = lines(tmp_path / "again.jsonl")
   assert [(r["input"], r["frame"]) for r in again] == [(r["input"], r["frame"]) for r in records]
   # Boxes and landmarks are written to 0.1 px, so the crops move by up to 0.05 px: the tiny m6

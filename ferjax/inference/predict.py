@@ -28,9 +28,8 @@ import pathlib
 import sys
 import time
 
-from absl import app, flags
+from absl import app
 
-from ferjax import cli
 from ferjax.faces import align
 from ferjax.inference import locate, media
 from ferjax.inference.boxes import BoxTable
@@ -39,39 +38,27 @@ from ferjax.inference.locate import Picture
 from ferjax.inference.outputs import Outputs
 from ferjax.inference.progress_bar import ProgressBar
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "A workdir trained by python -m ferjax.main.")
-_MODEL = flags.DEFINE_string("model", None, "A portable file written by python -m ferjax.export, "
-                             "or the name of a model that ships with ferjax ('fer2013', the "
-                             "default when neither this nor --workdir is given).")
-_RUN = flags.DEFINE_integer("run", None,
-                            "Which of the workdir's runs (default: best validation "
-                            "accuracy; run 0 without a validation split).")
-_FOLD = flags.DEFINE_integer("fold", 0, "For a CK+ workdir trained on all folds: the fold's model.")
-_FACES = flags.DEFINE_enum(
-    "faces", "detect", locate.MODES, "detect: find faces with MTCNN; whole: each image is one "
-    "face, already cropped.")
-_BOXES = flags.DEFINE_string(
-    "boxes", None, "Use these face boxes instead of a detector: a CSV (input, frame, x1, y1, x2, "
-    "y2) or JSON lines file; with no INPUT, label every input it names.")
-_OUT = flags.DEFINE_string("out", None, "Write the JSON lines here instead of stdout.")
-_CSV = flags.DEFINE_string(
-    "csv", None, "Also write one row per face and frame here, and beside it a PNG of each video's "
-    "expressions over time.")
-_ANNOTATE = flags.DEFINE_string("annotate", None,
-                                "Write annotated PNGs (and MP4s for videos) here.")
-_EXPLAIN = flags.DEFINE_string("explain", None,
-                               "Write one attention / Grad-CAM panel per face here.")
-_EVERY = flags.DEFINE_integer("every", 1, "Videos: label every N-th frame.", lower_bound=1)
-_BATCH = flags.DEFINE_integer("batch", 8, "Videos: frames detected and classified per call.",
-                              lower_bound=1)
-_TTA = flags.DEFINE_bool("tta", False, "Average the softmax over 12 flipped and cropped views.")
-_MARGIN = flags.DEFINE_float("margin", None, "Crop margin per side, as a fraction of the face box "
-                             f"(default: the model's, else {align.DEFAULT_MARGIN}).",
-                             lower_bound=0.0)
-_UPRIGHT = flags.DEFINE_bool("upright", True,
-                             "Turn each crop so the eyes lie on a horizontal line.")
-_MIN_FACE = flags.DEFINE_integer("min_face_size", 20, "Smallest face side (pixels) to look for.",
-                                 lower_bound=12)
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """How to label: the model, how faces are found and cropped, and where the results go (the flags
+  of `python -m ferjax.predict`, which say what each one means)."""
+
+  workdir: str | None = None
+  model: str | None = None
+  run: int | None = None
+  fold: int = 0
+  faces: str = "detect"
+  boxes: str | None = None
+  out: str | None = None
+  csv: str | None = None
+  annotate: str | None = None
+  explain: str | None = None
+  every: int = 1
+  batch: int = 8
+  tta: bool = False
+  margin: float | None = None
+  upright: bool = True
+  min_face_size: int = 20
 
 
 @dataclasses.dataclass
@@ -97,7 +84,8 @@ class Tally:
         print(f"{labelled.picture.path}: no face found", file=sys.stderr)
 
 
-def label_image(labeller: Labeller, outputs: Outputs, path: pathlib.Path, tally: Tally) -> None:
+def label_image(labeller: Labeller, outputs: Outputs, path: pathlib.Path, tally: Tally,
+                options: Options) -> None:
   image = media.read_image(path)
   start = time.perf_counter()
   (labelled,) = labeller([Picture(path, None, None, image)])
@@ -110,14 +98,15 @@ def label_image(labeller: Labeller, outputs: Outputs, path: pathlib.Path, tally:
         flush=True)
 
 
-def label_video(labeller: Labeller, outputs: Outputs, path: pathlib.Path, tally: Tally) -> None:
-  video = media.Video(path, _EVERY.value, labeller.locate.wanted_frames(path))
+def label_video(labeller: Labeller, outputs: Outputs, path: pathlib.Path, tally: Tally,
+                options: Options) -> None:
+  video = media.Video(path, options.every, labeller.locate.wanted_frames(path))
   stem = outputs.stem(path)
-  outputs.open_video(stem, video.fps / _EVERY.value)
+  outputs.open_video(stem, video.fps / options.every)
   bar = ProgressBar(str(path), video.frames_to_label)
   count, found, start = 0, 0, time.perf_counter()
   try:
-    for frames in video.batches(_BATCH.value):
+    for frames in video.batches(options.batch):
       for labelled in labeller(locate.video_pictures(path, frames)):
         tally.count(labelled)
         outputs.write(labelled, stem)
@@ -140,56 +129,57 @@ def label_video(labeller: Labeller, outputs: Outputs, path: pathlib.Path, tally:
         + (f"; timeline {plotted}" if plotted else ""), file=sys.stderr, flush=True)
 
 
-def load_classifier():
+def load_classifier(options: Options):
   """The model --workdir or --model names (at most one of them), else ferjax's shipped model."""
-  if _WORKDIR.value is not None and _MODEL.value is not None:
+  if options.workdir is not None and options.model is not None:
     raise app.UsageError("give at most one of --workdir (a trained workdir) and --model (a "
                          "portable file or a shipped model's name)")
   from ferjax.inference import classifier
-  if _WORKDIR.value is not None:
-    return classifier.Classifier.from_workdir(_WORKDIR.value, _RUN.value, _FOLD.value)
-  return classifier.load(_MODEL.value)
+  if options.workdir is not None:
+    return classifier.Classifier.from_workdir(options.workdir, options.run, options.fold)
+  return classifier.load(options.model)
 
 
-def margin_of(classifier) -> float:
-  if _MARGIN.value is not None:
-    return _MARGIN.value
+def margin_of(classifier, options: Options) -> float:
+  if options.margin is not None:
+    return options.margin
   return align.DEFAULT_MARGIN if classifier.margin is None else classifier.margin
 
 
-def locator(tally: Tally):
+def locator(tally: Tally, options: Options):
   """--boxes' boxes (its bad rows failed in `tally`), or --faces' locator."""
-  if _BOXES.value is None:
-    return locate.Whole() if _FACES.value == "whole" else locate.Detect(_MIN_FACE.value)
-  if _FACES.value != "detect":
+  if options.boxes is None:
+    return locate.Whole() if options.faces == "whole" else locate.Detect(options.min_face_size)
+  if options.faces != "detect":
     raise app.UsageError("--boxes gives the faces: leave out --faces")
-  table = BoxTable.read(_BOXES.value)
+  table = BoxTable.read(options.boxes)
   for problem in table.errors:
     tally.fail(*problem)
   return locate.Given(table)
 
 
-def run(inputs: list[str]) -> int:
+def run(inputs: list[str], options: Options) -> int:
   """Labels every input; returns the exit status (1 if any input failed)."""
-  classifier = load_classifier()
+  classifier = load_classifier(options)
   print(f"model: {classifier.source}; classes: {', '.join(classifier.class_names)}",
         file=sys.stderr)
   tally = Tally()
-  if not inputs and _BOXES.value is None:
+  if not inputs and options.boxes is None:
     raise app.UsageError("name at least one image, folder or video to label")
-  locate_faces = locator(tally)
+  locate_faces = locator(tally, options)
   if not inputs:
     inputs = locate_faces.table.inputs()
-  labeller = Labeller(classifier, locate_faces, Crop(margin_of(classifier), _UPRIGHT.value),
-                      _TTA.value)
-  if _OUT.value:
-    pathlib.Path(_OUT.value).parent.mkdir(parents=True, exist_ok=True)
-  out = open(_OUT.value, "w") if _OUT.value else sys.stdout
-  outputs = Outputs(out, classifier, _ANNOTATE.value, _EXPLAIN.value, _CSV.value)
+  labeller = Labeller(classifier, locate_faces,
+                      Crop(margin_of(classifier, options), options.upright), options.tta)
+  if options.out:
+    pathlib.Path(options.out).parent.mkdir(parents=True, exist_ok=True)
+  out = open(options.out, "w") if options.out else sys.stdout
+  outputs = Outputs(out, classifier, options.annotate, options.explain, options.csv)
   try:
     for path in media.expand(inputs, lambda path, message: tally.fail(str(path), message)):
       try:
-        (label_video if media.is_video(path) else label_image)(labeller, outputs, path, tally)
+        label = label_video if media.is_video(path) else label_image
+        label(labeller, outputs, path, tally, options)
       except media.InputError as error:
         tally.fail(str(path), str(error))
       for problem in locate_faces.errors:
@@ -214,6 +204,3 @@ def summarise(tally: Tally) -> None:
   if tally.failed:
     print("failed: " + ", ".join(tally.failed), file=sys.stderr)
 
-
-def main(argv: list[str]) -> None:
-  sys.exit(cli.run(run, argv[1:]))

@@ -1,6 +1,7 @@
 """`python -m ferjax.predict`: label the faces in photos, folders and videos (see
 ferjax.inference.predict, which `run`s with the `Options` these flags give)."""
 
+import dataclasses
 import sys
 
 from absl import flags
@@ -41,8 +42,8 @@ flags.DEFINE_integer("min_face_size", DEFAULTS.min_face_size,
 
 
 def main(argv: list[str]) -> None:
-  options = predict.Options(**{name: flags.FLAGS[name].value
-                               for name in predict.Options.__dataclass_fields__})
+  options = predict.Options(**{field.name: flags.FLAGS[field.name].value
+                               for field in dataclasses.fields(predict.Options)})
   sys.exit(cli.run(predict.run, argv[1:], options))
 
 

@@ -54,7 +54,7 @@ if (( dry_run )); then
   # The headline part alone: with BENCH_ARGS' flags, `runs` would time the same rows again.
   bench_parts=(headline) bench_seconds=(150)
   study_args=(--width=0.0625 --subset=64 --epochs=1 --views=random --runs=1)
-  study_seconds=60
+  study_seconds=60 ckplus_study=0  # FER2013's study alone: CK+'s is the same command.
 else
   python=python3
   wheels="${LEASE_WHEELS:-$repo/.whl}"
@@ -65,7 +65,7 @@ else
   bench_parts=(headline runs) bench_seconds=(80 40)  # two minutes in all
   # shellcheck disable=SC2206 -- the arguments are words.
   study_args=(${LEASE_STUDY_ARGS:---runs_per_job=${LEASE_RUNS_PER_JOB:-1}})
-  study_seconds=0
+  study_seconds=0 ckplus_study=1
 fi
 "$python" - <<'EOF'
 import importlib.metadata as md, platform
@@ -116,12 +116,12 @@ if (( remaining < 60 )); then
   echo "lease: ${remaining} s left: too little for a study job; no study runs"
   remaining=0
 fi
-fer2013_seconds=$(( dry_run ? remaining : remaining * 2 / 3 ))  # A dry run studies FER2013 alone.
+fer2013_seconds=$(( ckplus_study ? remaining * 2 / 3 : remaining ))
 study_started=$(date +%s)
 (( remaining == 0 )) || "$python" -m ferjax.study --study=table1_fer2013 --ledger="$ledger" --workdir="$scratch/work" \
   --budget="${fer2013_seconds}s" "${study_args[@]}"
 ckplus_seconds=$(( remaining - ($(date +%s) - study_started) ))
-if (( ! dry_run && ckplus_seconds > 10 )); then
+if (( ckplus_study && ckplus_seconds > 10 )); then
   "$python" -m ferjax.study --study=table1_ckplus --ledger="$ledger" --workdir="$scratch/work" \
     --budget="${ckplus_seconds}s" "${study_args[@]}"
 fi

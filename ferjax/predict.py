@@ -29,22 +29,27 @@ flags.DEFINE_string("csv", None, "Also write one row per face and frame here, an
                     "of each video's expressions over time.")
 flags.DEFINE_string("annotate", None, "Write annotated PNGs (and MP4s for videos) here.")
 flags.DEFINE_string("explain", None, "Write one attention / Grad-CAM panel per face here.")
-flags.DEFINE_integer("every", DEFAULTS.every, "Videos: label every N-th frame.", lower_bound=1)
-flags.DEFINE_integer("batch", DEFAULTS.batch, "Videos: frames detected and classified per call.",
-                     lower_bound=1)
+flags.DEFINE_integer("every", DEFAULTS.every, "Videos: label every N-th frame (at least 1).")
+flags.DEFINE_integer("batch", DEFAULTS.batch,
+                     "Videos: frames detected and classified per call (at least 1).")
 flags.DEFINE_bool("tta", DEFAULTS.tta, "Average the softmax over 12 flipped and cropped views.")
 flags.DEFINE_float("margin", None, "Crop margin per side, as a fraction of the face box (default: "
-                   f"the model's, else {align.DEFAULT_MARGIN}).", lower_bound=0.0)
+                   f"the model's, else {align.DEFAULT_MARGIN}); at least 0.")
 flags.DEFINE_bool("upright", DEFAULTS.upright,
                   "Turn each crop so the eyes lie on a horizontal line.")
 flags.DEFINE_integer("min_face_size", DEFAULTS.min_face_size,
-                     "Smallest face side (pixels) to look for.", lower_bound=12)
+                     "Smallest face side (pixels) to look for (at least 12).")
+
+
+def label(inputs: list[str]) -> int:
+  """`predict.run` on `inputs` with the flags' options (a value out of range is a user error)."""
+  options = predict.Options(**{field.name: flags.FLAGS[field.name].value
+                               for field in dataclasses.fields(predict.Options)})
+  return predict.run(inputs, options)
 
 
 def main(argv: list[str]) -> None:
-  options = predict.Options(**{field.name: flags.FLAGS[field.name].value
-                               for field in dataclasses.fields(predict.Options)})
-  sys.exit(cli.run(predict.run, argv[1:], options))
+  sys.exit(cli.run(label, argv[1:]))
 
 
 if __name__ == "__main__":

@@ -124,6 +124,14 @@ def test_dominant_expression_per_second_is_the_highest_mean_over_that_seconds_fr
   assert timeline.end_time([0.0, 0.1, 0.2]) == pytest.approx(0.3)
 
 
+@pytest.mark.parametrize("option, value", [("every", 0), ("batch", 0), ("min_face_size", 11),
+                                           ("margin", -0.1), ("faces", "eyes")])
+def test_labelling_options_out_of_range_are_refused_by_name(option: str, value):
+  with pytest.raises(ValueError, match=f"^{option}=.*: expected"):
+    labelling.Options(**{option: value})
+  labelling.Options(every=1, batch=1, min_face_size=12, margin=0.0, faces="whole")
+
+
 def test_given_boxes_are_used_and_bad_rows_named_by_line(predict_workdir, detected, scene,
                                                           tmp_path):
   _, records, _ = detected

@@ -60,6 +60,15 @@ class Options:
   upright: bool = True
   min_face_size: int = 20
 
+  def __post_init__(self):
+    """Refuses a value out of range in one line that names it (the command's flags come here)."""
+    if self.faces not in locate.MODES:
+      raise ValueError(f"faces={self.faces!r}: expected one of {', '.join(locate.MODES)}")
+    for name, least in (("every", 1), ("batch", 1), ("min_face_size", 12), ("margin", 0)):
+      value = getattr(self, name)
+      if value is not None and value < least:
+        raise ValueError(f"{name}={value}: expected at least {least}")
+
 
 @dataclasses.dataclass
 class Tally:

@@ -86,17 +86,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: os.PathLike,
   checks.check_workdir(workdir)
   if jax.process_index() == 0:
     config_file.write(workdir, config, job_lib.images_equalized(config))
-  if not catalog.dataset(config.dataset).folds or config.folds.fold >= 0:
-    return train_one(config, workdir, max(config.folds.fold, 0), stop)
+  outcome = over_folds(config, workdir, lambda folder, fold: train_one(config, folder, fold, stop))
+  if all_folds(config) and isinstance(outcome, Results):
+    write(workdir, outcome)
+  return outcome
+
+
+def all_folds(config: ml_collections.ConfigDict) -> bool:
+  """Whether the config's job is every fold of a folded dataset (CK+ with fold=-1)."""
+  return bool(catalog.dataset(config.dataset).folds) and config.folds.fold < 0
+
+
+def over_folds(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+               job: Callable[[pathlib.Path, int], Results | stopping.Stopped]
+               ) -> Results | stopping.Stopped:
+  """`job(folder, fold)` on the config's one job in `workdir` (FER2013, or one CK+ fold); for all
+  folds, on each fold's folder (`fold_layout`) in turn and then their summary. A stopped fold stops
+  there: rerunning resumes it, then the rest."""
+  if not all_folds(config):
+    return job(workdir, max(config.folds.fold, 0))
   fold_results = []
   for fold in range(config.folds.num_folds):
-    outcome = train_one(config, fold_layout.fold_dir(workdir, fold), fold, stop)
-    if isinstance(outcome, stopping.Stopped):  # Rerunning resumes this fold, then the rest.
+    outcome = job(fold_layout.fold_dir(workdir, fold), fold)
+    if isinstance(outcome, stopping.Stopped):
       return outcome
     fold_results.append(outcome)
   summary = summarize_folds(fold_results)
   print(f"{len(fold_results)} folds: accuracy {summary.acc:.4f} +- {summary.sta:.4f}", flush=True)
-  write(workdir, summary)
   return summary
 
 
@@ -176,13 +192,8 @@ def evaluate_workdir(config: ml_collections.ConfigDict, workdir: os.PathLike,
   workdir without checkpoints is an error, and nothing is written into it."""
   checks.check_config(config)
   workdir = pathlib.Path(workdir)
-  if not catalog.dataset(config.dataset).folds or config.folds.fold >= 0:
-    return evaluate_job(config, workdir, max(config.folds.fold, 0), split)
-  fold_results = [evaluate_job(config, fold_layout.fold_dir(workdir, fold), fold, split)
-                  for fold in range(config.folds.num_folds)]
-  summary = summarize_folds(fold_results)
-  print(f"{len(fold_results)} folds: accuracy {summary.acc:.4f} +- {summary.sta:.4f}", flush=True)
-  return summary
+  return over_folds(config, workdir,
+                    lambda folder, fold: evaluate_job(config, folder, fold, split))
 
 
 def evaluate_job(config: ml_collections.ConfigDict, workdir: pathlib.Path, fold: int,

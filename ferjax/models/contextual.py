@@ -57,7 +57,7 @@ import jax.numpy as jnp
 
 from ferjax.models.attention import GCCA
 from ferjax.models.decoder import PartialDecoder, ReverseAttention
-from ferjax.models.layers import (ConvUnit, fused_branch, global_average_pool,
+from ferjax.models.layers import (ConvUnit, batch_norm, fused_branch, global_average_pool,
                                   max_pool_2x2, resize, scaled)
 from ferjax.models.vgg import VGG16
 
@@ -127,8 +127,7 @@ class ContextualNet(nn.Module):
     else:
       branches = {"c5": global_average_pool(features[-1])}
     if self.head == "blocks_bn" and self.fusion:
-      branches = {name: nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5,
-                                     name=f"{name}_norm")(pooled)
+      branches = {name: batch_norm(f"{name}_norm", train)(pooled)
                   for name, pooled in branches.items()}
     branches = {name: fused_branch(self, name, pooled)
                 for name, pooled in branches.items()}

@@ -63,6 +63,12 @@ def conv_small_maps(lhs: jax.Array,
                     precision=options.get("precision"))
 
 
+def batch_norm(name: str, train: bool) -> nn.BatchNorm:
+  """BatchNorm with PyTorch's defaults (its momentum 0.1 is Flax's 0.9), as every ferjax network
+  uses it."""
+  return nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name=name)
+
+
 class ConvUnit(nn.Module):
   """k x k convolution (SAME padding, with bias), optional BatchNorm, optional ReLU."""
 
@@ -76,7 +82,7 @@ class ConvUnit(nn.Module):
     x = nn.Conv(self.features, (self.kernel, self.kernel), padding="SAME", kernel_init=conv_init,
                 conv_general_dilated=conv_small_maps, name="conv")(x)
     if self.batch_norm:
-      x = nn.BatchNorm(use_running_average=not train, momentum=0.9, epsilon=1e-5, name="bn")(x)
+      x = batch_norm("bn", train)(x)
     return nn.relu(x) if self.relu else x
 
 

@@ -14,17 +14,22 @@ from ferjax.train import diagnostics
 from tests.conftest import TINY
 
 
+def initialised(model, x: jax.Array) -> tuple[dict, dict]:
+  """The model's variables at initialisation, and the random streams of a training-mode apply."""
+  variables = compiling.once(model.init)(jax.random.key(0), x)
+  return variables, {"stochastic": jax.random.key(1), "dropout": jax.random.key(2)}
+
+
 def branch_measures(model, x: jax.Array, labels: jax.Array):
   """The branches and their gradients of the softmax loss at initialisation, in training mode (as
   the train step: BatchNorm on batch statistics), after checking that the loss and the weight
   gradients are those without perturbations, in the same compiled program."""
-  variables = compiling.once(model.init)(jax.random.key(0), x)
+  variables, rngs = initialised(model, x)
   assert BRANCH_COLLECTION not in variables
   zeros = diagnostics.zero_perturbations(model, variables, x)
 
   def loss(params, perturbations):
     extra = {} if perturbations is None else {BRANCH_COLLECTION: perturbations}
-    rngs = {"stochastic": jax.random.key(1), "dropout": jax.random.key(2)}
     (logits, aux), _ = model.apply({**variables, "params": params, **extra}, x, train=True,
                                    rngs=rngs, mutable=["batch_stats"])
     nll = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits), labels[:, None], axis=1))
@@ -43,8 +48,7 @@ def branch_measures(model, x: jax.Array, labels: jax.Array):
 
 def branch_energies(model, x: jax.Array) -> dict:
   """The branches at initialisation, in training mode, without gradients."""
-  variables = compiling.once(model.init)(jax.random.key(0), x)
-  rngs = {"stochastic": jax.random.key(1), "dropout": jax.random.key(2)}
+  variables, rngs = initialised(model, x)
   forward = jax.jit(lambda v: model.apply(v, x, train=True, rngs=rngs, mutable=["batch_stats"]))
   return forward(variables)[0][1]["branches"]
 

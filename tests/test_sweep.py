@@ -55,7 +55,10 @@ def test_sweep_resumes_matches_one_program_and_renders(ckplus_data, tfds_dir, tm
     # Not the accuracies: after one epoch at width 1/8 they move by several of the 93 faces with
     # the last bits of the logits (on one AMD EPYC: 0.2258 alone, 0.3011 in the joint program, with
     # these loss curves within 2e-3), so equal training is judged by the curves above.
-    assert 0 <= alone["acc"] <= 1 and 0 <= jointly["acc"] <= 1
+    # Each row holds its own runs: run i of the joint job, the whole job of its point alone.
+    assert jointly["accuracy"] == [results["accuracy"][i]]
+    point_results = json.loads((one_by_one / f"point{i}" / "results.json").read_text())
+    assert alone["accuracy"] == point_results["accuracy"]
   assert abs(merged[-1, 0] - merged[-1, 2]) > 1e-3  # The island weight changed the training.
 
   text = report.build_report([one_by_one, together], tmp_path / "report")

@@ -38,8 +38,7 @@ def export(source: str, out: str, run: int | None, fold: int, margin: float | No
   `align.DEFAULT_MARGIN`)."""
   from ferjax.inference import classifier as classifier_lib
   classifier = classifier_lib.load(source, run, fold)
-  margin = margin if margin is not None else classifier.margin
-  margin = align.DEFAULT_MARGIN if margin is None else margin
+  margin = classifier.crop_margin(margin)
   print(f"model: {classifier.source}; classes: {', '.join(classifier.class_names)}",
         file=sys.stderr)
   pathlib.Path(out).parent.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,7 @@ def predicted(predict_workdir, inputs, tmp_path_factory):
   result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=600)
   # The export command's real runs are test_export's and the portable file's re-export below.
   classifier = ferjax.load_classifier(predict_workdir)
-  portable.export(classifier, out / "model.ferjax", align.DEFAULT_MARGIN)
+  portable.export(classifier, out / "model.ferjax", classifier.crop_margin())
   records = [json.loads(line) for line in (out / "faces.jsonl").read_text().splitlines()]
   return result, records, out
 

@@ -27,6 +27,7 @@ import numpy as np
 from ferjax import models
 from ferjax import mesh as mesh_lib
 from ferjax.data import buckets
+from ferjax.faces import align
 from ferjax.inference import preprocessing as preprocessing_lib
 from ferjax.inference import shipped
 from ferjax.inference.preprocessing import Preprocessing
@@ -46,6 +47,13 @@ class Classifier:
   config: ml_collections.ConfigDict
   source: str = ""
   margin: float | None = None  # The crop margin a portable file names (None: the caller's default).
+
+  def crop_margin(self, given: float | None = None) -> float:
+    """The crop margin to cut faces with: `given`, else the one this classifier names, else
+    `align.DEFAULT_MARGIN` (the margin ferjax's training crops use)."""
+    if given is not None:
+      return given
+    return align.DEFAULT_MARGIN if self.margin is None else self.margin
 
   def __post_init__(self):
     self._probabilities = jax.jit(

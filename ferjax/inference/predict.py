@@ -30,7 +30,6 @@ import time
 
 from absl import app
 
-from ferjax.faces import align
 from ferjax.inference import locate, media
 from ferjax.inference.boxes import BoxTable
 from ferjax.inference.labeller import Crop, Labeller
@@ -149,12 +148,6 @@ def load_classifier(options: Options):
   return classifier.load(options.model)
 
 
-def margin_of(classifier, options: Options) -> float:
-  if options.margin is not None:
-    return options.margin
-  return align.DEFAULT_MARGIN if classifier.margin is None else classifier.margin
-
-
 def locator(tally: Tally, options: Options):
   """--boxes' boxes (its bad rows failed in `tally`), or --faces' locator."""
   if options.boxes is None:
@@ -179,7 +172,7 @@ def run(inputs: list[str], options: Options) -> int:
   if not inputs:
     inputs = locate_faces.table.inputs()
   labeller = Labeller(classifier, locate_faces,
-                      Crop(margin_of(classifier, options), options.upright), options.tta)
+                      Crop(classifier.crop_margin(options.margin), options.upright), options.tta)
   if options.out:
     pathlib.Path(options.out).parent.mkdir(parents=True, exist_ok=True)
   out = open(options.out, "w") if options.out else sys.stdout

@@ -20,6 +20,8 @@ _TABLE_1_ROWS = ("m1", "m2", "m3", "m4", "m5", "m6")
 # with a global average pool and one dense layer (docs/FIDELITY.md 0.2).
 _M1_NOTE = ("ferjax's m1 is VGG16's convolutions + global average pool + dense, not the paper's "
             "\"original VGG16\" with its FC layers (fc_head=true).")
+# Each row against the one before (the module it adds), and the baseline against the full network.
+_TABLE_1_PAIRS = (*zip(_TABLE_1_ROWS, _TABLE_1_ROWS[1:]), ("m1", "m6"))
 _PAPER_002_ROWS = ("M", "MCA", "MSA", "MCSA")
 
 
@@ -81,9 +83,9 @@ _BEYOND_PAIRS = (("m6", "m6, 2x epochs"), ("m1 + ImageNet VGG16", "m6 + ImageNet
 
 STUDIES = {study.name: study for study in (
     Study("table1_fer2013", "Paper 000 Table 1 on FER2013 (PrivateTest; selected on PublicTest)",
-          table_1("fer2013", "fer2013"), note=_M1_NOTE),
+          table_1("fer2013", "fer2013"), comparisons=_TABLE_1_PAIRS, note=_M1_NOTE),
     Study("table1_ckplus", "Paper 000 Table 1 on CK+ (10 subject-independent folds)",
-          table_1("ckplus", "cka"), folds=CKPLUS_FOLDS,
+          table_1("ckplus", "cka"), folds=CKPLUS_FOLDS, comparisons=_TABLE_1_PAIRS,
           note="CK+48 has 6 classes without neutral; the paper's CK+ has 7 with neutral. "
                + _M1_NOTE),
     Study("table2_fer2013", "Paper 000 Table 2 on FER2013: the methods ferjax has",

@@ -248,7 +248,8 @@ def as_json(table: Table) -> dict:
 
 
 def figure(table: Table, path: pathlib.Path) -> None:
-  """Acc with Sta bars per row, the papers' Acc (and Sta) as markers."""
+  """Acc with Sta bars per row (none for a row of one run), the papers' Acc (and Sta) as
+  markers."""
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
@@ -257,8 +258,10 @@ def figure(table: Table, path: pathlib.Path) -> None:
   x = np.arange(len(names))
   summaries = [row.summary() for row in table.rows]
   acc = [100 * s.acc if s else np.nan for s in summaries]
-  sta = [100 * s.sta if s and s.n > 1 else 0.0 for s in summaries]
-  bars = ax.bar(x, acc, yerr=sta, capsize=4, color="#4c72b0", label="ferjax Acc ± Sta")
+  bars = ax.bar(x, acc, color="#4c72b0", label="ferjax Acc ± Sta")
+  spread = [(i, s) for i, s in enumerate(summaries) if s and s.n > 1]
+  ax.errorbar([i for i, _ in spread], [100 * s.acc for _, s in spread],
+              yerr=[100 * s.sta for _, s in spread], fmt="none", ecolor="black", capsize=4)
   # Each fold's accuracy (mean over its runs): the spread behind Acc.
   if table.study.folds is not None:
     for i, row in enumerate(table.rows):
@@ -269,8 +272,8 @@ def figure(table: Table, path: pathlib.Path) -> None:
                  color="#222222",
                  zorder=3,
                  label="ferjax, per fold" if i == 0 else None)
-  ax.bar_label(bars, labels=["" if np.isnan(a) else f"{a:.1f}" for a in acc], label_type="center",
-               color="white", fontsize=8)
+  ax.bar_label(bars, labels=[f"{100 * s.acc:.1f}\n{s.n} run{'s' * (s.n > 1)}" if s else ""
+                             for s in summaries], label_type="center", color="white", fontsize=8)
   published = [(i, row.cell.published) for i, row in enumerate(table.rows) if row.cell.published]
   if published:
     ax.errorbar([i for i, _ in published], [p[0] for _, p in published],

@@ -14,7 +14,7 @@ from ferjax import mesh as mesh_lib
 from ferjax.data import sources
 from ferjax.models import get_model
 from ferjax.models.variants import NETWORKS
-from ferjax.train import hyper, steps
+from ferjax.train import hyper, loop, steps
 from ferjax.train import state as state_lib
 from tests.conftest import TINY
 
@@ -152,3 +152,20 @@ def test_a_class_absent_for_steps_keeps_the_m6_train_step_stable(ckplus_images):
   # 5-class batches alone move the gradient.
   for key in present:
     assert absent[key] < 3.0 * present[key], (key, absent, present)
+
+
+@pytest.mark.parametrize("steps_per_epoch,every", [(897, 20), (881, 20), (7, 20), (30, 1), (56, 13)])
+def test_training_log_windows_restart_each_epoch_and_hold_half_to_one_and_a_half_windows(
+    steps_per_epoch, every):
+  """The loop's logging rule: each window ends at a log point or the epoch's end; none is shorter
+  than half a window unless the epoch is, and none is longer than one and a half (a grid of global
+  steps once logged a window of one batch: step 6,280, just after epoch 7 ended at 6,279)."""
+  windows, pending = [], 0
+  for step in range(1, 3 * steps_per_epoch + 1):
+    pending += 1
+    if loop.log_due(pending, step, steps_per_epoch, every) or step % steps_per_epoch == 0:
+      windows.append(pending)
+      pending = 0
+  assert sum(windows) == 3 * steps_per_epoch
+  assert min(windows) >= min(every / 2, steps_per_epoch)
+  assert max(windows) <= max(1.5 * every, 1)

@@ -233,7 +233,8 @@ def train_loop(job: Job, carry: Carry) -> Carry:
     epoch_done = step % job.steps_per_epoch == 0
     stopping_now = job.stop.check()
     at_init = step == 1 and job.config.get("diagnostics")  # Diagnostics of the initial network.
-    if step % job.config.log_every_steps == 0 or epoch_done or stopping_now or at_init:
+    window_done = log_due(len(pending), step, job.steps_per_epoch, job.config.log_every_steps)
+    if window_done or epoch_done or stopping_now or at_init:
       epoch_softmax += log_train(job, pending, step)
       pending = []
     if epoch_done:
@@ -247,6 +248,15 @@ def train_loop(job: Job, carry: Carry) -> Carry:
             "command to resume.", flush=True)
       break
   return carry
+
+
+def log_due(pending: int, step: int, steps_per_epoch: int, every: int) -> bool:
+  """Whether a window of `pending` steps ending at `step` is logged before the epoch ends. Windows
+  restart with each epoch and hold `every` steps; a remainder under half a window joins the epoch's
+  last one, so every logged mean covers between every/2 and 3*every/2 batches (a window of one
+  batch drew a spike in the curves)."""
+  left = -step % steps_per_epoch
+  return pending >= every and not 0 < left < every / 2
 
 
 def log_train(job: Job, pending: list[dict], step: int) -> list:

@@ -253,8 +253,9 @@ def train_loop(job: Job, carry: Carry) -> Carry:
 def log_due(pending: int, step: int, steps_per_epoch: int, every: int) -> bool:
   """Whether the `pending` steps that end at `step` are logged now, inside an epoch (its end is
   always logged). Windows restart with each epoch and hold `every` steps; a remainder under half a
-  window joins the epoch's last one, so every logged mean covers between every/2 and 3*every/2
-  batches (a window of one batch drew a spike in the curves)."""
+  window joins the epoch's last one, so in an epoch of at least every/2 steps each logged mean covers
+  between every/2 and 3*every/2 batches (a window of one batch drew a spike in the curves); a stop or
+  a resume mid-epoch may still log a shorter one."""
   left = -step % steps_per_epoch
   return pending >= every and not 0 < left < every / 2
 
